@@ -1,0 +1,125 @@
+"""The game↔movie generator: the report's shallow GANimorph.
+
+Encoder (4×4 stride-2 convs 3→N→2N→4N), residual blocks whose second conv sees the block input
+concatenated with the first conv's output (3 at 2N, 1 at 4N), a decoder of transposed convs with a
+skip from the encoder's 2N level (2 blocks there), InstanceNorm(affine) + ReLU, tanh output.
+About 5.6M parameters at N=64. Input and output are RGB in [-1, 1]; H and W divisible by 8.
+
+Weights travel as safetensors whose metadata holds the architecture, so the runtime can rebuild
+the network without importing `training`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+WEIGHTS_FORMAT = "livestyle-generator/1"
+
+
+def _norm_relu(channels: int) -> list[nn.Module]:
+    return [nn.InstanceNorm2d(channels, affine=True), nn.ReLU(inplace=True)]
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 convs; the second sees [block input, first conv output] (GANimorph's dense link)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.first = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect"),
+                                   *_norm_relu(channels))
+        self.second = nn.Sequential(nn.Conv2d(2 * channels, channels, 3, padding=1, padding_mode="reflect"),
+                                    nn.InstanceNorm2d(channels, affine=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.second(torch.cat([x, self.first(x)], dim=1))
+
+
+def _upsample(in_channels: int, out_channels: int, mode: str) -> nn.Module:
+    if mode == "deconv":
+        return nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1)
+    # Resize-convolution (Odena et al.): no uneven kernel overlap, hence no checkerboard.
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                         nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode="reflect"))
+
+
+class Generator(nn.Module):
+    def __init__(self, features: int = 64, upsample: str = "deconv"):
+        super().__init__()
+        if upsample not in ("deconv", "resize"):
+            raise ValueError(f"upsample must be 'deconv' or 'resize', not {upsample!r}")
+        n = features
+        self.features, self.upsample = features, upsample
+        self.down1 = nn.Sequential(nn.Conv2d(3, n, 4, stride=2, padding=1), *_norm_relu(n))
+        self.down2 = nn.Sequential(nn.Conv2d(n, 2 * n, 4, stride=2, padding=1), *_norm_relu(2 * n))
+        self.blocks_2n = nn.Sequential(*[ResidualBlock(2 * n) for _ in range(3)])
+        self.down3 = nn.Sequential(nn.Conv2d(2 * n, 4 * n, 4, stride=2, padding=1), *_norm_relu(4 * n))
+        self.blocks_4n = ResidualBlock(4 * n)
+        self.up3 = nn.Sequential(_upsample(4 * n, 2 * n, upsample), *_norm_relu(2 * n))
+        self.fuse_skip = nn.Sequential(nn.Conv2d(4 * n, 2 * n, 3, padding=1, padding_mode="reflect"),
+                                       *_norm_relu(2 * n))
+        self.up_blocks_2n = nn.Sequential(ResidualBlock(2 * n), ResidualBlock(2 * n))
+        self.up2 = nn.Sequential(_upsample(2 * n, n, upsample), *_norm_relu(n))
+        self.up1 = _upsample(n, 3, upsample)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 8 or x.shape[-2] % 8:
+            raise ValueError(f"generator input H×W must be divisible by 8, got {tuple(x.shape[-2:])}")
+        skip = self.blocks_2n(self.down2(self.down1(x)))
+        deep = self.blocks_4n(self.down3(skip))
+        y = self.fuse_skip(torch.cat([self.up3(deep), skip], dim=1))
+        y = self.up2(self.up_blocks_2n(y))
+        return torch.tanh(self.up1(y))
+
+    def architecture(self) -> dict:
+        return {"class": "Generator", "features": self.features, "upsample": self.upsample}
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def save_generator(generator: Generator, path: str | Path, direction: str, extra: dict | None = None) -> None:
+    """Write weights + self-describing metadata atomically (temp file, then os.replace)."""
+    import os
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    metadata = {
+        "format": WEIGHTS_FORMAT,
+        "architecture": json.dumps(generator.architecture()),
+        "direction": direction,
+        "channel_order": "rgb",
+        "value_range": "[-1, 1]",
+        "size_multiple": "8",
+    }
+    for key, value in (extra or {}).items():
+        metadata[key] = value if isinstance(value, str) else json.dumps(value)
+    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    temporary = path.with_name(f".{path.name}.tmp")
+    save_file(state, str(temporary), metadata=metadata)
+    os.replace(temporary, path)
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+    """Rebuild a generator from a .safetensors file written by save_generator."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"generator weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable .safetensors file ({error})") from None
+    if metadata.get("format") != WEIGHTS_FORMAT:
+        raise ValueError(f"{path} is not livestyle generator weights (metadata format "
+                         f"{metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r})")
+    architecture = json.loads(metadata["architecture"])
+    generator = Generator(features=architecture["features"], upsample=architecture["upsample"])
+    generator.load_state_dict(load_file(str(path)))
+    return generator.to(device).eval(), metadata

@@ -1,0 +1,47 @@
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+
+# Tiny networks keep the suite within minutes on 2 cores; the code paths are the real ones.
+TINY = ["--g-features", "8", "--d-features", "8", "--image-size", "32"]
+
+
+def run_module(module: str, *args: str, cwd: Path | None = None, timeout: float = 300):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def write_random_dataset(root: Path, size: int = 32, counts=(("train", 16), ("val", 4), ("test", 4))) -> Path:
+    """An unpaired data set of noise images in the standard layout (no manifest)."""
+    rng = np.random.default_rng(0)
+    for split, count in counts:
+        for domain in ("game", "movie"):
+            folder = root / split / domain
+            folder.mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                cv2.imwrite(str(folder / f"{index:05d}.png"), image)
+    return root
+
+
+@pytest.fixture(scope="session")
+def random_dataset(tmp_path_factory) -> Path:
+    return write_random_dataset(tmp_path_factory.mktemp("random") / "data")
+
+
+@pytest.fixture(scope="session")
+def synthetic_faces(tmp_path_factory) -> Path:
+    from training.synth import write_dataset
+
+    return write_dataset("faces", tmp_path_factory.mktemp("synth") / "faces", count=20,
+                         image_size=32, seed=0, progress=False)

@@ -1,0 +1,124 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO, TINY, run_module, write_random_dataset
+import training.fit as fit
+
+
+def test_end_to_end_run_leaves_every_file(random_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_module("training.fit", "faces", "--data", random_dataset, *TINY, "--epochs", "2",
+                        "--limit", "8", "--batch-size", "2", "--run-dir", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "ETA" in result.stdout + result.stderr
+    for name in ("config.json", "metrics.jsonl", "game2movie.safetensors", "movie2game.safetensors",
+                 "samples_epoch001.png", "samples_epoch002.png", "checkpoints/last.pt",
+                 "checkpoints/best.pt", "eval.json", "test_grid.png"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tensorboard").iterdir())
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2]
+    assert {"g_cycle", "g_identity", "d_total", "val_cycle", "cycle_flat_fraction"} <= set(lines[0])
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert checkpoint["epoch"] == 2 and checkpoint["config"]["lambdas"] == [0.0625, 0.625, 0.3125]
+
+
+def test_report_recipe_is_table_1():
+    config = fit.build_config(fit.parse_args(["faces", "--recipe", "report"]))
+    assert (config["lr_g"], config["lr_d"], config["lambdas"], config["gan_loss"]) == (1e-3, 1e-4, [0.7, 0.2, 0.1], "bce")
+    assert (config["epochs"], config["batch_size"], config["image_size"], config["count"]) == (36, 1, 128, 1000)
+    frames = fit.build_config(fit.parse_args(["frames", "--recipe", "report"]))
+    assert (frames["lambdas"], frames["epochs"], frames["count"]) == ([0.5, 0.3, 0.2], 40, 1500)
+    overridden = fit.build_config(fit.parse_args(["frames", "--quick", "--epochs", "7", "--lambdas", ".2,.5,.3"]))
+    assert overridden["epochs"] == 7 and overridden["lambdas"] == [0.2, 0.5, 0.3] and overridden["image_size"] == 64
+
+
+def test_resume_after_kill_mid_epoch(tmp_path):
+    data = write_random_dataset(tmp_path / "data", size=32, counts=(("train", 48), ("val", 2), ("test", 2)))
+    run_dir = tmp_path / "run"
+    args = [sys.executable, "-m", "training.fit", "faces", "--data", str(data), *TINY, "--epochs", "1",
+            "--run-dir", str(run_dir), "--save-every-minutes", "0", "--no-eval"]
+    process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run_dir / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "training finished before it could be killed"
+    position = torch.load(last, weights_only=True)
+    assert position["epoch"] == 0 and 0 < position["step_in_epoch"] < 48
+
+    result = run_module("training.fit", "faces", "--run-dir", run_dir, "--resume", "--no-eval")
+    assert result.returncode == 0, result.stderr
+    assert f"step {position['step_in_epoch']}" in result.stdout
+    final = torch.load(last, weights_only=True)
+    assert final["epoch"] == 1 and final["global_step"] == 48
+    assert (run_dir / "game2movie.safetensors").is_file()
+
+
+def test_nan_loss_stops_and_keeps_the_checkpoint(random_dataset, tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    assert fit.main(["faces", "--data", str(random_dataset), *TINY, "--epochs", "1", "--limit", "4",
+                     "--run-dir", str(run_dir), "--no-eval"]) == 0
+    before = (run_dir / "checkpoints" / "last.pt").read_bytes()
+    monkeypatch.setattr(fit, "generator_adversarial", lambda logits, kind: logits.mean() * float("nan"))
+    assert fit.main(["faces", "--run-dir", str(run_dir), "--resume", "--epochs", "2", "--no-eval"]) == 1
+    assert "NaN" in capsys.readouterr().err
+    assert (run_dir / "checkpoints" / "last.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--lambdas", "0.5,0.3,0.3"], "sum to 1.1"),
+    (["--lambdas", "1,0"], "three"),
+    (["--image-size", "30"], "multiple of 8"),
+    (["--batch-size", "0"], "at least 1"),
+    (["--resume"], "no checkpoint"),
+    (["--data", "/nonexistent/data"], "does not exist"),
+])
+def test_bad_input_is_one_clear_error(random_dataset, tmp_path, capsys, extra, message):
+    argv = ["faces", "--run-dir", str(tmp_path / "run"), *TINY, "--epochs", "1"]
+    if "--data" not in extra:
+        argv += ["--data", str(random_dataset)]
+    assert fit.main(argv + extra) == 1
+    error = capsys.readouterr().err
+    assert message in error and error.startswith("error:") and "Traceback" not in error
+
+
+def test_batch_larger_than_the_data_is_refused(tmp_path, capsys):
+    data = write_random_dataset(tmp_path / "d", size=32, counts=(("train", 3), ("val", 2), ("test", 2)))
+    assert fit.main(["faces", "--data", str(data), *TINY, "--batch-size", "4", "--run-dir", str(tmp_path / "r")]) == 1
+    assert "lower --batch-size" in capsys.readouterr().err
+
+
+def test_distributed_data_parallel_on_two_cpu_processes(random_dataset, tmp_path):
+    run_dir = tmp_path / "ddp"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+         "-m", "training.fit", "faces", "--data", str(random_dataset), *TINY, "--epochs", "1",
+         "--limit", "8", "--batch-size", "2", "--device", "cpu", "--run-dir", str(run_dir), "--no-eval"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "batch 2×2" in result.stdout
+    record = json.loads((run_dir / "metrics.jsonl").read_text())
+    assert record["step"] == 2  # 8 pairs / (2 processes × batch 2)
+    assert (run_dir / "game2movie.safetensors").is_file()
+
+
+def test_time_limit_stops_with_a_validated_resumable_run(random_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    assert fit.main(["faces", "--data", str(random_dataset), *TINY, "--epochs", "3", "--limit", "16",
+                     "--run-dir", str(run_dir), "--time-limit-minutes", "0.00001", "--no-eval"]) == 0
+    record = json.loads((run_dir / "metrics.jsonl").read_text())
+    assert record["partial_epoch"] and record["step"] == 1
+    position = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    assert (position["epoch"], position["step_in_epoch"]) == (0, 1)
+    assert (run_dir / "game2movie.safetensors").is_file()

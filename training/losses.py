@@ -1,0 +1,85 @@
+"""The report's losses: GAN (BCE, or LSGAN/hinge), 1 − MS-SSIM cycle loss, L1 identity loss."""
+from __future__ import annotations
+
+import importlib
+
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ssim as library_ssim
+
+GAN_LOSSES = ("bce", "lsgan", "hinge")
+_MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+# pytorch-msssim's private per-scale SSIM: reused so that the clamped scales can be counted.
+_per_scale_ssim = importlib.import_module("pytorch_msssim.ssim")._ssim
+_gauss_window = importlib.import_module("pytorch_msssim.ssim")._fspecial_gauss_1d
+
+
+def generator_adversarial(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """How far the discriminator is from calling the fakes real."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    if kind == "lsgan":
+        return F.mse_loss(logits, torch.ones_like(logits))
+    if kind == "hinge":
+        return -logits.mean()
+    raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "bce":
+        real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+        fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    elif kind == "lsgan":
+        real = F.mse_loss(real_logits, torch.ones_like(real_logits))
+        fake = F.mse_loss(fake_logits, torch.zeros_like(fake_logits))
+    elif kind == "hinge":
+        real = F.relu(1.0 - real_logits).mean()
+        fake = F.relu(1.0 + fake_logits).mean()
+    else:
+        raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
+    return 0.5 * (real + fake)
+
+
+class StructuralSimilarity:
+    """MS-SSIM as pytorch-msssim computes it, sized for the image.
+
+    pytorch-msssim asserts side > (window − 1)·16, so the window shrinks with the image (7 at
+    128 px, 3 at 64 px) and images under 48 px fall back to single-scale SSIM. Its relu clamps a
+    scale's contrast term at zero, which leaves that image with no gradient; `flat` reports, per
+    image, whether that happened.
+    """
+
+    def __init__(self, image_size: int):
+        window = 11
+        while window > 3 and image_size <= (window - 1) * 16:
+            window -= 2
+        self.multiscale = image_size > (window - 1) * 16
+        odd_side = image_size if image_size % 2 else image_size - 1
+        self.window = window if self.multiscale else min(11, odd_side)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-image similarity and per-image 'clamped' flags for x, y in [0, 1] (fp32)."""
+        x, y = x.float(), y.float()
+        if not self.multiscale:
+            value = library_ssim(x, y, data_range=1.0, win_size=self.window, size_average=False)
+            return value, value <= 0
+        window = _gauss_window(self.window, 1.5).repeat([x.shape[1], 1, 1, 1])
+        weights = x.new_tensor(_MS_SSIM_WEIGHTS)
+        terms, flat = [], torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+        for level in range(len(_MS_SSIM_WEIGHTS)):
+            ssim_per_channel, contrast = _per_scale_ssim(x, y, data_range=1.0, win=window,
+                                                          size_average=False)
+            last = level == len(_MS_SSIM_WEIGHTS) - 1
+            term = ssim_per_channel if last else contrast
+            flat |= (term <= 0).any(dim=1)
+            terms.append(torch.relu(term))
+            if not last:
+                padding = [s % 2 for s in x.shape[2:]]
+                x = F.avg_pool2d(x, kernel_size=2, padding=padding)
+                y = F.avg_pool2d(y, kernel_size=2, padding=padding)
+        value = torch.prod(torch.stack(terms) ** weights.view(-1, 1, 1), dim=0).mean(1)
+        return value, flat
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    return images.float().add(1.0).mul(0.5)
