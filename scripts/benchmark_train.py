@@ -24,6 +24,8 @@ from training.losses import StructuralSimilarity  # noqa: E402
 def measure(batch: int, image_size: int, amp: bool, device: str, seconds: float) -> dict:
     config = {**BASE, **RECIPES["default"], "device": device, "amp": amp}
     env = Environment(config)
+    if env.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     nets = Nets(config, env)
     structural = StructuralSimilarity(image_size)
     game = (torch.rand(batch, 3, image_size, image_size, device=env.device) * 2 - 1).contiguous(memory_format=env.memory_format)

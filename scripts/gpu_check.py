@@ -38,30 +38,40 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--report-minutes", type=float, default=2.0)
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes, to check this script itself on a CPU before spending GPU time")
     args = parser.parse_args()
+    tiny = ["--image-size", "32", "--g-features", "8", "--d-features", "8", "--limit", "64",
+            "--epochs", "2"] if args.smoke else []
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    logs = REPO / "runs" / "gpu-check-logs"
+    logs.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     results = {}
 
     results["benchmark_seconds"] = run([python, "scripts/benchmark_train.py", "--batches", "1,16,64",
-                                        "--seconds", "6"], out / "benchmark.log")
+                                        "--seconds", "6", *(["--image-size", "32", "--no-write"] if args.smoke else [])],
+                                       logs / "benchmark.log")
 
     # Generate the preset's data first so the training time below is training alone.
     started = time.perf_counter()
-    subprocess.run([python, "-c", "from training.synth import cached_dataset; cached_dataset('faces', 1000, 128, 0)"],
+    size = 32 if args.smoke else 128
+    subprocess.run([python, "-c", f"from training.synth import cached_dataset; cached_dataset('faces', 1000, {size}, 0)"],
                    cwd=REPO, check=True)
     results["synth_seconds"] = time.perf_counter() - started
 
     fast = REPO / "runs" / "gpu-faces-default-b64"
+    report = REPO / "runs" / "gpu-faces-report-b1"
+    for stale in (fast, report):
+        shutil.rmtree(stale, ignore_errors=True)
     results["default_b64_seconds"] = run([python, "-m", "training.fit", "faces", "--batch-size", "64", "--amp",
-                                          "--run-dir", str(fast), "--save-every-minutes", "60"], out / "default_b64.log")
+                                          "--run-dir", str(fast), "--save-every-minutes", "60", *tiny], logs / "default_b64.log")
     results["default_b64_eval"] = json.loads((fast / "eval.json").read_text())
 
-    report = REPO / "runs" / "gpu-faces-report-b1"
     results["report_b1_seconds"] = run([python, "-m", "training.fit", "faces", "--recipe", "report",
                                         "--time-limit-minutes", str(args.report_minutes), "--run-dir", str(report),
-                                        "--save-every-minutes", "60"], out / "report_b1.log")
+                                        "--save-every-minutes", "60", *tiny], logs / "report_b1.log")
     results["report_b1_eval"] = json.loads((report / "eval.json").read_text())
     position = [json.loads(line) for line in (report / "metrics.jsonl").read_text().splitlines()][-1]
     steps_done = position["step"]
@@ -69,6 +79,7 @@ def main() -> int:
     results["report_b1_steps"] = steps_done
     results["report_b1_full_preset_extrapolated_minutes"] = args.report_minutes * full_steps / steps_done
 
+    (out / "logs.txt").write_text("".join(f"===== {log.name}\n{log.read_text()}\n" for log in sorted(logs.glob("*.log"))))
     (out / "gpu_check.json").write_text(json.dumps(results, indent=2))
     shutil.copy(REPO / "docs" / "benchmarks.md", out / "benchmarks.md")
     for name, run_dir in (("default_b64", fast), ("report_b1", report)):
@@ -87,7 +98,7 @@ def main() -> int:
           f"{results['report_b1_seconds']:.0f} s; full preset ≈ "
           f"{results['report_b1_full_preset_extrapolated_minutes']:.0f} min (extrapolated) | "
           f"{oracle(results['report_b1_eval'])} |")
-    print(f"| synthetic faces set, 1000/domain at 128 px | {results['synth_seconds']:.0f} s | |")
+    print(f"| synthetic faces set, 1000/domain at {size} px | {results['synth_seconds']:.0f} s | |")
     return 0
 
 
