@@ -48,9 +48,10 @@ def test_resume_after_kill_mid_epoch(tmp_path):
     process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = run_dir / "checkpoints" / "last.pt"
     deadline = time.monotonic() + 120
-    while not last.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.01)
-    time.sleep(0.3)
+    while time.monotonic() < deadline and process.poll() is None:
+        if last.exists() and torch.load(last, weights_only=True)["step_in_epoch"] > 0:
+            break
+        time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "training finished before it could be killed"

@@ -50,7 +50,7 @@ RECIPES = {
 QUICK = {"image_size": 64, "count": 250, "limit": 200, "epochs": 3, "batch_size": 4}
 BASE = {"image_size": 128, "limit": None, "batch_size": 1, "upsample": "deconv", "g_features": 64,
         "d_features": 32, "augment": True, "device": "auto", "amp": False, "seed": 0,
-        "data": None, "save_every_minutes": 5.0, "evaluate": True,
+        "data": None, "save_every_minutes": 1.0, "evaluate": True,
         "time_limit_minutes": None}
 OVERRIDABLE = ("data", "epochs", "batch_size", "image_size", "limit", "lr_g", "lr_d", "lambdas",
                "gan_loss", "upsample", "device", "amp", "seed", "augment", "g_features",
@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="continue from RUN_DIR/checkpoints/last.pt (newest run of the preset "
                              "when --run-dir is not given)")
     parser.add_argument("--save-every-minutes", type=float,
-                        help="also checkpoint within an epoch this often (default 5; 0 = every step)")
+                        help="also checkpoint within an epoch this often (default 1; 0 = every step)")
     parser.add_argument("--time-limit-minutes", type=float,
                         help="stop (validated, checkpointed, resumable) after this much training time")
     parser.add_argument("--no-eval", dest="evaluate", action="store_const", const=False,
@@ -497,6 +497,9 @@ def train(args: argparse.Namespace) -> Path:
     interrupted = {"flag": False}
     if env.is_main:
         signal.signal(signal.SIGTERM, lambda *_: interrupted.__setitem__("flag", True))
+    if checkpoint is None and env.is_main:
+        # From the first moment on, a crashed or killed run can be continued with --resume.
+        save_checkpoint(checkpoint_dir / "last.pt", position_state(0, 0, None))
     last_save = run_started = time.monotonic()
     time_limit = config.get("time_limit_minutes")
     timings: list[float] = []
