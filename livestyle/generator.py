@@ -46,12 +46,16 @@ def _upsample(in_channels: int, out_channels: int, mode: str) -> nn.Module:
 
 
 class Generator(nn.Module):
-    def __init__(self, features: int = 64, upsample: str = "deconv"):
+    """`residual=True` predicts a change to the input instead of a new image: the output is
+    tanh(atanh(x) + change) with the last layer zero-initialised, so training starts at
+    "do nothing" and can only move away from it where the losses ask for it."""
+
+    def __init__(self, features: int = 64, upsample: str = "deconv", residual: bool = False):
         super().__init__()
         if upsample not in ("deconv", "resize"):
             raise ValueError(f"upsample must be 'deconv' or 'resize', not {upsample!r}")
         n = features
-        self.features, self.upsample = features, upsample
+        self.features, self.upsample, self.residual = features, upsample, residual
         self.down1 = nn.Sequential(nn.Conv2d(3, n, 4, stride=2, padding=1), *_norm_relu(n))
         self.down2 = nn.Sequential(nn.Conv2d(n, 2 * n, 4, stride=2, padding=1), *_norm_relu(2 * n))
         self.blocks_2n = nn.Sequential(*[ResidualBlock(2 * n) for _ in range(3)])
@@ -63,6 +67,10 @@ class Generator(nn.Module):
         self.up_blocks_2n = nn.Sequential(ResidualBlock(2 * n), ResidualBlock(2 * n))
         self.up2 = nn.Sequential(_upsample(2 * n, n, upsample), *_norm_relu(n))
         self.up1 = _upsample(n, 3, upsample)
+        if residual:
+            last = self.up1 if isinstance(self.up1, nn.ConvTranspose2d) else self.up1[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % 8 or x.shape[-2] % 8:
@@ -70,11 +78,15 @@ class Generator(nn.Module):
         skip = self.blocks_2n(self.down2(self.down1(x)))
         deep = self.blocks_4n(self.down3(skip))
         y = self.fuse_skip(torch.cat([self.up3(deep), skip], dim=1))
-        y = self.up2(self.up_blocks_2n(y))
-        return torch.tanh(self.up1(y))
+        y = self.up1(self.up2(self.up_blocks_2n(y)))
+        if self.residual:
+            # 0.999 keeps atanh finite for saturated pixels.
+            return torch.tanh(torch.atanh(x.clamp(-0.999, 0.999)) + y)
+        return torch.tanh(y)
 
     def architecture(self) -> dict:
-        return {"class": "Generator", "features": self.features, "upsample": self.upsample}
+        return {"class": "Generator", "features": self.features, "upsample": self.upsample,
+                "residual": self.residual}
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -120,6 +132,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
         raise ValueError(f"{path} is not livestyle generator weights (metadata format "
                          f"{metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r})")
     architecture = json.loads(metadata["architecture"])
-    generator = Generator(features=architecture["features"], upsample=architecture["upsample"])
+    generator = Generator(features=architecture["features"], upsample=architecture["upsample"],
+                          residual=architecture.get("residual", False))
     generator.load_state_dict(load_file(str(path)))
     return generator.to(device).eval(), metadata

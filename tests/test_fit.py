@@ -123,3 +123,32 @@ def test_time_limit_stops_with_a_validated_resumable_run(random_dataset, tmp_pat
     position = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert (position["epoch"], position["step_in_epoch"]) == (0, 1)
     assert (run_dir / "game2movie.safetensors").is_file()
+
+
+def test_image_pool_mixes_history_and_keeps_its_size():
+    torch.manual_seed(0)
+    pool = fit.ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool.query(first), first)  # filling up: the newest come straight back
+    later = torch.full((64, 1, 1, 1), 100.0)
+    mixed = pool.query(later)
+    assert len(pool.images) == 4 and mixed.shape == later.shape
+    assert (mixed < 100).any() and (mixed == 100).sum() > 32
+    assert torch.equal(fit.ImagePool(0).query(later), later)
+
+
+def test_linear_schedule_keeps_then_decays():
+    config = {"lr_schedule": "linear", "epochs": 10}
+    factors = [fit.learning_rate_factor(config, e) for e in range(10)]
+    assert factors[:4] == [1.0] * 4 and all(a > b for a, b in zip(factors[4:], factors[5:])) and factors[-1] > 0
+    assert fit.learning_rate_factor({"lr_schedule": "constant", "epochs": 10}, 9) == 1.0
+
+
+def test_every_recipe_lever_trains(random_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    assert fit.main(["faces", "--data", str(random_dataset), *TINY, "--epochs", "2", "--limit", "4",
+                     "--batch-size", "2", "--run-dir", str(run_dir), "--no-eval", "--residual",
+                     "--identity", "cyclegan", "--pool-size", "3", "--spectral-norm", "--lr-schedule",
+                     "linear", "--gan-loss", "hinge", "--upsample", "resize"]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["residual"], config["identity"], config["pool_size"]) == (True, "cyclegan", 3)

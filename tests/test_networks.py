@@ -47,3 +47,21 @@ def test_loading_something_else_is_a_clear_error(tmp_path):
         load_generator(bogus)
     with pytest.raises(FileNotFoundError, match="missing.safetensors"):
         load_generator(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize("upsample", ["deconv", "resize"])
+def test_residual_generator_starts_at_doing_nothing(upsample):
+    x = torch.rand(2, 3, 16, 24) * 2 - 1
+    assert torch.allclose(Generator(8, upsample, residual=True)(x), x.clamp(-0.999, 0.999), atol=1e-6)
+
+
+def test_residual_flag_travels_in_the_weights(tmp_path):
+    save_generator(Generator(8, residual=True), tmp_path / "g.safetensors", "game2movie")
+    assert load_generator(tmp_path / "g.safetensors")[0].residual
+
+
+def test_spectral_norm_discriminator_keeps_its_shape():
+    plain, normalised = Discriminator(8), Discriminator(8, spectral_norm=True)
+    x = torch.rand(1, 3, 32, 32)
+    assert normalised(x).shape == plain(x).shape
+    assert count_parameters(normalised) == count_parameters(plain)

@@ -51,10 +51,12 @@ QUICK = {"image_size": 64, "count": 250, "limit": 200, "epochs": 3, "batch_size"
 BASE = {"image_size": 128, "limit": None, "batch_size": 1, "upsample": "deconv", "g_features": 64,
         "d_features": 32, "augment": True, "device": "auto", "amp": False, "seed": 0,
         "data": None, "save_every_minutes": 1.0, "evaluate": True,
-        "time_limit_minutes": None}
+        "time_limit_minutes": None, "lr_schedule": "constant", "pool_size": 0, "spectral_norm": False,
+        "residual": False, "identity": "report"}
 OVERRIDABLE = ("data", "epochs", "batch_size", "image_size", "limit", "lr_g", "lr_d", "lambdas",
                "gan_loss", "upsample", "device", "amp", "seed", "augment", "g_features",
-               "d_features", "save_every_minutes", "evaluate", "time_limit_minutes")
+               "d_features", "save_every_minutes", "evaluate", "time_limit_minutes", "lr_schedule",
+               "pool_size", "spectral_norm", "residual", "identity")
 
 
 class TrainingError(Exception):
@@ -87,6 +89,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gan-loss", choices=GAN_LOSSES)
     parser.add_argument("--upsample", choices=("deconv", "resize"),
                         help="decoder upsampling: transposed conv (report) or resize-convolution")
+    parser.add_argument("--lr-schedule", choices=("constant", "linear"),
+                        help="constant (report), or CycleGAN's: constant for the first half of the "
+                             "epochs, then linearly down towards 0")
+    parser.add_argument("--identity", choices=("report", "cyclegan"),
+                        help="identity loss: report = L1(x, G(x)); cyclegan = L1(y, G(y)) for y "
+                             "already in G's target domain")
+    parser.add_argument("--residual", action="store_const", const=True,
+                        help="generators predict a change to the input, starting at 'do nothing'")
+    parser.add_argument("--pool-size", type=int,
+                        help="discriminators also see up to N past fakes (CycleGAN's history pool; 0 = off)")
+    parser.add_argument("--spectral-norm", action="store_const", const=True,
+                        help="spectral normalisation on every discriminator conv")
     parser.add_argument("--g-features", type=int, help="generator width N (default 64)")
     parser.add_argument("--d-features", type=int, help="discriminator width N (default 32)")
     parser.add_argument("--no-augment", dest="augment", action="store_const", const=False,
@@ -150,6 +164,8 @@ def validate_config(config: dict) -> None:
     for key in ("epochs", "batch_size", "g_features", "d_features"):
         if config[key] < 1:
             raise TrainingError(f"--{key.replace('_', '-')} {config[key]}: must be at least 1")
+    if config["pool_size"] < 0:
+        raise TrainingError(f"--pool-size {config['pool_size']}: must be 0 (off) or more")
     if config["limit"] is not None and config["limit"] < 1:
         raise TrainingError(f"--limit {config['limit']}: must be at least 1 image per domain")
     for key in ("lr_g", "lr_d"):
@@ -162,23 +178,27 @@ def validate_config(config: dict) -> None:
 class GeneratorPair(nn.Module):
     """Both generators in one module, so one DDP forward computes every translation of a step."""
 
-    def __init__(self, features: int, upsample: str):
+    def __init__(self, features: int, upsample: str, residual: bool = False):
         super().__init__()
-        self.game2movie = Generator(features, upsample)
-        self.movie2game = Generator(features, upsample)
+        self.game2movie = Generator(features, upsample, residual)
+        self.movie2game = Generator(features, upsample, residual)
 
-    def forward(self, game: torch.Tensor, movie: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, game: torch.Tensor, movie: torch.Tensor, same_domain: bool = False) -> dict[str, torch.Tensor]:
         fake_movie = self.game2movie(game)
         fake_game = self.movie2game(movie)
-        return {"fake_movie": fake_movie, "cycled_game": self.movie2game(fake_movie),
-                "fake_game": fake_game, "cycled_movie": self.game2movie(fake_game)}
+        out = {"fake_movie": fake_movie, "cycled_game": self.movie2game(fake_movie),
+               "fake_game": fake_game, "cycled_movie": self.game2movie(fake_game)}
+        if same_domain:  # CycleGAN's identity inputs: each generator fed its own target domain
+            out["same_movie"] = self.game2movie(movie)
+            out["same_game"] = self.movie2game(game)
+        return out
 
 
 class DiscriminatorPair(nn.Module):
-    def __init__(self, features: int):
+    def __init__(self, features: int, spectral_norm: bool = False):
         super().__init__()
-        self.game = Discriminator(features)
-        self.movie = Discriminator(features)
+        self.game = Discriminator(features, spectral_norm)
+        self.movie = Discriminator(features, spectral_norm)
 
     def forward(self, game: torch.Tensor, movie: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.game(game), self.movie(movie)
@@ -188,9 +208,11 @@ class Nets:
     """The four networks, their optimisers, and the DDP wrappers used for the training forward."""
 
     def __init__(self, config: dict, env: "Environment"):
-        self.generators = GeneratorPair(config["g_features"], config["upsample"]).to(
+        self.generators = GeneratorPair(config["g_features"], config["upsample"], config["residual"]).to(
             env.device, memory_format=env.memory_format)
-        self.discriminators = DiscriminatorPair(config["d_features"]).to(env.device, memory_format=env.memory_format)
+        self.discriminators = DiscriminatorPair(config["d_features"], config["spectral_norm"]).to(
+            env.device, memory_format=env.memory_format)
+        self.pools = {d: ImagePool(config["pool_size"]) for d in ("game", "movie")}
         betas = (0.5, 0.999)  # the usual GAN choice; the report does not state its Adam settings
         self.optimizer_g = torch.optim.Adam(self.generators.parameters(), lr=config["lr_g"], betas=betas)
         self.optimizer_d = torch.optim.Adam(self.discriminators.parameters(), lr=config["lr_d"], betas=betas)
@@ -201,6 +223,39 @@ class Nets:
             self.train_discriminators = nn.parallel.DistributedDataParallel(self.discriminators, device_ids=device_ids)
 
 
+class ImagePool:
+    """CycleGAN's history of generated images: half the time the discriminator is shown an older
+    fake instead of the newest, so it cannot chase only the generator's latest trick."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        chosen = []
+        for image in images:
+            if len(self.images) < self.size:
+                self.images.append(image)
+                chosen.append(image)
+            elif torch.rand(()).item() < 0.5:
+                slot = int(torch.randint(self.size, ()).item())
+                chosen.append(self.images[slot])
+                self.images[slot] = image
+            else:
+                chosen.append(image)
+        return torch.stack(chosen)
+
+
+def learning_rate_factor(config: dict, epoch: int) -> float:
+    """CycleGAN's 'linear' schedule keeps the rate for the first half, then decays it to 0."""
+    if config["lr_schedule"] == "constant":
+        return 1.0
+    keep = config["epochs"] // 2
+    return 1.0 - max(0, epoch + 1 - keep) / (config["epochs"] - keep + 1)
+
+
 def train_step(nets: Nets, game: torch.Tensor, movie: torch.Tensor, config: dict, env: "Environment",
                structural: StructuralSimilarity) -> dict[str, torch.Tensor]:
     """One generator update, then one discriminator update, on a batch of each domain in [-1, 1]."""
@@ -209,11 +264,14 @@ def train_step(nets: Nets, game: torch.Tensor, movie: torch.Tensor, config: dict
     for p in nets.discriminators.parameters():
         p.requires_grad_(False)
     with env.autocast():
-        out = nets.train_generators(game, movie)
+        out = nets.train_generators(game, movie, config["identity"] == "cyclegan")
         # The unwrapped pair: DDP's reducer only expects gradients after its own forward.
         logits_game, logits_movie = nets.discriminators(out["fake_game"], out["fake_movie"])
         adversarial = generator_adversarial(logits_movie, gan_loss) + generator_adversarial(logits_game, gan_loss)
-        identity = (game - out["fake_movie"]).abs().mean() + (movie - out["fake_game"]).abs().mean()
+        if config["identity"] == "cyclegan":
+            identity = (movie - out["same_movie"]).abs().mean() + (game - out["same_game"]).abs().mean()
+        else:
+            identity = (game - out["fake_movie"]).abs().mean() + (movie - out["fake_game"]).abs().mean()
     # MS-SSIM in fp32 outside autocast: its products of small powers underflow in bf16.
     similarity_game, flat_game = structural(to_unit(game), to_unit(out["cycled_game"]))
     similarity_movie, flat_movie = structural(to_unit(movie), to_unit(out["cycled_movie"]))
@@ -227,8 +285,8 @@ def train_step(nets: Nets, game: torch.Tensor, movie: torch.Tensor, config: dict
 
     with env.autocast():
         # Real and fake in one forward: DDP wants exactly one forward per backward.
-        both_game = torch.cat([game, out["fake_game"].detach()])
-        both_movie = torch.cat([movie, out["fake_movie"].detach()])
+        both_game = torch.cat([game, nets.pools["game"].query(out["fake_game"].detach())])
+        both_movie = torch.cat([movie, nets.pools["movie"].query(out["fake_movie"].detach())])
         logits_game, logits_movie = nets.train_discriminators(both_game, both_movie)
         n = game.shape[0]
         d_total = (discriminator_loss(logits_game[:n], logits_game[n:], gan_loss)
@@ -423,7 +481,7 @@ def train(args: argparse.Namespace) -> Path:
     checkpoint = None
     if args.resume:
         checkpoint = load_checkpoint(checkpoint_dir / "last.pt")
-        config = dict(checkpoint["config"])
+        config = {**BASE, **checkpoint["config"]}  # runs from before a setting existed get its default
         overrides = explicit_overrides(args)
         for key in ("epochs", "evaluate", "save_every_minutes"):
             if key in overrides:
@@ -483,7 +541,7 @@ def train(args: argparse.Namespace) -> Path:
         print(f"run: {run_dir}\ndata: {data_root} ({counts['game']} game / {counts['movie']} movie "
               f"training images, {config['image_size']} px{', paired oracle' if dataset.paired else ''})\n"
               f"recipe: {config['recipe']}  λ adv/cyc/id {config['lambdas']}  GAN {config['gan_loss']}  "
-              f"lr G {config['lr_g']:g} D {config['lr_d']:g}  batch {batch}×{env.world}  "
+              f"lr G {config['lr_g']:g} D {config['lr_d']:g} ({config['lr_schedule']})  batch {batch}×{env.world}  "
               f"device {env.device}{' bf16' if env.amp else ''}  epochs {config['epochs']}")
 
     def position_state(epoch: int, step: int, current_order) -> dict:
@@ -508,6 +566,10 @@ def train(args: argparse.Namespace) -> Path:
         for epoch in range(start_epoch, config["epochs"]):
             if current_order is None or done == 0:
                 current_order = epoch_order(dataset, sampler)
+            factor = learning_rate_factor(config, epoch)
+            for optimizer, key in ((optimizer_g, "lr_g"), (optimizer_d, "lr_d")):
+                for group in optimizer.param_groups:
+                    group["lr"] = config[key] * factor
             shard = {d: idx[env.rank::env.world] for d, idx in current_order.items()}
             sums: dict[str, float] = {}
             counted, out_of_time = 0, False

@@ -1,0 +1,131 @@
+"""The recipe study: which training recipe makes game→movie better than doing nothing?
+
+  python -m training.study                 # every configuration on faces and frames (~45 min, 2-core CPU)
+  python -m training.study --only default residual-cg
+
+Each configuration is a real `training.fit` run at one fixed, short CPU budget (`--quick`: 64×64,
+200 images per domain, 3 epochs, batch 4), scored by `training.evaluate` against the synthetic
+oracle's true renders. Finished runs (runs/study/KIND-NAME/eval.json with the same flags) are
+reused, so an interrupted study continues where it stopped. The table goes to
+docs/benchmarks.md (section recipe-study); re-run it whenever the networks change.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+STUDY_DIR = Path("runs") / "study"
+BUDGET = ["--quick", "--seed", "0", "--save-every-minutes", "60"]
+# At most eight, each a lever of issue 3, measured against the first two.
+CONFIGURATIONS = {
+    "report": (["--recipe", "report"], "the report's Table 1: λ per preset, BCE, lr 1e-3/1e-4"),
+    "default": ([], "λ .0625/.625/.3125, LSGAN, lr 2e-4, constant"),
+    "default-linear": (["--lr-schedule", "linear"], "default + CycleGAN's linear decay"),
+    "default-cg-id": (["--identity", "cyclegan"], "default + CycleGAN's identity L1(y, G(y))"),
+    "residual-cg": (["--residual", "--identity", "cyclegan", "--lambdas", "0.1,0.8,0.1"],
+                    "output = input + learned change; CycleGAN identity; λ .1/.8/.1"),
+    "residual-cg-adv": (["--residual", "--identity", "cyclegan", "--lambdas", "0.3,0.6,0.1"],
+                        "residual-cg with a stronger adversary: λ .3/.6/.1"),
+    "residual-cg-stable": (["--residual", "--identity", "cyclegan", "--lambdas", "0.1,0.8,0.1",
+                            "--pool-size", "50", "--spectral-norm"],
+                           "residual-cg + history pool 50 + spectral norm in D"),
+    "default-resize": (["--upsample", "resize"], "default + resize-convolution (report's Figure 7)"),
+}
+
+
+def run_configuration(kind: str, name: str, flags: list[str], fresh: bool) -> dict:
+    run_dir = STUDY_DIR / f"{kind}-{name}"
+    record_path = run_dir / "study.json"
+    if not fresh and record_path.is_file():
+        record = json.loads(record_path.read_text())
+        if record["flags"] == flags:
+            print(f"{kind:6s} {name:20s} reused ({run_dir})", flush=True)
+            return record
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)
+    command = [sys.executable, "-m", "training.fit", kind, *BUDGET, *flags, "--run-dir", str(run_dir)]
+    print(f"{kind:6s} {name:20s} {' '.join(command[2:])}", flush=True)
+    started = time.perf_counter()
+    process = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        raise SystemExit(f"{kind} {name} failed:\n{process.stderr[-2000:]}")
+    evaluation = json.loads((run_dir / "eval.json").read_text())
+    record = {"kind": kind, "name": name, "flags": flags, "seconds": seconds, "eval": evaluation}
+    record_path.write_text(json.dumps(record, indent=2))
+    oracle = evaluation["oracle"]["game2movie"]
+    print(f"{'':27s} {seconds:.0f} s   game→movie SSIM {oracle['model']['ssim']:.3f} "
+          f"PSNR {oracle['model']['psnr']:.2f} dB (nothing {oracle['do_nothing']['ssim']:.3f} / "
+          f"{oracle['do_nothing']['psnr']:.2f} dB)", flush=True)
+    return record
+
+
+def table(records: list[dict], kinds: list[str]) -> str:
+    def cell(record, direction):
+        model = record["eval"]["oracle"][direction]["model"]
+        return f"{model['ssim']:.3f} / {model['psnr']:.2f}"
+
+    header = "| configuration | what | " + " | ".join(
+        f"{k} game→movie | {k} movie→game" for k in kinds) + " | mean game→movie SSIM |"
+    lines = [header, "|" + "---|" * (3 + 2 * len(kinds))]
+    first = {k: next(r for r in records if r["kind"] == k) for k in kinds}
+    lines.append("| *do nothing* | input scored against the truth | " + " | ".join(
+        " | ".join(f"{first[k]['eval']['oracle'][d]['do_nothing']['ssim']:.3f} / "
+                   f"{first[k]['eval']['oracle'][d]['do_nothing']['psnr']:.2f}"
+                   for d in ("game2movie", "movie2game")) for k in kinds) + " | |")
+    for name in ranked(records, kinds):
+        rows = {r["kind"]: r for r in records if r["name"] == name}
+        mean = sum(rows[k]["eval"]["oracle"]["game2movie"]["model"]["ssim"] for k in kinds) / len(kinds)
+        lines.append(f"| `{name}` | {CONFIGURATIONS[name][1]} | " + " | ".join(
+            f"{cell(rows[k], 'game2movie')} | {cell(rows[k], 'movie2game')}" for k in kinds) + f" | {mean:.3f} |")
+    return "\n".join(lines)
+
+
+def ranked(records: list[dict], kinds: list[str]) -> list[str]:
+    names = [n for n in CONFIGURATIONS if sum(r["name"] == n for r in records) == len(kinds)]
+    return sorted(names, key=lambda n: -sum(r["eval"]["oracle"]["game2movie"]["model"]["ssim"]
+                                            for r in records if r["name"] == n))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.study", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kinds", default="faces,frames")
+    parser.add_argument("--only", nargs="+", choices=sorted(CONFIGURATIONS), help="run just these")
+    parser.add_argument("--fresh", action="store_true", help="rerun even finished configurations")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+    kinds = args.kinds.split(",")
+    names = args.only or list(CONFIGURATIONS)
+    records = [run_configuration(kind, name, CONFIGURATIONS[name][0], args.fresh)
+               for name in names for kind in kinds]
+    text = table(records, kinds)
+    print("\n" + text)
+    if not args.no_write and not args.only:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+        from benchmark_doc import machine, update_section
+
+        minutes = sum(r["seconds"] for r in records) / 60
+        body = (f"## Recipe study on the synthetic oracle (`python -m training.study`)\n\n"
+                f"{machine()}. Budget per configuration: `training.fit KIND --quick` (64×64, 200 images "
+                f"per domain, 3 epochs, batch 4 = 150 steps, seed 0); {len(records)} runs, "
+                f"{minutes:.0f} min in all. Cells: oracle SSIM / PSNR (dB) on the 25 paired test scenes "
+                f"at 64 px. Sorted by mean game→movie SSIM.\n\n{text}\n")
+        update_section("recipe-study", body)
+        print(f"\nwrote docs/benchmarks.md (python {platform.python_version()}, torch {torch.__version__}, "
+              f"{date.today()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
