@@ -15,19 +15,15 @@ import torch
 
 from livestyle.generator import load_generator
 from training import metrics
-from training.data import DataError, check_root, read_folder, read_manifest
+from training.data import DataError, check_root, read_folder, read_manifest, to_model_range, to_uint8
 from training.grids import labelled_grid, save_png, write_bytes_atomically
 
 
 @torch.no_grad()
 def run_generator(generator, images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 N×H×W×3 RGB -> uint8 N×H×W×3 through a generator working in [-1, 1]."""
-    outputs = []
-    for start in range(0, len(images), 16):
-        x = images[start:start + 16].to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-        y = generator(x).add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
-        outputs.append(y.permute(0, 2, 3, 1).cpu())
-    return torch.cat(outputs)
+    return torch.cat([to_uint8(generator(to_model_range(images[start:start + 16], device)))
+                      for start in range(0, len(images), 16)])
 
 
 def scores(prediction: torch.Tensor, target: torch.Tensor) -> dict:
