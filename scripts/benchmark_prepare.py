@@ -84,6 +84,8 @@ def main(argv=None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
     lines = [
+        "## Decoding throughput of `training.prepare`",
+        "",
         f"`python scripts/benchmark_prepare.py`: {machine()}.",
         f"Clip: {frames} frames of 1280x720 H.264 (libx264 preset fast, B-frames) in MPEG-TS, "
         f"{args.seconds:g} s at 30 fps, synthetic moving content; PyAV {av.__version__}, threads auto.",
