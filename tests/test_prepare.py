@@ -134,7 +134,10 @@ def test_counts_per_split_on_disk_and_in_manifest(prepared):
             assert files == [f"{k:05d}.png" for k in range(n)]
             assert manifest["counts"][split][domain] == n
     assert len(manifest["images"]) == 80
-    assert sorted(p.name for p in prepared.iterdir()) == ["manifest.json", "test", "train", "val"]
+    assert sorted(p.name for p in prepared.iterdir()) == ["manifest.json", "preview.png", "test", "train", "val"]
+    preview = cv2.imread(str(prepared / "preview.png"))
+    assert preview.shape == (2 * SIZE, 8 * SIZE, 3)  # a row of training images per domain
+    assert np.array_equal(preview[SIZE:, :SIZE], cv2.imread(str(prepared / "train" / "movie" / "00000.png")))
 
 
 def test_splits_are_contiguous_segments_never_shared(prepared):

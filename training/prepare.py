@@ -546,6 +546,7 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
             "images": images,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        _write(tmp / "preview.png", contact_sheet(tmp, images))
         try:
             _move_into_place(tmp, out, overwrite)
         except OSError as error:
@@ -676,6 +677,17 @@ def _name_images(domains: dict[str, Domain], tmp: Path) -> list[dict]:
     return images
 
 
+def contact_sheet(root: Path, images: list[dict], per_row: int = 8) -> np.ndarray:
+    """A picture of the data set: a row of training images per domain, to look at before training."""
+    rows = []
+    for domain in DOMAINS:
+        paths = [e["path"] for e in images if e["domain"] == domain and e["split"] == "train"][:per_row]
+        tiles = [cv2.imread(str(root / p)) for p in paths]
+        tiles += [np.full_like(tiles[0], 255)] * (per_row - len(tiles))
+        rows.append(cv2.hconcat(tiles))
+    return cv2.vconcat(rows)
+
+
 def _source_entry(domain: Domain, index: int) -> dict:
     source = domain.sources[index]
     entry = {"path": str(source.path), "type": "video" if source.is_video else "images",
@@ -771,7 +783,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
         return 130
-    print(f"wrote {args.out}: {args.kind}, {manifest['image_size']}px, {len(manifest['images'])} images")
+    print(f"wrote {args.out}: {args.kind}, {manifest['image_size']}px, {len(manifest['images'])} images "
+          f"(a look at them: {args.out / 'preview.png'})")
     print(summary(manifest))
     print(f"train on it: python -m training.fit {args.kind} --data {shlex.quote(str(args.out))}")
     return 0
