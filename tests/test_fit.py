@@ -36,6 +36,10 @@ def test_report_recipe_is_table_1():
     assert (config["epochs"], config["batch_size"], config["image_size"], config["count"]) == (36, 1, 128, 1000)
     frames = fit.build_config(fit.parse_args(["frames", "--recipe", "report"]))
     assert (frames["lambdas"], frames["epochs"], frames["count"]) == ([0.5, 0.3, 0.2], 40, 1500)
+    assert (frames["upsample"], frames["identity"]) == ("deconv", "report")  # the report's network and loss
+    default = fit.build_config(fit.parse_args(["frames"]))  # the recipe study's choice (issue 3)
+    assert (default["upsample"], default["identity"], default["gan_loss"]) == ("resize", "cyclegan", "lsgan")
+    assert fit.build_config(fit.parse_args(["frames", "--upsample", "deconv"]))["upsample"] == "deconv"
     overridden = fit.build_config(fit.parse_args(["frames", "--quick", "--epochs", "7", "--lambdas", ".2,.5,.3"]))
     assert overridden["epochs"] == 7 and overridden["lambdas"] == [0.2, 0.5, 0.3] and overridden["image_size"] == 64
 

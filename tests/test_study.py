@@ -15,3 +15,23 @@ def test_study_runs_configurations_tabulates_and_reuses(tmp_path, monkeypatch, c
     assert record["eval"]["oracle"]["game2movie"]["model"]["ssim"] > 0
     assert study.main(argv) == 0  # a second run reuses what is finished
     assert capsys.readouterr().out.count("reused") == 2
+
+
+def _record(kind, name, ssim, psnr, nothing=(0.5, 15.0)):
+    scores = {"model": {"ssim": ssim, "psnr": psnr}, "do_nothing": {"ssim": nothing[0], "psnr": nothing[1]}}
+    return {"kind": kind, "name": name, "eval": {"oracle": {"game2movie": scores, "movie2game": scores}}}
+
+
+def test_choice_must_beat_report_in_both_metrics_on_every_oracle():
+    records = [_record("faces", "report", 0.1, 10.0), _record("frames", "report", 0.4, 19.0),
+               # best SSIM, but below the report's PSNR on frames: not eligible
+               _record("faces", "residual-cg", 0.6, 16.0), _record("frames", "residual-cg", 0.6, 17.0),
+               _record("faces", "cycle-lsgan-resize", 0.55, 16.5), _record("frames", "cycle-lsgan-resize", 0.59, 20.0)]
+    kinds = ["faces", "frames"]
+    assert study.choose(records, kinds) == "cycle-lsgan-resize"
+    assert study.ranked(records, kinds)[0] == "residual-cg"
+    assert study.beats(records, "cycle-lsgan-resize", kinds, "nothing")
+    records[4] = _record("faces", "cycle-lsgan-resize", 0.45, 16.5)  # SSIM below doing nothing (0.5)
+    assert not study.beats(records, "cycle-lsgan-resize", kinds, "nothing")
+    text = study.table(records, kinds)
+    assert "| `cycle-lsgan-resize` |" in text and "| yes |" in text
