@@ -10,6 +10,10 @@ Checks:
   recipes  the study's chosen configurations (training.study names) on the full faces and
            frames presets at batch 64 + bf16, all runs side by side on the one GPU, each stopped
            by --minutes if it has not finished (then labelled partial).
+  inference  torch-cuda at each --inference-sizes: the report-style fp32 eager network vs fp16
+           channels_last in each --inference-modes (eager, CUDA graph, torch.compile + graph),
+           ms/frame (network alone, median / p95), and the fp16 backend's parity with torch-cpu fp32
+           (max abs difference on a random input). With --smoke on a CPU: N=8, tiny sizes, torch-cpu.
 Writes OUT/gpu_check.json, OUT/logs.txt, OUT/benchmarks.md (train) and the runs' test grids;
 prints a short table last.
 """
@@ -133,13 +137,91 @@ def check_recipes(args, out: Path, tiny: list[str], size: int) -> dict:
     return results
 
 
+def check_inference(args, out: Path, tiny: list[str], size: int) -> dict:
+    import torch
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from benchmark import conv_flops, time_calls
+    from livestyle.backends.torch_cpu import TorchCPUBackend
+    from livestyle.build import measure_parity
+    from livestyle.generator import Generator
+    from livestyle.model import format_size, parse_size
+    from livestyle.stylizer import Stylizer
+
+    cuda = torch.cuda.is_available()
+    if not cuda and not args.smoke:
+        raise SystemExit("inference: needs a CUDA GPU (--smoke runs this check on a CPU)")
+    features, repeats = (8, 5) if args.smoke else (64, 50)
+    sizes = [parse_size(s) for s in (args.inference_sizes or ("64x48,96x64" if args.smoke else
+                                                               "320x184,640x360,1280x720,1920x1080")).split(",")]
+    modes = args.inference_modes.split(",")
+    torch.manual_seed(0)
+    module = Generator(features=features).eval()  # the report's architecture; random weights time the same
+    results = {"features": features, "device": torch.cuda.get_device_name() if cuda else "cpu", "sizes": {},
+               "table": [], "header": "| size | fp32 eager ms | fp16 ms (median / p95) by mode | best | "
+                                     "parity vs torch-cpu (max abs) |\n|---|---|---|---|---|"}
+
+    def timed(backend) -> dict:
+        stylizer = Stylizer.from_backend(backend)
+        backend.input.uniform_(-1, 1)
+        result = time_calls(stylizer.run_model, repeats, warmup=3)
+        result["detail"] = backend.detail
+        return result
+
+    for size in sizes:
+        key, row = format_size(size), {"gflop": conv_flops(module, size) / 1e9}
+        print(f"inference {key} ...", flush=True)
+        if cuda:
+            from livestyle.backends.torch_cuda import TorchCUDABackend
+
+            backend = TorchCUDABackend(module, size, mode="eager", precision="fp32")
+        else:
+            backend = TorchCPUBackend(module, size, threads=1)  # smoke only: tiny sizes, no thread contention
+        row["fp32_eager"] = timed(backend)
+        backend.close()
+        best, best_backend = None, None
+        for mode in modes:
+            if not cuda:
+                row[f"fp16_{mode}"] = {"error": "no CUDA device"}
+                continue
+            try:
+                backend = TorchCUDABackend(module, size, mode=mode, precision="fp16", log=print)
+                row[f"fp16_{mode}"] = timed(backend)
+            except Exception as error:  # noqa: BLE001 — report it, measure the rest
+                row[f"fp16_{mode}"] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
+                continue
+            if best is None or row[f"fp16_{mode}"]["median_ms"] < row[f"fp16_{best}"]["median_ms"]:
+                if best_backend is not None:
+                    best_backend.close()
+                best, best_backend = mode, backend
+            else:
+                backend.close()
+        row["best_fp16"] = best
+        checked = best_backend or (None if cuda else TorchCPUBackend(module, size, threads=1))  # smoke: CPU vs itself
+        if checked is None:
+            row["parity"] = {"max_abs_error": float("nan"), "passed": False, "error": "no fp16 mode ran"}
+        else:
+            row["parity"] = measure_parity(checked, module.float().cpu(), "cpu", size, 1, 5e-2)
+            checked.close()
+        results["sizes"][key] = row
+        modes_text = ", ".join(f"{m} {row[f'fp16_{m}']['median_ms']:.2f} / {row[f'fp16_{m}']['p95_ms']:.2f}"
+                               if "median_ms" in row[f"fp16_{m}"] else f"{m} —" for m in modes)
+        results["table"].append(f"| {key} | {row['fp32_eager']['median_ms']:.2f} | {modes_text} | {best or '—'} | "
+                                f"{row['parity']['max_abs_error']:.2e} |")
+        print(results["table"][-1], flush=True)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes")
+    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, inference")
     parser.add_argument("--recipes", default="residual-cg,cycle-lsgan", help="training.study configuration names")
     parser.add_argument("--minutes", type=float, default=2.0,
                         help="time limit per training run (train: the report run; recipes: each run)")
+    parser.add_argument("--inference-sizes", help="inference: comma list of WIDTHxHEIGHT "
+                        "(default 320x184,640x360,1280x720,1920x1080)")
+    parser.add_argument("--inference-modes", default="eager,graph,compile", help="inference: torch-cuda fp16 modes")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, to check this script itself on a CPU before spending GPU time")
     args = parser.parse_args()
@@ -149,7 +231,7 @@ def main() -> int:
     tiny = ["--image-size", "32", "--g-features", "8", "--d-features", "8", "--limit", "64",
             "--epochs", "2"] if args.smoke else []
     size = 32 if args.smoke else 128
-    checks = {"train": check_train, "recipes": check_recipes}
+    checks = {"train": check_train, "recipes": check_recipes, "inference": check_inference}
     results = {}
     for name in args.checks.split(","):
         if name not in checks:
@@ -157,8 +239,8 @@ def main() -> int:
         results[name] = checks[name](args, out, tiny, size)
     (out / "logs.txt").write_text("".join(f"===== {log.name}\n{log.read_text()}\n" for log in sorted(LOGS.glob("*.log"))))
     (out / "gpu_check.json").write_text(json.dumps(results, indent=2))
-    print("\n| run | time | game→movie oracle SSIM / PSNR | movie→game |\n|---|---|---|---|")
     for result in results.values():
+        print("\n" + result.get("header", "| run | time | game→movie oracle SSIM / PSNR | movie→game |\n|---|---|---|---|"))
         print("\n".join(result["table"]))
     return 0
 

@@ -1,0 +1,136 @@
+"""`--backend auto`: the fastest backend this machine can run for these weights at this size.
+
+Every backend that can run is opened and timed once (frame in → frame out, median of a few runs at
+the inference size); the winner is kept, the others closed. The timings are cached per (weights
+sha256, size, device, threads) in a JSON file — $LIVESTYLE_CACHE_DIR/backends.json, else
+$XDG_CACHE_HOME (or ~/.cache)/livestyle/backends.json — and reused while the same backends are
+available. A TensorRT engine is a candidate only when its sidecar fits the weights, the size, this
+GPU and this TensorRT version and records a passed parity check. If the chosen backend fails to
+load, the next fastest is taken, with a message. The report says, for every backend, why it was
+or was not used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import select_artifact, write_json_atomic
+from .backends import NAMES, Backend, open_backend, unavailable
+from .errors import LivestyleError
+from .machine import Machine
+from .model import Model, format_size
+
+CACHE_ENV = "LIVESTYLE_CACHE_DIR"
+
+
+def default_cache_path() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / "backends.json"
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "livestyle" / "backends.json"
+
+
+def read_cache(path: Path) -> dict:
+    try:
+        cache = json.loads(path.read_text())
+        return cache if isinstance(cache, dict) else {}
+    except (OSError, ValueError):
+        return {}  # missing or damaged: time again
+
+
+def time_backend(backend: Backend, min_runs: int = 3, max_runs: int = 20, seconds: float = 1.5) -> float:
+    """Median ms per frame, frame in → frame out, at the backend's size."""
+    from .stylizer import Stylizer
+
+    stylizer = Stylizer.from_backend(backend)
+    width, height = backend.size
+    frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    stylizer(frame)  # warm-up
+    times, started = [], time.perf_counter()
+    while len(times) < min_runs or (len(times) < max_runs and time.perf_counter() - started < seconds):
+        begin = time.perf_counter()
+        stylizer(frame)
+        times.append((time.perf_counter() - begin) * 1000)
+    return statistics.median(times)
+
+
+def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir="engines", engine=None,
+           threads: int | None = None, cuda_mode: str = "graph", cache_path=None, log=print,
+           candidates=NAMES) -> tuple[Backend, list[str]]:
+    lines: dict[str, str] = {}
+    available = []
+    for name in candidates:
+        reason = unavailable(name, machine)
+        if reason is None and name == "tensorrt" and engine is None:
+            path, refused = select_artifact(engines_dir, "tensorrt", machine, weights_sha256=model.sha256, size=size)
+            if path is None:
+                reason = (f"no usable engine for these weights at {format_size(size)} in {engines_dir}/"
+                          + (f" ({'; '.join(refused)})" if refused else "")
+                          + f"; build one with python scripts/build_engine.py --size {format_size(size)}")
+        if reason:
+            lines[name] = reason
+        else:
+            available.append(name)
+    cache_file = Path(cache_path) if cache_path else default_cache_path()
+    cache = read_cache(cache_file)
+    key = f"{model.sha256} {format_size(size)} {machine.device_key} threads={threads or machine.cores}"
+    entry = cache.get(key) or {}
+    options = dict(engines_dir=engines_dir, engine=engine, threads=threads, cuda_mode=cuda_mode, log=log)
+
+    def finish(chosen: str, how: str) -> list[str]:
+        return [f"{name}: {lines[name]}" + ("  <- chosen" if name == chosen else "") for name in candidates
+                if name in lines] + [f"auto: {chosen} ({how})"]
+
+    if entry.get("timings_ms") and sorted(entry.get("candidates", [])) == sorted(available):
+        timings = entry["timings_ms"]
+        for name in sorted(available, key=lambda n: timings.get(n, float("inf"))):
+            lines[name] = (f"{timings[name]:.1f} ms/frame (cached, {entry.get('measured', '?')})" if name in timings
+                           else "failed when last timed")
+        for name in sorted(available, key=lambda n: timings.get(n, float("inf"))):
+            try:
+                backend = open_backend(name, model, size, machine, **options)
+            except Exception as error:  # noqa: BLE001 — any failure to load means: take the next one
+                lines[name] = f"failed to load ({error}); falling back"
+                log(f"auto: {name} failed to load ({error}); falling back to the next fastest")
+                continue
+            lines[name] += f", {backend.detail}"
+            return backend, finish(name, f"fastest at {format_size(size)}, timings cached in {cache_file}")
+        raise LivestyleError("auto: no backend could be loaded: " + "; ".join(f"{n}: {r}" for n, r in lines.items()))
+
+    timings, best = {}, None
+    for name in available:
+        backend = None
+        try:
+            backend = open_backend(name, model, size, machine, **options)
+            timings[name] = time_backend(backend)
+        except Exception as error:  # noqa: BLE001
+            if backend is not None:
+                backend.close()
+            lines[name] = f"failed to load or run ({error}); skipped"
+            log(f"auto: {name} failed ({error}); trying the others")
+            continue
+        lines[name] = f"{timings[name]:.1f} ms/frame ({backend.detail})"
+        if best is None or timings[name] < timings[best.name]:
+            if best is not None:
+                best.close()
+            best = backend
+        else:
+            backend.close()
+    if best is None:
+        raise LivestyleError("auto: no backend could be loaded: " + "; ".join(f"{n}: {r}" for n, r in lines.items()))
+    cache[key] = {"backend": best.name, "timings_ms": timings, "candidates": available, "size": list(size),
+                  "device": machine.device_key, "weights": str(model.path) if model.path else model.label,
+                  "measured": datetime.now().isoformat(timespec="seconds")}
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(cache_file, cache)
+    except OSError as error:
+        log(f"auto: could not write the backend cache {cache_file} ({error}); timing again next time")
+    how = f"fastest of {len(timings)} timed at {format_size(size)}, cached in {cache_file}"
+    return best, finish(best.name, how)

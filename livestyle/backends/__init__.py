@@ -1,0 +1,83 @@
+"""The four inference backends, each in its own small module and each importing its optional
+library only when opened. NAMES is also the order `auto` tries them in when nothing is cached."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..artifacts import check_artifact, select_artifact
+from ..errors import LivestyleError
+from ..machine import Machine
+from ..model import Model, format_size
+from .base import Backend
+
+NAMES = ("tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
+FIXES = {"tensorrt": "pip install -e '.[tensorrt]' on a machine with an NVIDIA GPU",
+         "torch-cuda": "python -m livestyle doctor says what is missing",
+         "onnxruntime": "pip install -e '.[onnx]'", "torch-cpu": ""}
+
+
+def unavailable(name: str, machine: Machine) -> str | None:
+    """Why a backend cannot run on this machine at all (None: it can, given an engine where it needs one)."""
+    if name == "tensorrt":
+        if machine.tensorrt is None:
+            return machine.tensorrt_error or "not installed"
+        return None if machine.gpu else "no CUDA device"
+    if name == "torch-cuda":
+        if machine.gpu:
+            return None
+        if machine.torch_cuda is None:
+            return f"no CUDA device (torch {machine.torch} is a CPU-only build)"
+        return "no CUDA device"
+    if name == "onnxruntime":
+        return None if machine.onnxruntime else (machine.onnxruntime_error or "not installed")
+    if name == "torch-cpu":
+        return None
+    raise LivestyleError(f"unknown backend {name!r}; choose from auto, {', '.join(NAMES)}")
+
+
+def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machine, *, engines_dir="engines",
+                 engine: str | Path | None = None, threads: int | None = None, cuda_mode: str = "graph",
+                 log=print) -> Backend:
+    """Open one backend by name; LivestyleError (one line, saying why and what to do) when it cannot."""
+    reason = unavailable(name, machine)
+    if reason:
+        raise LivestyleError(f"{name}: {reason} ({FIXES[name]})")
+    if name == "torch-cpu":
+        from .torch_cpu import TorchCPUBackend
+
+        return TorchCPUBackend(model.module, size, threads)
+    if name == "torch-cuda":
+        from .torch_cuda import TorchCUDABackend
+
+        return TorchCUDABackend(model.module, size, mode=cuda_mode, log=log)
+    fmt = "tensorrt" if name == "tensorrt" else "onnx"
+    if engine is not None:
+        sidecar = check_artifact(engine, machine, weights_sha256=model.sha256, size=size)
+        path = Path(engine)
+        if sidecar.get("format") != fmt:
+            wanted = "tensorrt" if sidecar.get("format") == "tensorrt" else "onnxruntime"
+            raise LivestyleError(f"{engine} is a {sidecar.get('format')} file: use backend {wanted}, not {name}")
+    else:
+        path, refused = select_artifact(engines_dir, fmt, machine, weights_sha256=model.sha256, size=size)
+        sidecar = None
+        if path is None and name == "tensorrt":
+            detail = f" ({'; '.join(refused)})" if refused else ""
+            weights = f" --weights {model.path}" if model.path else ""
+            raise LivestyleError(f"tensorrt: no usable engine for these weights at {format_size(size)} on this GPU "
+                                 f"in {engines_dir}/{detail}; build one: python scripts/build_engine.py{weights} "
+                                 f"--size {format_size(size)} --format tensorrt")
+        if refused:
+            log(f"{name}: ignoring {'; '.join(refused)}")
+    if name == "tensorrt":
+        from .tensorrt_engine import TensorRTBackend
+
+        return TensorRTBackend(path, size, (sidecar or {}).get("precision", ""))
+    from .onnx_runtime import OnnxRuntimeBackend, export_onnx
+
+    cache_dir = Path(engines_dir) / "onnxruntime-trt-cache"
+    if path is None:
+        log(f"onnxruntime: no ONNX file for these weights at {format_size(size)} in {engines_dir}/; exporting in "
+            f"memory (python scripts/build_engine.py --format onnx saves this step)")
+        return OnnxRuntimeBackend(export_onnx(model.module, size), size, threads, source=f"{model.label} (in memory)",
+                                  cache_dir=cache_dir)
+    return OnnxRuntimeBackend(path, size, threads, source=str(path), cache_dir=cache_dir)

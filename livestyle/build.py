@@ -1,0 +1,210 @@
+"""Build engines from generator weights (used by scripts/build_engine.py).
+
+ONNX: exported at a fixed 1×3×H×W in fp32, checked against torch fp32 with ONNX Runtime's CPU
+provider on a few random inputs, kept only if the max abs difference is within tolerance.
+TensorRT: the network exported to ONNX on the GPU (in fp16 for --precision fp16: TensorRT 10+
+builds it as a strongly typed network, the precision coming from the graph), parsed by TensorRT's
+ONNX parser and built with a timing cache in the output folder; the engine is run through the
+runtime's own TensorRT backend and checked against torch fp32 on the same GPU.
+Either way the file is written under a temporary name and renamed into place only after the
+parity check passed, followed by its JSON sidecar (see livestyle.artifacts).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .artifacts import SIDECAR_FORMAT, TOLERANCE, artifact_name, sidecar_path, slug, write_atomic, write_json_atomic
+from .backends.base import Backend
+from .errors import LivestyleError
+from .machine import Machine
+from .model import Model, random_frames, sha256_file
+
+FORMATS = ("auto", "tensorrt", "onnx")
+
+
+def resolve_format(fmt: str, machine: Machine) -> tuple[str, str]:
+    """(format, why) — auto is tensorrt where TensorRT and a CUDA GPU exist, else onnx."""
+    if fmt not in FORMATS:
+        raise LivestyleError(f"--format {fmt!r}: choose from {', '.join(FORMATS)}")
+    missing = [] if machine.tensorrt else [f"tensorrt {machine.tensorrt_error or 'not installed'}"]
+    if not machine.gpu:
+        missing.append("no CUDA device" + (" (CPU-only torch)" if machine.torch_cuda is None else ""))
+    if fmt == "tensorrt":
+        if missing:
+            raise LivestyleError(f"--format tensorrt needs TensorRT and a CUDA GPU: {'; '.join(missing)} "
+                                 f"(pip install -e '.[tensorrt]' on a CUDA machine, or use --format onnx)")
+        return "tensorrt", "asked for"
+    if fmt == "onnx":
+        return "onnx", "asked for"
+    if missing:
+        return "onnx", f"auto: {'; '.join(missing)}"
+    return "tensorrt", f"auto: TensorRT {machine.tensorrt} and {machine.gpu['name']} found"
+
+
+def resolve_precision(precision: str | None, fmt: str) -> str:
+    if precision is None:
+        return "fp16" if fmt == "tensorrt" else "fp32"
+    if precision not in TOLERANCE:
+        raise LivestyleError(f"--precision {precision!r}: choose fp16 or fp32")
+    if fmt == "onnx" and precision == "fp16":
+        raise LivestyleError("--precision fp16 with --format onnx: the ONNX file is for ONNX Runtime's CPU provider, "
+                             "where fp16 is slower, not faster — use fp32 (the ONNX default), or --format tensorrt "
+                             "for fp16 on a GPU")
+    return precision
+
+
+def versions(machine: Machine) -> dict:
+    return {"livestyle": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "cuda": torch.version.cuda, "onnx": machine.onnx, "onnxruntime": machine.onnxruntime,
+            "tensorrt": machine.tensorrt}
+
+
+def measure_parity(backend: Backend, reference: torch.nn.Module, device: str, size: tuple[int, int],
+                   count: int, tolerance: float) -> dict:
+    """Max / mean abs difference between the backend and torch fp32 on `count` random inputs."""
+    worst, total = 0.0, 0.0
+    for x in random_frames(count, size):
+        with torch.no_grad():
+            expected = reference(x.to(device)).float().cpu()
+            context = torch.cuda.stream(backend.stream) if backend.stream is not None else contextlib.nullcontext()
+            with context:
+                backend.input.copy_(x.to(backend.input.device, backend.input.dtype))
+                got = backend.forward().float()
+            backend.synchronize()
+            difference = (got.cpu() - expected).abs()
+        worst, total = max(worst, difference.max().item()), total + difference.mean().item()
+    return {"inputs": count, "max_abs_error": worst, "mean_abs_error": total / count, "tolerance": tolerance,
+            "passed": bool(worst <= tolerance)}
+
+
+def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], artifact: Path, machine: Machine,
+                parity: dict, build_seconds: float) -> dict:
+    width, height = size
+    tensor = {"shape": [1, 3, height, width], "layout": "NCHW", "range": "[-1, 1]", "channel_order": "rgb"}
+    return {
+        "sidecar_format": SIDECAR_FORMAT,
+        "format": fmt,
+        "backend": "tensorrt" if fmt == "tensorrt" else "onnxruntime",
+        "file": artifact.name,
+        "artifact_sha256": sha256_file(artifact),
+        "precision": precision,
+        "input": {"name": "input", "size": [width, height], **tensor},
+        "output": {"name": "output", **tensor},
+        "channel_order": "rgb",
+        "weights": {"path": str(model.path.resolve()) if model.path else None, "sha256": model.sha256, "direction": model.direction},
+        "architecture": model.architecture,
+        "gpu": ({"name": machine.gpu["name"], "compute_capability": machine.gpu["compute_capability"]}
+                if machine.gpu else None),
+        "versions": versions(machine),
+        "built_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "build_seconds": round(build_seconds, 1),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "parity": parity,
+    }
+
+
+def _finish(model, fmt, precision, size, temporary, final, machine, parity, started, log) -> Path:
+    if not parity["passed"]:
+        raise LivestyleError(f"parity check failed: {fmt} differs from torch by up to {parity['max_abs_error']:.2e} "
+                             f"(tolerance {parity['tolerance']:.0e}); {final.name} was not written")
+    os.replace(temporary, final)
+    sidecar = sidecar_for(model, fmt, precision, size, final, machine, parity, time.perf_counter() - started)
+    write_json_atomic(sidecar_path(final), sidecar)
+    log(f"wrote {final} ({final.stat().st_size / 2**20:.1f} MiB) and {sidecar_path(final).name}")
+    return final
+
+
+def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, tolerance: float | None = None,
+               parity_inputs: int = 3, log=print) -> Path:
+    from .backends.onnx_runtime import OnnxRuntimeBackend, export_onnx, onnxruntime_or_error
+
+    onnxruntime_or_error()  # the parity check needs it: fail before exporting
+    started = time.perf_counter()
+    tolerance = TOLERANCE["fp32"] if tolerance is None else tolerance
+    final = out_dir / artifact_name(model.direction, model.sha256, size, "fp32", "onnx")
+    temporary = final.with_name(f".{final.name}.tmp")
+    try:
+        log(f"exporting ONNX (fp32, fixed 1x3x{size[1]}x{size[0]}) ...")
+        export_onnx(model.module, size, str(temporary))
+        log(f"  {time.perf_counter() - started:.1f} s; checking parity with ONNX Runtime (CPU) on {parity_inputs} "
+            f"random inputs ...")
+        backend = OnnxRuntimeBackend(temporary, size, threads=None, source=str(temporary), use_gpu=False)
+        parity = measure_parity(backend, model.module, "cpu", size, parity_inputs, tolerance)
+        parity.update(reference="torch fp32, cpu", runtime="onnxruntime CPUExecutionProvider", device="cpu")
+        backend.close()
+        log(f"  max abs diff {parity['max_abs_error']:.2e}, mean {parity['mean_abs_error']:.2e} "
+            f"(tolerance {tolerance:.0e}): {'ok' if parity['passed'] else 'FAILED'}")
+        return _finish(model, "onnx", "fp32", size, temporary, final, machine, parity, started, log)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, precision: str = "fp16",
+                   tolerance: float | None = None, parity_inputs: int = 3, log=print) -> Path:
+    from .backends.onnx_runtime import export_onnx
+    from .backends.tensorrt_engine import TensorRTBackend, tensorrt_or_error
+
+    trt = tensorrt_or_error()
+    if not torch.cuda.is_available():
+        raise LivestyleError("--format tensorrt: no CUDA device visible to torch")
+    started = time.perf_counter()
+    tolerance = TOLERANCE[precision] if tolerance is None else tolerance
+    final = out_dir / artifact_name(model.direction, model.sha256, size, precision, "tensorrt", machine)
+    temporary = final.with_name(f".{final.name}.tmp")
+    gpu = machine.gpu
+    timing_cache = out_dir / f"timing-{slug(gpu['name'])}-sm{gpu['compute_capability'].replace('.', '')}-trt{trt.__version__}.cache"
+    flags = getattr(trt, "NetworkDefinitionCreationFlag", None)
+    strongly_typed = flags is not None and hasattr(flags, "STRONGLY_TYPED")
+    half_graph = precision == "fp16" and strongly_typed
+    log(f"exporting ONNX on {gpu['name']} ({'fp16' if half_graph else 'fp32'} graph, fixed 1x3x{size[1]}x{size[0]}) ...")
+    onnx_bytes = export_onnx(model.module, size, dtype=torch.float16 if half_graph else torch.float32, device="cuda")
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(flags.STRONGLY_TYPED) if strongly_typed else 0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_bytes):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise LivestyleError(f"TensorRT's ONNX parser rejected the export: {errors}")
+    config = builder.create_builder_config()
+    if precision == "fp16" and not strongly_typed:
+        config.set_flag(trt.BuilderFlag.FP16)  # TensorRT < 10: weakly typed, fp16 allowed
+    if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+        try:
+            config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32, not TF32 matmuls
+        except Exception:  # noqa: BLE001 — strongly typed builds may own this themselves
+            pass
+    cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
+    config.set_timing_cache(cache, False)
+    log(f"building the TensorRT {trt.__version__} engine ({precision}; timing cache {timing_cache.name}) — "
+        f"a few minutes the first time ...")
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise LivestyleError("TensorRT could not build the engine (see its messages above)")
+    write_atomic(timing_cache, bytes(config.get_timing_cache().serialize()))
+    try:
+        write_atomic(temporary, bytes(plan))
+        log(f"  built in {time.perf_counter() - started:.0f} s; checking parity against torch fp32 on this GPU on "
+            f"{parity_inputs} random inputs ...")
+        backend = TensorRTBackend(temporary, size, precision)
+        reference = model.module.float().to("cuda")
+        try:
+            parity = measure_parity(backend, reference, "cuda", size, parity_inputs, tolerance)
+        finally:
+            model.module.to("cpu")
+            backend.close()
+        parity.update(reference="torch fp32, cuda", runtime=f"tensorrt {trt.__version__}", device=gpu["name"],
+                      compute_capability=gpu["compute_capability"])
+        log(f"  max abs diff {parity['max_abs_error']:.2e}, mean {parity['mean_abs_error']:.2e} "
+            f"(tolerance {tolerance:.0e}): {'ok' if parity['passed'] else 'FAILED'}")
+        return _finish(model, "tensorrt", precision, size, temporary, final, machine, parity, started, log)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,0 +1,122 @@
+"""Generator weights as the runtime sees them: the network, the weights file's sha256 (the key for
+engines and the backend cache), its architecture; and the size rules of the network."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import LivestyleError
+from .generator import load_generator
+
+WEIGHTS_FILE = "game2movie.safetensors"
+DEFAULT_SIZE = (640, 360)  # width × height; 16:9, both divisible by 8 (360 = 45 × 8)
+TRAIN_FIRST = "train first: python -m training.fit faces --quick"
+
+
+@dataclass
+class Model:
+    module: nn.Module  # fp32, CPU, eval mode
+    sha256: str  # of the weights file (or of the state dict for an in-memory module)
+    path: Path | None = None
+    architecture: dict = field(default_factory=dict)
+    direction: str = "game2movie"
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path else f"in-memory {self.architecture.get('class', 'module')}"
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def module_fingerprint(module: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def load_model(source: str | Path | nn.Module | Model) -> Model:
+    """Weights file, run folder (its game2movie.safetensors) or an nn.Module (tests, tools)."""
+    if isinstance(source, Model):
+        return source
+    if isinstance(source, nn.Module):
+        architecture = source.architecture() if hasattr(source, "architecture") else {"class": type(source).__name__}
+        return Model(source.eval(), module_fingerprint(source), None, architecture)
+    path = Path(source)
+    if path.is_dir() and (path / WEIGHTS_FILE).is_file():
+        path = path / WEIGHTS_FILE
+    if not path.exists():
+        raise LivestyleError(f"weights not found: {path} ({TRAIN_FIRST}, or pass runs/<run>/{WEIGHTS_FILE})")
+    if path.is_dir():
+        raise LivestyleError(f"{path} is a folder without {WEIGHTS_FILE}; pass a run folder or the weights file")
+    if path.suffix in (".pt", ".pth", ".ckpt", ".pkl"):
+        raise LivestyleError(f"{path} is a pickle checkpoint; the runtime never unpickles files — pass the "
+                             f"run's {WEIGHTS_FILE} instead")
+    if path.suffix in (".onnx", ".engine"):
+        raise LivestyleError(f"{path} is a built engine, not weights; pass the {WEIGHTS_FILE} it was built from "
+                             f"(engines in the engines folder are found by their sidecars)")
+    try:
+        module, metadata = load_generator(path)
+    except (ValueError, KeyError, json.JSONDecodeError) as error:
+        raise LivestyleError(f"{str(error).splitlines()[0]} — pass the {WEIGHTS_FILE} written by "
+                             f"python -m training.fit") from None
+    except RuntimeError as error:  # state dict does not fit the architecture in the metadata
+        raise LivestyleError(f"{path}: the weights do not fit the architecture in its metadata "
+                             f"({str(error).splitlines()[0]}); the file is damaged or was not written by "
+                             f"livestyle's save_generator") from None
+    if metadata.get("channel_order", "rgb") != "rgb":
+        raise LivestyleError(f"{path}: channel order {metadata['channel_order']!r} in its metadata; "
+                             f"the runtime only knows 'rgb'")
+    return Model(module, sha256_file(path), path, module.architecture(), metadata.get("direction", "game2movie"))
+
+
+def newest_weights(runs: str | Path = "runs") -> Path:
+    runs = Path(runs)
+    found = sorted(runs.glob(f"*/{WEIGHTS_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise LivestyleError(f"no trained weights: nothing matches {runs.resolve()}/*/{WEIGHTS_FILE}; "
+                             f"{TRAIN_FIRST} (or pass --weights)")
+    return found[-1]
+
+
+def format_size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def validate_size(size: tuple[int, int], what: str = "size") -> tuple[int, int]:
+    """Inference sizes are width × height, each a multiple of 8 (three stride-2 steps) and ≥ 16
+    (the deepest level's reflect padding needs 2 pixels)."""
+    width, height = int(size[0]), int(size[1])
+    if width % 8 or height % 8 or width < 16 or height < 16:
+        nearest = tuple(max(16, round(v / 8) * 8) for v in (width, height))
+        raise LivestyleError(f"{what} {width}x{height}: width and height must be multiples of 8 and at least 16 "
+                             f"(the generator halves the image three times); nearest: {format_size(nearest)}")
+    return width, height
+
+
+def parse_size(text: str | tuple[int, int], what: str = "size") -> tuple[int, int]:
+    if isinstance(text, (tuple, list)):
+        return validate_size(tuple(text), what)
+    match = re.fullmatch(r"\s*(\d+)\s*[x×X,]\s*(\d+)\s*", str(text))
+    if not match:
+        raise LivestyleError(f"{what} {text!r}: write WIDTHxHEIGHT, e.g. 640x360")
+    return validate_size((int(match[1]), int(match[2])), what)
+
+
+def random_frames(count: int, size: tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """Model inputs in [-1, 1] (NCHW) for parity checks."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(count, 1, 3, size[1], size[0], generator=generator) * 2 - 1

@@ -1,0 +1,178 @@
+"""Inference speed of every backend at several resolutions: the network alone, and a whole frame
+in → frame out (a 1920×1080 BGRA screen-capture frame resized, converted, stylised and converted
+back to BGR at the inference size), median and p95 ms/frame, with convolution FLOP/s.
+
+  python scripts/benchmark.py                                   # GPU: all sizes; CPU-only: 320x184, 640x360
+  python scripts/benchmark.py --sizes 640x360 --repeats 20 --backends torch-cpu,onnxruntime
+  python scripts/benchmark.py --weights runs/<run>/game2movie.safetensors   # uses its built engines too
+
+Without --weights the network is the report-size generator (--features 64) with random weights
+(speed does not depend on the values); TensorRT then has no engine and is left empty — build one
+with scripts/build_engine.py and pass --weights. A backend that cannot run leaves its numbers
+empty with the reason. Results go to docs/benchmarks.md (section benchmark_inference) unless
+--no-write.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+from benchmark_doc import machine as machine_line, update_section  # noqa: E402
+from livestyle.backends import NAMES, open_backend, unavailable  # noqa: E402
+from livestyle.errors import LivestyleError  # noqa: E402
+from livestyle.generator import Generator  # noqa: E402
+from livestyle.machine import probe  # noqa: E402
+from livestyle.model import format_size, load_model, parse_size  # noqa: E402
+from livestyle.stylizer import Stylizer  # noqa: E402
+
+ALL_SIZES = "320x184,640x360,1280x720,1920x1080"
+CPU_SIZES = "320x184,640x360"
+CAPTURE = (1920, 1080)
+
+
+def time_calls(call, repeats: int, warmup: int = 2) -> dict:
+    """Median and p95 wall-clock ms of `call` (which must finish its work, GPU included)."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": statistics.median(times), "p95_ms": float(np.percentile(times, 95)), "runs": repeats}
+
+
+def conv_flops(module: torch.nn.Module, size: tuple[int, int]) -> int:
+    """FLOPs of one forward pass (torch's counter: convolutions, 2 per multiply-add), counted on the meta device."""
+    import copy
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    meta = copy.deepcopy(module).to("meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        meta(torch.empty(1, 3, size[1], size[0], device="meta"))
+    return counter.get_total_flops()
+
+
+def rate(flops: int, ms: float | None) -> str:
+    if not ms:
+        return ""
+    per_second = flops / (ms / 1000)
+    return f"{per_second / 1e12:.2f} TFLOP/s" if per_second >= 1e12 else f"{per_second / 1e9:.1f} GFLOP/s"
+
+
+def measure(name, model, size, machine, args, capture) -> dict:
+    row = {"backend": name, "size": format_size(size)}
+    reason = unavailable(name, machine)
+    if reason:
+        row["reason"] = reason
+        return row
+    try:
+        backend = open_backend(name, model, size, machine, engines_dir=args.engines, threads=args.threads,
+                               log=lambda message: print(f"  {message}", flush=True))
+    except LivestyleError as error:
+        row["reason"] = str(error).removeprefix(f"{name}: ")
+        return row
+    try:
+        stylizer = Stylizer.from_backend(backend)
+        backend.input.uniform_(-1, 1)
+        row["detail"] = backend.detail
+        row["model"] = time_calls(stylizer.run_model, args.repeats)
+        row["frame"] = time_calls(lambda: stylizer(capture), args.repeats)
+    finally:
+        backend.close()
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", help=f"comma list of WIDTHxHEIGHT (default: {ALL_SIZES} with a GPU, "
+                        f"{CPU_SIZES} without)")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 50 with a GPU, 5 without)")
+    parser.add_argument("--features", type=int, default=64, help="generator width N without --weights (default 64)")
+    parser.add_argument("--weights", type=Path, help="game2movie.safetensors: benchmark it (and its built engines)")
+    parser.add_argument("--backends", default=",".join(NAMES), help="comma list (default: all)")
+    parser.add_argument("--engines", type=Path, default=Path("engines"))
+    parser.add_argument("--threads", type=int, help="CPU threads for torch-cpu and onnxruntime (default: all cores)")
+    parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+    machine = probe()
+    try:
+        sizes = [parse_size(s, "--sizes") for s in (args.sizes or (ALL_SIZES if machine.gpu else CPU_SIZES)).split(",")]
+        model = load_model(args.weights if args.weights else Generator(features=args.features))
+        names = args.backends.split(",")
+        for name in names:
+            unavailable(name, machine)  # unknown names raise
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.repeats = args.repeats or (50 if machine.gpu else 5)
+    capture = np.random.default_rng(0).integers(0, 256, (CAPTURE[1], CAPTURE[0], 4), dtype=np.uint8)
+    rows = []
+    for size in sizes:
+        flops = conv_flops(model.module, size)
+        for name in names:
+            print(f"{name} at {format_size(size)} ...", flush=True)
+            row = measure(name, model, size, machine, args, capture)
+            row["flops"] = flops
+            rows.append(row)
+            if "model" in row:
+                print(f"  model {row['model']['median_ms']:.1f} ms, frame {row['frame']['median_ms']:.1f} ms "
+                      f"({row['detail']})", flush=True)
+            else:
+                print(f"  {row['reason']}", flush=True)
+    table = ["| backend | size | model ms (median / p95) | frame in→out ms (median / p95) | GFLOP/frame | "
+             "model FLOP/s | notes |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        gflop = f"{row['flops'] / 1e9:.3g}"
+        if "model" in row:
+            model_ms = f"{row['model']['median_ms']:.1f} / {row['model']['p95_ms']:.1f}"
+            frame_ms = f"{row['frame']['median_ms']:.1f} / {row['frame']['p95_ms']:.1f}"
+            table.append(f"| {row['backend']} | {row['size']} | {model_ms} | {frame_ms} | {gflop} | "
+                         f"{rate(row['flops'], row['model']['median_ms'])} | {row['detail']} |")
+        else:
+            table.append(f"| {row['backend']} | {row['size']} |  |  | {gflop} |  | {row['reason']} |")
+    print("\n" + "\n".join(table))
+    if args.no_write:
+        return 0
+    shown = list(argv if argv is not None else sys.argv[1:])
+    for flag in ("--note", "--no-write"):  # the note is printed below the command, not inside it
+        if flag in shown:
+            index = shown.index(flag)
+            del shown[index: index + (2 if flag == "--note" else 1)]
+    command = shlex.join(["python", "scripts/benchmark.py", *shown])
+    skipped = [s for s in ALL_SIZES.split(",") if parse_size(s) not in sizes]
+    what = (f"weights {args.weights}" if args.weights else
+            f"Generator N={args.features} ({'report size, ' if args.features == 64 else ''}random weights)")
+    lines = ["## Inference speed (`scripts/benchmark.py`)", "",
+             f"`{command}` — {machine_line()}. {what}, batch 1, {args.repeats} timed runs after 2 warm-up runs "
+             f"(p95 of so few runs is close to the slowest). *Model*: the network alone on a filled input buffer. "
+             f"*Frame in→out*: a {CAPTURE[0]}×{CAPTURE[1]} BGRA frame (what screen capture yields) resized, "
+             f"converted, stylised and converted back to BGR at the inference size. FLOPs: torch's counter "
+             f"(convolutions, 2 per multiply-add) once per size; FLOP/s uses the model median. Empty cells: "
+             f"the backend cannot run here, for the reason given."]
+    if skipped:
+        lines.append("")
+        lines.append(f"Sizes not measured in this run: {', '.join(skipped)}"
+                     + (" — on a CPU-only machine the default run keeps to the two small sizes so it finishes in "
+                        "minutes (pass --sizes to add them)." if not machine.gpu else "."))
+    if args.note:
+        lines += ["", args.note]
+    lines += ["", *table]
+    print(f"\nwrote {update_section('benchmark_inference', chr(10).join(lines))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Build an inference engine for the game→movie generator: an ONNX file (ONNX Runtime) or a
+TensorRT engine, each checked against torch and described by a JSON sidecar beside it.
+
+  python scripts/build_engine.py                                  # newest runs/*/game2movie.safetensors, 640x360
+  python scripts/build_engine.py --weights runs/faces-20261126-101500/game2movie.safetensors --size 1280x720
+  python scripts/build_engine.py --format onnx                    # ONNX Runtime, fp32 (any machine)
+  python scripts/build_engine.py --format tensorrt --precision fp16   # on a CUDA machine with TensorRT
+
+--format auto (default) builds a TensorRT engine where TensorRT and a CUDA GPU exist, else ONNX.
+--precision defaults to fp16 for TensorRT and fp32 for ONNX (fp16 on ONNX Runtime's CPU provider
+is slower, not faster, so ONNX fp16 is refused). The size is width x height, each a multiple of 8
+(640x360: 360 = 45 x 8); the engine only runs at that size, and the runtime resizes frames to it.
+
+The file is kept only if its output matches torch fp32 on random inputs within --tolerance (max
+abs difference on the [-1, 1] output; default 1e-3 for fp32, 5e-2 for fp16); otherwise the script
+exits non-zero and writes nothing. TensorRT engines are tied to the GPU model and TensorRT version
+they were built with; their file names say both, and the runtime refuses one that does not fit.
+Run from the repository root: runs/ and engines/ are relative to the current folder.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from livestyle.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision  # noqa: E402
+from livestyle.errors import LivestyleError  # noqa: E402
+from livestyle.machine import probe  # noqa: E402
+from livestyle.model import format_size, load_model, newest_weights, parse_size  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, help="game2movie.safetensors or a run folder "
+                        "(default: the newest runs/*/game2movie.safetensors)")
+    parser.add_argument("--size", default="640x360", help="inference size WIDTHxHEIGHT, multiples of 8 (default 640x360)")
+    parser.add_argument("--format", default="auto", choices=FORMATS)
+    parser.add_argument("--precision", choices=("fp16", "fp32"),
+                        help="default: fp16 for tensorrt, fp32 for onnx")
+    parser.add_argument("--out", type=Path, default=Path("engines"), help="output folder (default engines/)")
+    parser.add_argument("--tolerance", type=float, help="max abs difference from torch fp32 (default by precision)")
+    parser.add_argument("--parity-inputs", type=int, default=3, help="random inputs for the parity check (default 3)")
+    args = parser.parse_args(argv)
+    try:
+        size = parse_size(args.size, "--size")
+        weights = args.weights or newest_weights()
+        print(f"weights: {weights}", flush=True)
+        model = load_model(weights)
+        machine = probe()
+        fmt, why = resolve_format(args.format, machine)
+        precision = resolve_precision(args.precision, fmt)
+        print(f"format: {fmt} ({why}), precision {precision}, size {format_size(size)}", flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+
+        def log(message: str) -> None:
+            print(message, flush=True)
+
+        options = dict(tolerance=args.tolerance, parity_inputs=args.parity_inputs, log=log)
+        if fmt == "onnx":
+            build_onnx(model, size, args.out, machine, **options)
+        else:
+            build_tensorrt(model, size, args.out, machine, precision=precision, **options)
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
