@@ -6,3 +6,15 @@ from __future__ import annotations
 
 class LivestyleError(Exception):
     """A problem with the user's input or machine, with a message meant to be printed as is."""
+
+
+def require(module: str, install: str):
+    """Import an optional library, or raise one clear LivestyleError saying how to get it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        raise LivestyleError(f"{module}: not installed ({install})") from None
+    except Exception as error:  # noqa: BLE001 — a broken install (missing CUDA libraries, ...)
+        raise LivestyleError(f"{module}: import failed ({error})") from None

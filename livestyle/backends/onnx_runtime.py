@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import LivestyleError
+from ..errors import LivestyleError, require
 from .base import Backend
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -40,13 +40,7 @@ def export_onnx(module: nn.Module, size: tuple[int, int], target=None, dtype=tor
 
 
 def onnxruntime_or_error():
-    try:
-        import onnxruntime
-    except ModuleNotFoundError:
-        raise LivestyleError("onnxruntime: not installed (pip install -e '.[onnx]')") from None
-    except Exception as error:  # noqa: BLE001
-        raise LivestyleError(f"onnxruntime: import failed ({error})") from None
-    return onnxruntime
+    return require("onnxruntime", "pip install -e '.[onnx]'")
 
 
 class OnnxRuntimeBackend(Backend):

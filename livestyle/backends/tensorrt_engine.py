@@ -7,20 +7,14 @@ from pathlib import Path
 
 import torch
 
-from ..errors import LivestyleError
+from ..errors import LivestyleError, require
 from .base import Backend
 
 REBUILD = "rebuild it with python scripts/build_engine.py --format tensorrt"
 
 
 def tensorrt_or_error():
-    try:
-        import tensorrt
-    except ModuleNotFoundError:
-        raise LivestyleError("tensorrt: not installed (pip install -e '.[tensorrt]' on a CUDA machine)") from None
-    except Exception as error:  # noqa: BLE001
-        raise LivestyleError(f"tensorrt: import failed ({error})") from None
-    return tensorrt
+    return require("tensorrt", "pip install -e '.[tensorrt]' on a CUDA machine")
 
 
 class TensorRTBackend(Backend):
