@@ -1,10 +1,7 @@
-"""python -m livestyle [command]
+"""python -m livestyle [options]   — the live app (see python -m livestyle --help)
+python -m livestyle doctor      — what this machine offers, and which backend auto picks
 
-  python -m livestyle doctor                              # what this machine offers
   python -m livestyle doctor --model runs/<run>/game2movie.safetensors --size 640x360
-
-The live overlay will be the default command (coming in a later version); until then running
-without a command prints this help.
 """
 from __future__ import annotations
 
@@ -16,6 +13,11 @@ from .errors import LivestyleError
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] != "doctor":
+        from .app import main as app_main
+
+        return app_main(argv)
     parser = argparse.ArgumentParser(prog="python -m livestyle", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command")
@@ -26,10 +28,6 @@ def main(argv=None) -> int:
     doctor.add_argument("--engines", type=Path, default=Path("engines"), help="engine folder (default engines/)")
     doctor.add_argument("--threads", type=int, help="CPU threads for the CPU backends (default: all cores)")
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        print("\nThe live overlay is not here yet (it will be the default command); try: python -m livestyle doctor")
-        return 0
     try:
         from .doctor import report
         from .model import parse_size

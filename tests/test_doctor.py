@@ -38,9 +38,9 @@ def test_doctor_bad_model_is_a_clear_error(tmp_path):
     assert result.returncode == 0 and "weights not found" in result.stdout
 
 
-def test_no_command_prints_help_about_the_coming_overlay():
-    result = run_livestyle()
-    assert result.returncode == 0 and "overlay" in result.stdout and "doctor" in result.stdout
+def test_help_is_the_live_app_and_names_doctor():
+    result = run_livestyle("--help")
+    assert result.returncode == 0 and "--region" in result.stdout and "livestyle doctor" in result.stdout
 
 
 def test_cpu_only_torch_beside_an_nvidia_gpu_gets_the_fix(monkeypatch):

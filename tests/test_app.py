@@ -1,0 +1,488 @@
+"""The live app: the window (offscreen Qt), its HUD and hotkeys, settings, sizes and models, every bad
+input's message, and one end-to-end run under a real X server (Xvfb) driven with xdotool."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from _xvfb import SKIP_REASON, have_xvfb, start_content, start_xvfb, wait_for_window, x_env
+from livestyle import app
+from livestyle.capture import ScreenGeometry, intersect, physical_to_logical
+from livestyle.errors import LivestyleError
+from livestyle.generator import Generator, save_generator
+from livestyle.pipeline import Pipeline
+from livestyle.stylizer import Stylizer
+
+SIZE = (64, 48)
+
+
+@pytest.fixture(scope="module")
+def qapp(tmp_path_factory):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path_factory.mktemp("qsettings")))
+    return QApplication.instance() or QApplication([])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return Generator(features=8).eval()
+
+
+@pytest.fixture(scope="module")
+def weights(tiny, tmp_path_factory):
+    path = tmp_path_factory.mktemp("run") / "faces-test" / "game2movie.safetensors"
+    path.parent.mkdir()
+    save_generator(tiny, path, "game2movie")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def private_cache_and_threads(tmp_path, monkeypatch):
+    """Backend timings cached per test; the app's --threads setting (process-wide) undone afterwards."""
+    monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))
+    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    yield
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(cv_threads)
+
+
+class MovingSource:
+    rect = (0, 0, 128, 96)
+
+    def __init__(self):
+        self.count = 0
+
+    def grab(self):
+        self.count += 1
+        frame = np.zeros((96, 128, 4), np.uint8)
+        frame[:, :64, 2] = 255  # left half red, right half a moving green level
+        frame[:, 64:, 1] = (self.count * 7) % 256
+        return frame
+
+    def close(self):
+        pass
+
+
+def pump(qapp, condition, timeout=10.0):
+    deadline = time.perf_counter() + timeout
+    while not condition() and time.perf_counter() < deadline:
+        qapp.processEvents()
+        time.sleep(0.01)
+    qapp.processEvents()
+    return condition()
+
+
+def settings():
+    return app.open_settings()
+
+
+def make_window(tiny, mode="mirror", capture_rect=(2000, 0, 128, 96), **options):
+    from livestyle.window import LiveWindow
+
+    stylizer = Stylizer(tiny, "torch-cpu", size=SIZE, threads=1)
+    pipeline = Pipeline(MovingSource, stylizer, fps_cap=30)
+    window = LiveWindow(pipeline, mode=mode, capture_rect=capture_rect, model_label="tiny", settings=settings(),
+                        global_hotkeys=False, log=lambda message: None, **options)
+    return window, pipeline
+
+
+def press(qapp, window, key):
+    from PySide6.QtTest import QTest
+
+    window.activateWindow()  # shortcuts go to the active window
+    pump(qapp, window.isActiveWindow, timeout=5)
+    QTest.keyClick(window, key)
+    qapp.processEvents()
+
+
+def test_window_paints_the_stylised_frames(qapp, tiny):
+    window, pipeline = make_window(tiny, hud=False)
+    window.resize(320, 240)
+    window.show()
+    pipeline.start()
+    try:
+        assert pump(qapp, lambda: pipeline.stats.shown >= 5), "no frame reached the window"
+        assert pipeline.stop()  # the stylizer is not shared between threads: stop before reusing it here
+        assert window.windowTitle() == "livestyle — tiny — torch-cpu at 64x48"
+        shown = window.shown_array
+        np.testing.assert_array_equal(shown, window.last_shown.image)
+        np.testing.assert_array_equal(shown, pipeline.stylizer(window.last_shown.source))  # stylised, not the capture
+        # What the widget painted is that array scaled to the window (BGR channels not swapped).
+        painted = window.grab().toImage().convertToFormat(window.grab().toImage().Format.Format_RGB888)
+        pixels = np.frombuffer(painted.constBits(), np.uint8).reshape(painted.height(), painted.bytesPerLine())
+        rgb = pixels[:, : painted.width() * 3].reshape(painted.height(), painted.width(), 3)
+        expected = cv2.resize(window.shown_array, (320, 240), interpolation=cv2.INTER_LINEAR)[..., ::-1]
+        assert np.abs(rgb[20:-20, 20:-20].astype(int) - expected[20:-20, 20:-20]).mean() < 25
+        summary = pipeline.summary()
+        assert summary["latency_ms"]["median"] is not None and summary["latency_ms"]["median"] < 2000
+    finally:
+        window.close()
+    assert pipeline.stopped
+
+
+def test_hud_and_hotkeys(qapp, tiny):
+    from PySide6.QtCore import Qt
+
+    switched = []
+
+    def switch_model():
+        switched.append(True)
+        return Stylizer(tiny, "torch-cpu", size=SIZE, threads=1), "other model"
+
+    window, pipeline = make_window(tiny, hud=True, switch_model=switch_model)
+    window.show()
+    window.activateWindow()
+    pipeline.start()
+    assert pump(qapp, lambda: pipeline.stats.shown >= 2)
+    lines = window.hud_lines()
+    assert lines[0].startswith("capture ") and "inference" in lines[0] and "display" in lines[0]
+    assert "latency" in lines[1] and "dropped" in lines[1] and "torch-cpu at 64x48" in lines[2] and "tiny" in lines[2]
+    press(qapp, window, Qt.Key.Key_H)
+    assert window.hud is False
+    press(qapp, window, Qt.Key.Key_H)
+    assert window.hud is True
+    press(qapp, window, Qt.Key.Key_P)
+    assert pipeline.paused
+    press(qapp, window, Qt.Key.Key_P)
+    assert not pipeline.paused
+    press(qapp, window, Qt.Key.Key_S)
+    assert window.view == "side" and pipeline.want_original
+    assert pump(qapp, lambda: window.shown_array is not None and window.shown_array.shape == (48, 128, 3))
+    press(qapp, window, Qt.Key.Key_B)
+    assert window.view == "blend"
+    press(qapp, window, Qt.Key.Key_BracketRight)
+    assert window.blend == 0.6
+    press(qapp, window, Qt.Key.Key_BracketLeft)
+    press(qapp, window, Qt.Key.Key_BracketLeft)
+    assert window.blend == 0.4
+    press(qapp, window, Qt.Key.Key_B)
+    assert window.view == "stylised" and not pipeline.want_original
+    press(qapp, window, Qt.Key.Key_M)
+    assert pump(qapp, lambda: window.model_label == "other model")
+    assert switched and "other model" in window.windowTitle()
+    press(qapp, window, Qt.Key.Key_Q)
+    assert not window.isVisible() and window.exit_reason == "quit key" and pipeline.stopped
+    stored = settings()
+    assert app.setting_float(stored, "blend", 0) == 0.4 and app.setting_bool(stored, "hud", False) is True
+    assert stored.value("geometry") is not None
+
+
+def test_escape_quits_and_warnings_show(qapp, tiny):
+    from PySide6.QtCore import Qt
+
+    window, pipeline = make_window(tiny)
+    window.show()
+    window._on_event("warning", "backend onnxruntime failed mid-run (x); falling back to torch-cpu")
+    assert window.warnings and "falling back" in window._notice
+    press(qapp, window, Qt.Key.Key_Escape)
+    assert not window.isVisible() and window.exit_reason == "quit key"
+
+
+def test_overlay_window_is_click_through_over_the_region(qapp, tiny):
+    from PySide6.QtCore import Qt
+
+    window, pipeline = make_window(tiny, mode="overlay", capture_rect=(40, 30, 320, 200))
+    window.place()
+    flags = window.windowFlags()
+    for flag in (Qt.WindowType.FramelessWindowHint, Qt.WindowType.WindowStaysOnTopHint,
+                 Qt.WindowType.WindowTransparentForInput):
+        assert flags & flag
+    assert window.testAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    dpr = qapp.primaryScreen().devicePixelRatio()
+    geometry = window.geometry()
+    assert (geometry.x(), geometry.y(), geometry.width(), geometry.height()) == \
+        tuple(round(v / dpr) for v in (40, 30, 320, 200))
+    window.close()
+
+
+def test_overlap_warning(qapp, tiny):
+    window, pipeline = make_window(tiny, capture_rect=(0, 0, 400, 300))
+    window.setGeometry(100, 100, 320, 240)
+    window.show()
+    assert window.check_overlap() and window.overlapping
+    assert any("films its own output" in warning and "another monitor" in warning for warning in window.warnings)
+    window.move(500, 350)
+    assert not window.check_overlap()
+    window.close()
+
+
+def test_mirror_placement_avoids_the_captured_area():
+    from livestyle.window import mirror_placement
+
+    one = [ScreenGeometry(0, 0, 1280, 720, 1.0)]
+    spot = mirror_placement((0, 0, 320, 240), one, (320, 240))
+    assert intersect(spot, (0, 0, 320, 240)) is None and spot[2] >= 320
+    two = [ScreenGeometry(0, 0, 1920, 1080, 1.0), ScreenGeometry(1920, 0, 1280, 1024, 1.5)]
+    spot = mirror_placement((0, 0, 1920, 1080), two, (640, 360))
+    assert spot[0] >= 1920  # on the other monitor
+    hidpi = [ScreenGeometry(0, 0, 1536, 864, 1.25)]  # 1920x1080 physical at 125 %
+    spot = mirror_placement((0, 0, 960, 1080), hidpi, (320, 360))
+    assert intersect(spot, physical_to_logical((0, 0, 960, 1080), hidpi)) is None
+
+
+def test_candidate_and_scaled_sizes():
+    assert app.candidate_sizes((1920, 1080)) == [(640, 360), (480, 272), (320, 184), (256, 144)]
+    assert app.candidate_sizes((2560, 1080))[0] == (640, 272)
+    assert app.candidate_sizes((300, 200)) == [(304, 200), (256, 168)]
+    assert app.scaled_size((1920, 1080), 0.5) == (960, 544)
+    assert all(w % 8 == 0 and h % 8 == 0 for w, h in app.candidate_sizes((1366, 768)))
+
+
+def test_size_auto_picks_the_largest_that_fits(weights):
+    lines = []
+    choice = app.ModelChoice(weights)
+    fast = app.choose_size(choice, "torch-cpu", (128, 96), 1.0, 1, Path("engines"), lines.append)
+    assert fast.size == (128, 96)  # 1 fps: the largest fits
+    slow = app.choose_size(choice, "torch-cpu", (128, 96), 1000.0, 1, Path("engines"), lines.append)
+    assert slow.size == app.candidate_sizes((128, 96))[-1]  # nothing fits 1 ms: the smallest, with a note
+    assert any("expect about" in line for line in lines)
+
+
+def test_default_model_order(tmp_path, weights, monkeypatch):
+    from livestyle.machine import probe
+
+    machine = probe()
+    monkeypatch.setattr(app, "DEMO_MODEL", tmp_path / "missing-demo.safetensors")
+    runs, engines = tmp_path / "runs", tmp_path / "engines"
+    with pytest.raises(LivestyleError, match="no model to run.*demo model.*missing-demo.safetensors.*training.fit"):
+        app.resolve_model(None, engines, runs, machine)
+    for index, name in enumerate(("older", "newer")):
+        path = runs / name / "game2movie.safetensors"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(weights.read_bytes())
+        os.utime(path, (1_000_000 + index, 1_000_000 + index))
+    choice = app.resolve_model(None, engines, runs, machine)
+    assert choice.weights == runs / "newer" / "game2movie.safetensors" and choice.label == "newer/game2movie.safetensors"
+    assert [c.weights.parent.name for c in app.model_candidates(engines, runs, machine)] == ["newer", "older"]
+    monkeypatch.setattr(app, "DEMO_MODEL", weights)
+    assert app.model_candidates(engines, runs, machine)[-1].label == "demo model"
+    with pytest.raises(LivestyleError, match="no such file"):
+        app.resolve_model(tmp_path / "nope.safetensors", engines, runs, machine)
+    with pytest.raises(LivestyleError, match="folder without game2movie.safetensors"):
+        app.resolve_model(tmp_path, engines, runs, machine)
+    engine = engines / "game2movie-x-64x48-fp32.onnx"
+    engines.mkdir()
+    engine.write_bytes(b"onnx")
+    (engines / (engine.name + ".json")).write_text(json.dumps(
+        {"sidecar_format": "livestyle-engine/1", "format": "onnx", "weights": {"path": "runs/gone/game2movie.safetensors"}}))
+    with pytest.raises(LivestyleError, match="built from runs/gone/game2movie.safetensors, which is not here"):
+        app.resolve_model(engine, engines, runs, machine)
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+def args_for(*argv):
+    return app.build_parser().parse_args(list(argv))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--fps-cap", "0"], "--fps-cap 0"),
+    (["--threads", "0"], "--threads 0: at least 1"),
+    (["--exit-after", "-1"], "--exit-after -1"),
+    (["--scale", "0"], "--scale 0"),
+    (["--size", "100x50"], "multiples of 8"),
+    (["--monitor", "-1"], "numbered from 1"),
+])
+def test_bad_arguments(argv, message, capsys):
+    assert app.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_conflicting_options_are_refused(capsys):
+    assert app.main(["--monitor", "1", "--region", "0,0,10,10"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert app.main(["--size", "64x48", "--scale", "0.5"]) == 2
+
+
+def test_no_display_and_wayland(monkeypatch, capsys):
+    if sys.platform != "linux":
+        pytest.skip("display detection is for X11/Wayland")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert app.main(["--exit-after", "1"]) == 2
+    assert "error: no display" in capsys.readouterr().err
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert app.main(["--exit-after", "1"]) == 2
+    assert "Wayland session" in capsys.readouterr().err
+
+
+def test_missing_and_corrupt_models(qapp, tmp_path):
+    broken = tmp_path / "game2movie.safetensors"
+    broken.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(LivestyleError, match="not a readable .safetensors file"):
+        app.run(args_for("--model", str(broken)), source_factory=MovingSource, capture_rect=(0, 0, 128, 96))
+    with pytest.raises(LivestyleError, match="no such file"):
+        app.run(args_for("--model", str(tmp_path / "nothing.engine")), source_factory=MovingSource,
+                capture_rect=(0, 0, 128, 96))
+
+
+def test_overlay_refused_where_it_would_film_itself(qapp, weights):
+    if sys.platform != "linux":
+        pytest.skip("X11 only")
+    with pytest.raises(LivestyleError, match="--mode overlay: on X11.*--mode mirror"):
+        app.run(args_for("--model", str(weights), "--mode", "overlay"), source_factory=MovingSource,
+                capture_rect=(0, 0, 128, 96))
+
+
+def test_run_with_exit_after_and_stats(qapp, weights, tmp_path):
+    stats = tmp_path / "out" / "live.json"
+    code = app.run(args_for("--model", str(weights), "--backend", "torch-cpu", "--size", "64x48", "--exit-after",
+                            "1.5", "--stats", str(stats), "--no-hud", "--threads", "1"),
+                   source_factory=MovingSource, capture_rect=(0, 0, 128, 96), log=lambda message: None)
+    assert code == 0
+    data = json.loads(stats.read_text())
+    assert data["exit_reason"] == "exit-after" and data["error"] is None
+    assert data["frames"]["shown"] >= 3 and data["frames"]["captured"] >= data["frames"]["inferred"] >= \
+        data["frames"]["shown"]
+    assert data["backend"] == "torch-cpu" and data["size"] == [64, 48] and data["hud"] is False
+    assert data["model"] == "faces-test/game2movie.safetensors" and data["threads"] == 1
+    assert 0 < data["latency_ms"]["median"] <= data["latency_ms"]["p95"] < 5000
+    assert 0 < data["fps"]["capture"] <= 30 * 1.2 and 1.0 <= data["seconds"] < 30
+    assert not list(stats.parent.glob(".*.tmp"))  # written atomically
+
+
+def test_run_switches_model_and_stops_on_capture_loss(qapp, weights, tmp_path):
+    """M switches to the next model (runs/ newest first, then the older one); a capture that fails
+    mid-run (window closed) ends the app with exit status 1, the message, and the stats still written."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from livestyle.capture import CaptureError
+    from livestyle.window import LiveWindow
+
+    runs = tmp_path / "runs"
+    for index, name in enumerate(("older", "newer")):
+        path = runs / name / "game2movie.safetensors"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(weights.read_bytes())
+        os.utime(path, (1_000_000 + index, 1_000_000 + index))
+
+    class Closing(MovingSource):
+        def grab(self):
+            self.began = getattr(self, "began", time.perf_counter())
+            if time.perf_counter() - self.began > 2.0:
+                raise CaptureError("the captured window 'game' was closed")
+            return super().grab()
+
+    def press_m():
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, LiveWindow) and widget.isVisible():
+                widget.act("model")
+
+    messages = []
+    QTimer.singleShot(600, press_m)
+    stats = tmp_path / "live.json"
+    code = app.run(args_for("--backend", "torch-cpu", "--size", "64x48", "--exit-after", "30", "--stats", str(stats),
+                            "--threads", "1"), source_factory=Closing, capture_rect=(0, 0, 128, 96),
+                   engines_dir=tmp_path / "engines", runs_dir=runs, log=messages.append)
+    assert code == 1
+    data = json.loads(stats.read_text())
+    assert data["error"] == "the captured window 'game' was closed" and data["exit_reason"] == "error"
+    assert data["model"] == "older/game2movie.safetensors", messages
+    assert data["model_path"].endswith("older/game2movie.safetensors")
+    assert "livestyle: model newer/game2movie.safetensors (newest trained run in " in "\n".join(messages)
+    assert "error: the captured window 'game' was closed" in messages
+    assert data["frames"]["shown"] > 0 and data["seconds"] < 20
+
+
+# ------------------------------------------------------------------------------------------- end to end
+
+@pytest.fixture(scope="module")
+def xserver():
+    if not have_xvfb():
+        pytest.skip(SKIP_REASON)
+    process, display = start_xvfb(1280, 720)
+    content = start_content(display, "livestyle-e2e-content", (0, 0, 320, 240))
+    yield display
+    content.kill()
+    process.kill()
+    content.wait()
+    process.wait()
+
+
+def test_region_outside_every_monitor_under_x(xserver, monkeypatch, capsys):
+    for key, value in x_env(xserver).items():
+        monkeypatch.setenv(key, value)
+    assert app.main(["--region", "2000,0,100,100", "--exit-after", "1"]) == 2
+    assert "outside every monitor" in capsys.readouterr().err
+
+
+def x_geometry(display, window_id):
+    out = subprocess.run(["xdotool", "getwindowgeometry", "--shell", str(window_id)], env=x_env(display),
+                         capture_output=True, text=True, timeout=10).stdout
+    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return tuple(int(values[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
+
+
+@pytest.mark.parametrize("scale", ["1.25", "1.5", "2"])
+def test_high_dpi_overlay_and_overlap_in_physical_pixels(xserver, scale):
+    """At 125–200 % (QT_SCALE_FACTOR), the overlay placed over a region in mss's physical pixels lands on
+    exactly those pixels of the X screen (±1 at fractional scales, Qt's logical pixels being integers), and
+    the overlap check measures the mirror window in physical pixels too."""
+    helper = Path(__file__).with_name("_xvfb.py")
+    process = subprocess.Popen([sys.executable, str(helper), "windows", "100", "60", "640", "360"],
+                               env=x_env(xserver, QT_SCALE_FACTOR=scale), stdout=subprocess.PIPE, text=True)
+    try:
+        report = json.loads(process.stdout.readline())
+        overlay = x_geometry(xserver, report["overlay"])  # asked while the windows are still up
+        mirror = x_geometry(xserver, report["mirror"])
+    finally:
+        process.kill()
+        process.communicate(timeout=30)
+    assert report["dpr"] == float(scale)
+    assert all(abs(a - b) <= 1 for a, b in zip(overlay, (100, 60, 640, 360))), overlay
+    assert all(abs(a - b) <= 1 for a, b in zip(mirror, report["mirror_physical"])), (mirror, report)
+    assert mirror[:2] == (round(300 * float(scale)), round(200 * float(scale)))
+    assert report["mirror_overlaps"] == (intersect(mirror, (100, 60, 640, 360)) is not None)
+
+
+def test_end_to_end_under_xvfb(xserver, weights, tmp_path):
+    """python -m livestyle on a real X server: capture the content window's region, stylise, show; xdotool
+    presses H in the livestyle window; --exit-after ends it and --stats / --dump-last tell what happened."""
+    stats, dump = tmp_path / "stats.json", tmp_path / "dump"
+    env = x_env(xserver, XDG_CONFIG_HOME=str(tmp_path / "config"), LIVESTYLE_CACHE_DIR=str(tmp_path / "cache"))
+    command = [sys.executable, "-c", "import sys; from livestyle.app import main; sys.exit(main(sys.argv[1:]))",
+               "--model", str(weights), "--backend", "torch-cpu", "--region", "0,0,320,240", "--threads", "1",
+               "--exit-after", "5", "--stats", str(stats), "--dump-last", str(dump)]
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        window = wait_for_window(xserver, "^livestyle — ", timeout=60)
+        assert window is not None, "the livestyle window did not appear"
+        time.sleep(1.0)
+        subprocess.run(["xdotool", "windowfocus", "--sync", str(window)], env=env, timeout=10, check=True)
+        subprocess.run(["xdotool", "key", "--clearmodifiers", "h"], env=env, timeout=10, check=True)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    data = json.loads(stats.read_text())
+    assert data["exit_reason"] == "exit-after" and data["error"] is None, output
+    assert data["hud"] is False, f"the H key did not reach the window\n{output}"
+    assert data["capture"] == [0, 0, 320, 240] and data["size"] == [320, 240]  # --size auto: the capture fits
+    frames = data["frames"]
+    assert frames["shown"] >= 10 and frames["captured"] >= frames["inferred"] >= frames["shown"]
+    assert frames["captured"] - frames["inferred"] <= data["dropped"]["capture_to_inference"] + 1
+    assert 0 < data["latency_ms"]["median"] <= data["latency_ms"]["p95"] < 3000
+    assert 2 < data["fps"]["display"] <= 30 * 1.2 and 0 < data["inference_ms"]["median"] < 1000
+    assert data["warnings"] == [], "the livestyle window was placed over the captured region"
+    assert "livestyle: capturing region 320x240 at 0,0" in output and "frames shown" in output
+    # The pixels shown are the stylised capture: rerun the model on the dumped capture and compare.
+    captured, shown = cv2.imread(str(dump / "captured.png")), cv2.imread(str(dump / "shown.png"))
+    assert captured.shape == (240, 320, 3) and tuple(captured[120, 300]) == (0, 200, 0)  # the content's green half
+    stylizer = Stylizer(weights, "torch-cpu", size=(320, 240), threads=1)
+    expected = stylizer(captured)
+    assert np.abs(shown.astype(int) - expected).max() <= 2
+    assert np.abs(shown.astype(int) - captured).mean() > 10  # and not the capture itself
+    assert (tmp_path / "config" / "livestyle" / "livestyle.ini").is_file()  # settings saved under XDG_CONFIG_HOME
