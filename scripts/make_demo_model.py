@@ -61,6 +61,10 @@ def main(argv=None) -> int:
           f"oracle game→movie SSIM {score['ssim']:.3f} / PSNR {score['psnr']:.2f} dB "
           f"(doing nothing {score['do_nothing_ssim']:.3f} / {score['do_nothing_psnr']:.2f} dB)")
     if not args.no_write:
+        import cv2
+
+        grid = cv2.imread(str(args.run_dir / "test_grid.png"))
+        cv2.imwrite(str(REPO / "docs" / "images" / "demo-model-frames-test.jpg"), grid, [cv2.IMWRITE_JPEG_QUALITY, 88])
         update_section("demo-model", "\n".join([
             "## The bundled demo model (`python scripts/make_demo_model.py`)",
             "",
@@ -72,6 +76,9 @@ def main(argv=None) -> int:
             "|---|---|",
             f"| demo model | {score['ssim']:.3f} / {score['psnr']:.2f} dB |",
             f"| do nothing | {score['do_nothing_ssim']:.3f} / {score['do_nothing_psnr']:.2f} dB |",
+            "",
+            "Test grid (rows: game, game→movie, true movie, movie, movie→game, true game): "
+            "[images/demo-model-frames-test.jpg](images/demo-model-frames-test.jpg).",
         ]))
     return 0
 
