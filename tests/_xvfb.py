@@ -5,6 +5,8 @@ The content window: the left half cycles through colours (so frames differ), the
 fixed green (0, 200, 0) with a white square, so a capture can be checked pixel by pixel."""
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import subprocess
@@ -62,6 +64,19 @@ def wait_for_window(display: str, title: str, timeout: float = 30.0) -> int | No
             return ids[0]
         time.sleep(0.2)
     return None
+
+
+@contextlib.contextmanager
+def xserver_with_content(screen: tuple[int, int], title: str, rect):
+    """An Xvfb of `screen` size showing a window of known moving content at `rect`; yields DISPLAY."""
+    process, display = start_xvfb(*screen)
+    content = start_content(display, title, rect)
+    try:
+        yield display
+    finally:
+        for child in (content, process):
+            child.kill()
+            child.wait()
 
 
 def start_content(display: str, title: str, rect=(0, 0, 320, 240)) -> subprocess.Popen:

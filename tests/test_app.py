@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from _xvfb import SKIP_REASON, have_xvfb, start_content, start_xvfb, wait_for_window, x_env
+from _xvfb import SKIP_REASON, have_xvfb, wait_for_window, x_env, xserver_with_content
 from livestyle import app
 from livestyle.capture import ScreenGeometry, intersect, physical_to_logical
 from livestyle.errors import LivestyleError
@@ -420,13 +420,8 @@ def test_run_switches_model_and_stops_on_capture_loss(qapp, weights, tmp_path):
 def xserver():
     if not have_xvfb():
         pytest.skip(SKIP_REASON)
-    process, display = start_xvfb(1280, 720)
-    content = start_content(display, "livestyle-e2e-content", (0, 0, 320, 240))
-    yield display
-    content.kill()
-    process.kill()
-    content.wait()
-    process.wait()
+    with xserver_with_content((1280, 720), "livestyle-e2e-content", (0, 0, 320, 240)) as display:
+        yield display
 
 
 def test_region_outside_every_monitor_under_x(xserver, monkeypatch, capsys):

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from _xvfb import SKIP_REASON, have_xvfb, start_content, start_xvfb, x_env
+from _xvfb import SKIP_REASON, have_xvfb, start_content, x_env, xserver_with_content
 from livestyle.capture import (CaptureError, CaptureTarget, ScreenGeometry, ScreenSource, WindowFinder,
                                check_region, display_problem, logical_to_physical, monitor_rect, parse_region,
                                physical_to_logical, resolve_target, session_warning)
@@ -132,13 +132,8 @@ def test_monitor_layout_is_watched(monkeypatch):
 def xserver():
     if not have_xvfb():
         pytest.skip(SKIP_REASON)
-    process, display = start_xvfb(800, 600)
-    content = start_content(display, "livestyle-capture-content", (40, 30, 320, 240))
-    yield display
-    content.kill()
-    process.kill()
-    content.wait()
-    process.wait()
+    with xserver_with_content((800, 600), "livestyle-capture-content", (40, 30, 320, 240)) as display:
+        yield display
 
 
 @pytest.fixture
