@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps-cap", type=float, default=DEFAULT_FPS_CAP,
                         help=f"at most this many frames a second (default {DEFAULT_FPS_CAP:.0f}), so the game keeps "
                              "its CPU and GPU")
+    parser.add_argument("--stabilize", type=float, nargs="?", const=0.5, default=0.0, metavar="S",
+                        help="reduce flicker by blending in the previous result along the optical flow of the "
+                        "captured frames, strength 0..1 (default 0 = off; the flag alone means 0.5)")
     parser.add_argument("--threads", type=int, default=None,
                         help=f"CPU threads for inference (default: half the cores, here {default_threads()})")
     parser.add_argument("--exit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
@@ -344,6 +347,9 @@ def check_arguments(args) -> None:
         raise LivestyleError(f"--exit-after {args.exit_after:g}: give a positive number of seconds")
     if args.scale is not None and not (0 < args.scale <= 4):
         raise LivestyleError(f"--scale {args.scale:g}: give a fraction of the captured size, e.g. 0.5")
+    from .stabilizer import check_strength
+
+    check_strength(args.stabilize)
     if args.monitor is not None and args.monitor < 0:
         raise LivestyleError(f"--monitor {args.monitor}: monitors are numbered from 1 (0 = all of them)")
     if args.size != "auto":
@@ -434,7 +440,7 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     for line in getattr(stylizer, "report", []) or []:
         log(f"  {line}")
     log(f"livestyle: {stylizer.describe()}, {threads} CPU thread{'s' if threads > 1 else ''}, "
-        f"fps cap {args.fps_cap:g}, {mode} mode")
+        f"fps cap {args.fps_cap:g}, {mode} mode{f', stabilise {args.stabilize:g}' if args.stabilize else ''}")
 
     from .pipeline import Pipeline
     from .window import LiveWindow
@@ -449,7 +455,12 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
 
     if source_factory is None:
         source_factory = lambda: capture.ScreenSource(target)  # noqa: E731 — created in the capture thread
-    pipeline = Pipeline(source_factory, stylizer, fps_cap=args.fps_cap, fallback=fallback)
+    stabilizer = None
+    if args.stabilize > 0:
+        from .stabilizer import Stabilizer
+
+        stabilizer = Stabilizer(args.stabilize, preset="fast")  # live: half the time of the offline default
+    pipeline = Pipeline(source_factory, stylizer, fps_cap=args.fps_cap, fallback=fallback, stabilizer=stabilizer)
 
     current = {"choice": choice}
 
@@ -520,7 +531,7 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
         "backend": summary["backend"], "model": window.model_label,
         "model_path": str(current["choice"].engine or current["choice"].weights),
         "size": list(pipeline.stylizer.size), "capture": list(capture_rect) if capture_rect else None,
-        "mode": mode, "fps_cap": args.fps_cap, "threads": threads, "seconds": round(seconds, 3),
+        "mode": mode, "fps_cap": args.fps_cap, "stabilize": args.stabilize, "threads": threads, "seconds": round(seconds, 3),
         "exit_reason": window.exit_reason, "error": pipeline.error, "hud": window.hud, "blend": window.blend,
         "view": window.view, "warnings": window.warnings, "events": summary["events"],
     }

@@ -166,11 +166,13 @@ class Pipeline:
         continue with (torch-cpu). Not called when the failing stylizer is already torch-cpu.
     on_result(): called (from the inference thread) after each new result; keep it cheap and thread-safe.
     on_event(kind, message): "warning" or "error", from any thread.
+    stabilizer: a livestyle Stabilizer blending each result with the previous one along the captured
+        frames' optical flow (less flicker); its time counts as inference time.
     """
 
     def __init__(self, source_factory: Callable, stylizer, *, fps_cap: float = 30.0,
                  fallback: Callable | None = None, on_result: Callable | None = None,
-                 on_event: Callable | None = None):
+                 on_event: Callable | None = None, stabilizer=None):
         if fps_cap <= 0:
             raise LivestyleError(f"fps cap {fps_cap} must be positive")
         self.source_factory = source_factory
@@ -179,6 +181,7 @@ class Pipeline:
         self.fallback = fallback
         self.on_result = on_result
         self.on_event = on_event
+        self.stabilizer = stabilizer  # a livestyle Stabilizer, or None; applied at the inference size
         self.stats = Stats()
         self.to_inference = LatestBox()
         self.to_display = LatestBox()
@@ -357,6 +360,8 @@ class Pipeline:
                 return
             new, self._swap = self._swap[-1], []
         old, self.stylizer = self.stylizer, new
+        if self.stabilizer is not None:
+            self.stabilizer.reset()  # another model: don't blend its first frames with the old one's
         if old is not new:
             try:
                 old.close()
@@ -395,6 +400,8 @@ class Pipeline:
             began = time.perf_counter()
             try:
                 image = stylizer(item.image)
+                if self.stabilizer is not None:
+                    image = self.stabilizer(item.image, image)
             except Exception as error:  # noqa: BLE001 — any backend failure: fall back or stop, loudly
                 if not self._handle_failure(error):
                     return

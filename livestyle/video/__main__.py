@@ -1,0 +1,196 @@
+"""python -m livestyle.video IN OUT — stylise a recorded video (same frames, same time stamps, audio kept).
+
+  python -m livestyle.video gameplay.mp4 gameplay-film.mp4                    # newest engine/run, or the demo model
+  python -m livestyle.video gameplay.mp4 film.mp4 --stabilize                # less flicker (strength 0.5)
+  python -m livestyle.video clip.mkv compare.mp4 --side-by-side --scale 0.5
+  python -m livestyle.video clip.mp4 out.mkv --model runs/frames-20261127-101500 --size 1280x720 --codec hevc
+
+The network runs at the inference size (--size, default: 640 pixels wide at the video's aspect ratio,
+or --scale of the video's size) and the result is resized to the output size (the video's own
+unless --output-size). --stabilize S blends in the previous stylised frame, warped by optical flow
+measured on the input frames, wherever that flow is reliable: S = 0 is off, 1 the steadiest. Measure
+the effect with python -m livestyle.video.metrics IN OUT --reference UNSTABILISED.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from ..errors import LivestyleError
+
+DEFAULT_WIDTH = 640  # --size auto: the live app's default width; the networks are trained on small crops
+DEFAULT_STABILIZE = 0.5  # --stabilize without a value
+BACKEND_CHOICES = ("auto", "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m livestyle.video", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", type=Path, metavar="IN", help="the video to stylise (anything PyAV/FFmpeg reads)")
+    parser.add_argument("output", type=Path, metavar="OUT", help="the stylised video to write (.mp4, .mkv, .mov)")
+    parser.add_argument("--model", type=Path, help="generator weights (.safetensors or run folder) or an engine "
+                        "(.onnx/.engine with its sidecar); default: newest usable engine in engines/, else newest "
+                        "run in runs/, else the bundled demo model")
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
+                        help="inference backend (default auto: the fastest this machine runs)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--size", default="auto", help=f"inference size WIDTHxHEIGHT (multiples of 8), or auto "
+                      f"(default): {DEFAULT_WIDTH} wide at the video's aspect ratio")
+    size.add_argument("--scale", type=float, help="inference size as a fraction of the video's size, e.g. 0.5")
+    parser.add_argument("--output-size", metavar="WxH", help="size of the written frames (default: the video's)")
+    parser.add_argument("--stabilize", type=float, nargs="?", const=DEFAULT_STABILIZE, default=0.0, metavar="S",
+                        help=f"reduce flicker, strength 0..1 (default 0 = off; the flag alone means "
+                        f"{DEFAULT_STABILIZE})")
+    parser.add_argument("--side-by-side", action="store_true", help="write input | output next to each other")
+    parser.add_argument("--codec", default="h264", help="video encoder: h264 (default), hevc, vp9, av1, mpeg4, mjpeg, "
+                        "ffv1, or an FFmpeg encoder name")
+    parser.add_argument("--crf", type=int, default=18, help="quality for h264/hevc, lower is better (default 18: "
+                        "visually lossless)")
+    parser.add_argument("--no-audio", action="store_true", help="leave the audio out")
+    parser.add_argument("--threads", type=int, help="CPU threads for the CPU backends (default: all cores)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--stats", type=Path, metavar="PATH", help="write the run's numbers as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
+    from ..app import candidate_sizes, scaled_size
+    from ..model import parse_size
+
+    if args.scale is not None:
+        return scaled_size(video_size, args.scale)
+    if args.size == "auto":
+        return candidate_sizes(video_size, widths=(DEFAULT_WIDTH,))[0]
+    return parse_size(args.size, "--size")
+
+
+def output_size(text: str) -> tuple[int, int]:
+    import re
+
+    match = re.fullmatch(r"\s*(\d+)\s*[x×X]\s*(\d+)\s*", text)
+    if not match or not (2 <= int(match[1]) <= 16384 and 2 <= int(match[2]) <= 16384):
+        raise LivestyleError(f"--output-size {text}: write WIDTHxHEIGHT, 2 to 16384 pixels a side, e.g. 1920x1080")
+    return int(match[1]), int(match[2])
+
+
+def check_arguments(args) -> None:
+    from ..model import parse_size
+    from ..stabilizer import check_strength
+
+    check_strength(args.stabilize)
+    if args.scale is not None and not (0 < args.scale <= 4):
+        raise LivestyleError(f"--scale {args.scale:g}: give a fraction of the video's size, e.g. 0.5")
+    if args.size != "auto":
+        parse_size(args.size, "--size")
+    if args.output_size is not None:
+        output_size(args.output_size)
+    if args.threads is not None and args.threads < 1:
+        raise LivestyleError(f"--threads {args.threads}: at least 1")
+    if not 0 <= args.crf <= 51:
+        raise LivestyleError(f"--crf {args.crf}: give 0 (lossless) to 51 (worst); 18 is visually lossless")
+    if args.stats is not None and args.stats.is_dir():
+        raise LivestyleError(f"--stats {args.stats} is a folder; give a file name, e.g. {args.stats}/video.json")
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def run(args, log) -> dict:
+    from ..app import open_stylizer, resolve_model
+    from ..machine import probe
+    from .io import VideoReader, resolve_codec
+    from .job import check_paths, check_writable, stylize_video
+
+    check_arguments(args)
+    check_paths(args.input, args.output, args.overwrite)
+    codec = resolve_codec(args.codec)
+    with VideoReader(args.input) as reader:
+        info = reader.info
+        if next(reader.frames(), None) is None:  # before any model is loaded
+            raise LivestyleError(f"{args.input}: has no video frames to stylise; check that it plays")
+    size_out = output_size(args.output_size) if args.output_size else info.size
+    check_writable(info, args.output, (2 * size_out[0], size_out[1]) if args.side_by_side else size_out, codec,
+                   args.crf, not args.no_audio)
+    log(f"livestyle.video: {args.input} ({info.describe()})")
+    threads = args.threads or os.cpu_count() or 1
+
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    engines_dir, runs_dir = Path("engines"), Path("runs")
+    choice = resolve_model(args.model, engines_dir, runs_dir, probe())
+    log(f"livestyle.video: model {choice.label} ({choice.why})")
+    size = None if choice.engine is not None else inference_size(args, info.size)
+    stylizer = open_stylizer(choice, args.backend, size, threads, engines_dir, log)
+    for line in getattr(stylizer, "report", []) or []:
+        log(f"  {line}")
+    stabilizer = None
+    if args.stabilize > 0:
+        from ..stabilizer import Stabilizer
+
+        stabilizer = Stabilizer(args.stabilize)
+    log(f"livestyle.video: {stylizer.describe()}, stabilise {args.stabilize:g}"
+        f"{', side by side' if args.side_by_side else ''} → {args.output}")
+    try:
+        stats = stylize_video(args.input, args.output, stylizer, stabilizer=stabilizer, output_size=size_out,
+                              compare=args.side_by_side, codec=codec, crf=args.crf, overwrite=args.overwrite,
+                              progress=not args.quiet, audio=not args.no_audio)
+    finally:
+        stylizer.close()
+    stats["model"] = str(choice.engine or choice.weights)
+    for note in stats["notes"]:
+        log(f"livestyle.video: {note}")
+    stage = stats["stage_ms"]
+    slowest = max(stage, key=stage.get)
+    log(f"livestyle.video: wrote {args.output}: {stats['frames']} frames in {stats['seconds']:.1f} s "
+        f"({stats['fps']:.1f} fps); per frame " + ", ".join(f"{k} {v:.1f} ms" for k, v in stage.items())
+        + f" — {slowest} sets the pace")
+    if args.stats is not None:
+        write_json(args.stats, stats)
+    return stats
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    def on_term(*_):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        run(args, log)
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.output} was not written", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

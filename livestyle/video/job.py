@@ -1,0 +1,239 @@
+"""Stylise a whole video: decode → stylise → finish (stabilise, resize, compose) → encode, a thread each.
+
+    stats = stylize_video("in.mp4", "out.mp4", Stylizer(weights, size=(640, 360)), stabilizer=Stabilizer(0.5))
+
+Stages hand frames over through small bounded queues, so the slowest stage sets the pace and memory
+stays flat. The output is written to a hidden temporary file next to OUT and renamed onto OUT only
+when it is complete: an interrupted or failed run leaves OUT as it was (absent, or the old file).
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import LivestyleError
+from .io import VideoReader, VideoWriter
+
+QUEUE_FRAMES = 4  # per hand-over; enough to ride out jitter, small enough for 4K frames
+DONE = object()
+
+
+def check_paths(source: Path, output: Path, overwrite: bool) -> None:
+    """The input/output problems that must stop a run before it starts."""
+    if not source.exists():
+        raise LivestyleError(f"{source}: no such file")
+    if output.exists() and output.is_dir():
+        raise LivestyleError(f"{output} is a folder; give the output video's file name, e.g. {output}/styled.mp4")
+    if output.resolve() == source.resolve() or (output.exists() and os.path.samefile(output, source)):
+        raise LivestyleError(f"{output} is the input video; write the result to another file, e.g. "
+                             f"{source.with_name(source.stem + '-styled.mp4')}")
+    if not output.suffix:
+        raise LivestyleError(f"{output}: no file extension to choose a container by; end it in .mp4, .mkv or .mov")
+    if output.exists() and not overwrite:
+        raise LivestyleError(f"{output} exists; add --overwrite to replace it, or choose another name")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LivestyleError(f"cannot write {output}: {error.strerror or error}; choose a folder you can write "
+                             "to") from None
+    if not os.access(output.parent, os.W_OK):
+        raise LivestyleError(f"cannot write {output}: {output.parent} is not writable; choose a folder you can "
+                             "write to")
+
+
+def temporary_path(output: Path) -> Path:
+    """Hidden, next to OUT (same file system, so the final rename is atomic), same suffix (the container)."""
+    return output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
+
+
+def check_writable(source, output: Path, size: tuple[int, int], codec: str, crf: int | None, audio: bool) -> None:
+    """Open (and throw away) the output as it will be written: container, codec and audio problems show now,
+    before any model is loaded."""
+    temporary = temporary_path(output)
+    try:
+        VideoWriter(temporary, source, size, codec=codec, crf=crf, audio=audio, shown_as=output).abandon()
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    shrink = image.shape[0] * image.shape[1] > size[0] * size[1]
+    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def side_by_side(source: np.ndarray, styled: np.ndarray) -> np.ndarray:
+    """source | styled, each at styled's size, labelled in the top-left corners."""
+    height, width = styled.shape[:2]
+    both = np.empty((height, 2 * width, 3), np.uint8)
+    both[:, :width] = resize(source, (width, height))
+    both[:, width:] = styled
+    scale = max(0.4, height / 720)
+    for x, text in ((0, "source"), (width, "livestyle")):
+        origin = (x + int(12 * scale), int(30 * scale))
+        cv2.putText(both, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (0, 0, 0), max(1, int(4 * scale)),
+                    cv2.LINE_AA)
+        cv2.putText(both, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255),
+                    max(1, int(2 * scale)), cv2.LINE_AA)
+    return both
+
+
+class _Stages:
+    """Shared stop flag, first error, and time spent per stage."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.seconds = {"decode": 0.0, "stylize": 0.0, "finish": 0.0, "encode": 0.0}
+
+    def fail(self, stage: str, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error if isinstance(error, LivestyleError) else \
+                LivestyleError(f"{stage} failed: {type(error).__name__}: {error}")
+        self.stop.set()
+
+    def put(self, box: queue.Queue, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, box: queue.Queue):
+        while True:
+            try:
+                return box.get(timeout=0.1)
+            except queue.Empty:
+                if self.stop.is_set():
+                    return DONE
+
+    def thread(self, name: str, body) -> threading.Thread:
+        def run():
+            try:
+                body()
+            except BaseException as error:  # noqa: BLE001 — handed to the main thread, raised there
+                self.fail(name, error)
+
+        worker = threading.Thread(target=run, name=f"livestyle-video-{name}", daemon=True)
+        worker.start()
+        return worker
+
+
+def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilizer=None,
+                  output_size: tuple[int, int] | None = None, compare: bool = False, codec: str = "libx264",
+                  crf: int | None = 18, overwrite: bool = False, progress: bool = True, audio: bool = True,
+                  ) -> dict:
+    """Stylise every frame of `source` into `output` (same frame count and time stamps, audio carried over).
+
+    stylizer: a livestyle Stylizer (or any callable BGR frame → stylised BGR frame, with .size).
+    stabilizer: a livestyle Stabilizer, or None.  output_size: (width, height); default the source's.
+    compare: write source | stylised side by side (twice as wide).  Returns the run's numbers."""
+    from tqdm import tqdm
+
+    source, output = Path(source), Path(output)
+    check_paths(source, output, overwrite)
+    reader = VideoReader(source)
+    info = reader.info
+    size = tuple(output_size) if output_size else info.size
+    frame_size = (2 * size[0], size[1]) if compare else size
+    temporary = temporary_path(output)
+    stages = _Stages()
+    decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    styled_frames: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    finished: queue.Queue = queue.Queue(QUEUE_FRAMES)
+    writer = None
+    workers: list[threading.Thread] = []
+    done = False
+    bar = None
+    began = time.perf_counter()
+    try:
+        writer = VideoWriter(temporary, info, frame_size, codec=codec, crf=crf, audio=audio, shown_as=output)
+        bar = tqdm(total=info.frames, unit="frame", desc=output.name, disable=not progress, dynamic_ncols=True,
+                   smoothing=0.1)
+
+        def decode():
+            clock = time.perf_counter()
+            for index, pts, image in reader.frames():
+                stages.seconds["decode"] += time.perf_counter() - clock
+                if not stages.put(decoded, (pts, image)):
+                    return
+                clock = time.perf_counter()
+            stages.put(decoded, DONE)
+
+        def finish():
+            while (item := stages.get(styled_frames)) is not DONE:
+                clock = time.perf_counter()
+                pts, image, styled = item
+                if stabilizer is not None:
+                    styled = stabilizer(image, styled)
+                styled = resize(styled, size)
+                if compare:
+                    styled = side_by_side(image, styled)
+                stages.seconds["finish"] += time.perf_counter() - clock
+                if not stages.put(finished, (pts, styled)):
+                    return
+            stages.put(finished, DONE)
+
+        def encode():
+            while (item := stages.get(finished)) is not DONE:
+                clock = time.perf_counter()
+                writer.write(item[1], item[0])
+                stages.seconds["encode"] += time.perf_counter() - clock
+                bar.update(1)
+
+        workers += [stages.thread("decode", decode), stages.thread("finish", finish),
+                   stages.thread("encode", encode)]
+        while (item := stages.get(decoded)) is not DONE:  # stylise on this thread: Ctrl+C lands here
+            clock = time.perf_counter()
+            pts, image = item
+            styled = stylizer(image)
+            stages.seconds["stylize"] += time.perf_counter() - clock
+            if not stages.put(styled_frames, (pts, image, styled)):
+                break
+        else:
+            stages.put(styled_frames, DONE)
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(0.2)
+        if stages.error is not None:
+            raise stages.error
+        if writer.frames == 0:
+            raise LivestyleError(f"{source}: has no video frames to stylise; check that it plays")
+        clock = time.perf_counter()
+        writer.close()
+        stages.seconds["encode"] += time.perf_counter() - clock
+        os.replace(temporary, output)
+        done = True
+    except BaseException as error:
+        stages.fail("stylize", error)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        reader.close()
+        if not done:
+            stages.stop.set()
+            for worker in workers:
+                worker.join(5.0)
+            if writer is not None:
+                writer.abandon()
+            temporary.unlink(missing_ok=True)
+    seconds = time.perf_counter() - began
+    frames = writer.frames
+    return {
+        "input": str(source), "output": str(output), "frames": frames, "seconds": round(seconds, 3),
+        "fps": round(frames / seconds, 2) if seconds > 0 else None,
+        "stage_ms": {name: round(value / frames * 1000, 2) for name, value in stages.seconds.items()},
+        "input_size": list(info.size), "output_size": list(frame_size), "inference_size": list(stylizer.size),
+        "backend": getattr(stylizer, "name", "?"), "stabilize": getattr(stabilizer, "strength", 0.0),
+        "codec": writer.codec_name, "notes": writer.notes,
+    }
