@@ -187,17 +187,17 @@ class ContentScene:
 
 
 class GameScene:
-    """SuperTux in a 960x540 window at 0,0 (moved there with xdotool), played by a thread that holds
+    """SuperTux in a 960x540 (or `size`) window at 0,0 (moved there with xdotool), played by a thread that holds
     arrow keys and jumps now and then; captured with --window SuperTux."""
 
     name = "SuperTux"
 
-    def __init__(self, display: str, children: Children, log_path: Path):
+    def __init__(self, display: str, children: Children, log_path: Path, size: tuple[int, int] = (960, 540)):
         if not Path(GAME).is_file():
             raise BenchError(f"--game supertux: {GAME} is not installed (apt-get install supertux)")
         self.display, self.log_path = display, log_path
         self.log = open(log_path, "w")
-        command = [GAME, "--renderer", "sdl", "--window", "--geometry", "960x540", "--disable-sound",
+        command = [GAME, "--renderer", "sdl", "--window", "--geometry", f"{size[0]}x{size[1]}", "--disable-sound",
                    "--disable-music", GAME_LEVEL]
         self.process = children.add(subprocess.Popen(command, env=x_env(display, SDL_AUDIODRIVER="dummy"),
                                                      stdout=self.log, stderr=subprocess.STDOUT,

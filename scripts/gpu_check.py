@@ -10,6 +10,9 @@ Checks:
   recipes  the study's chosen configurations (training.study names) on the full faces and
            frames presets at batch 64 + bf16, all runs side by side on the one GPU, each stopped
            by --minutes if it has not finished (then labelled partial).
+  video    scripts/benchmark_video.py on the carried clips (data/benchmark-video/) with
+           --backend torch-cuda: frames/s with and without --stabilize, 640x360 and 1280x720, and
+           the warping error with --stabilize 0.5. With --smoke: a 2-second synthetic clip on torch-cpu.
   inference  torch-cuda at each --inference-sizes: the report-style fp32 eager network vs fp16
            channels_last in each --inference-modes (eager, CUDA graph, torch.compile + graph),
            ms/frame (network alone, median / p95), and the fp16 backend's parity with torch-cpu fp32
@@ -212,10 +215,35 @@ def check_inference(args, out: Path, tiny: list[str], size: int) -> dict:
     return results
 
 
+def check_video(args, out: Path, tiny: list[str], size: int) -> dict:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import benchmark_video
+
+    command = [sys.executable, "scripts/benchmark_video.py", "--strengths", "0.5", "--no-write",
+               "--json", str(out / "video.json")]
+    if args.smoke:
+        clip = REPO / "runs" / "gpu-check-smoke.mp4"
+        frames, times = benchmark_video.synthetic_pan(2.0, size=(320, 184))
+        benchmark_video.encode(clip, frames, times)
+        command += ["--clip", str(clip), "--backend", "torch-cpu"]
+    else:
+        command += ["--backend", "torch-cuda"]
+    results = {"seconds": run(command, LOGS / "video.log")}
+    results.update(json.loads((out / "video.json").read_text()))
+    results["header"] = "| clip | inference | --stabilize | backend | frames/s | stage ms (decode/stylise/finish/encode) |" \
+                        "\n|---|---|---|---|---|---|"
+    results["table"] = [f"| {r['clip']} | {r['inference'][0]}x{r['inference'][1]} | {r['stabilize']:g} | {r['backend']} | "
+                        f"{r['fps']:.1f} {r.get('preset', '')} | {'/'.join(f'{v:.1f}' for v in r['stage_ms'].values())} |"
+                        for r in results["speed"]]
+    results["table"] += [f"| warping error {r['clip']} {r['stabilize']:g}: source {r['source']:.5f}, plain "
+                         f"{r['plain']:.5f}, stabilised {r['stabilized']:.5f} | | | | | |" for r in results["steadiness"]]
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, inference")
+    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference")
     parser.add_argument("--recipes", default="residual-cg,cycle-lsgan", help="training.study configuration names")
     parser.add_argument("--minutes", type=float, default=2.0,
                         help="time limit per training run (train: the report run; recipes: each run)")
@@ -231,14 +259,22 @@ def main() -> int:
     tiny = ["--image-size", "32", "--g-features", "8", "--d-features", "8", "--limit", "64",
             "--epochs", "2"] if args.smoke else []
     size = 32 if args.smoke else 128
-    checks = {"train": check_train, "recipes": check_recipes, "inference": check_inference}
+    checks = {"train": check_train, "recipes": check_recipes, "video": check_video, "inference": check_inference}
     results = {}
-    for name in args.checks.split(","):
+    names = args.checks.split(",")
+    for name in names:
         if name not in checks:
             raise SystemExit(f"--checks: unknown {name!r}; choose from {', '.join(checks)}")
-        results[name] = checks[name](args, out, tiny, size)
+    for name in names:  # one failing check must not cost the others their (paid-for) GPU time
+        started = time.perf_counter()
+        try:
+            results[name] = checks[name](args, out, tiny, size)
+        except (Exception, SystemExit) as error:  # noqa: BLE001
+            results[name] = {"error": str(error), "table": [f"| {name} failed: {str(error)[:300]} |"]}
+        print(f"check {name}: {time.perf_counter() - started:.0f} s", flush=True)
+        (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
     (out / "logs.txt").write_text("".join(f"===== {log.name}\n{log.read_text()}\n" for log in sorted(LOGS.glob("*.log"))))
-    (out / "gpu_check.json").write_text(json.dumps(results, indent=2))
+    (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
     for result in results.values():
         print("\n" + result.get("header", "| run | time | game→movie oracle SSIM / PSNR | movie→game |\n|---|---|---|---|"))
         print("\n".join(result["table"]))

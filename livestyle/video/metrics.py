@@ -73,7 +73,7 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
             _check_not_side_by_side(source, path, info.size)
     names = ["source", "output"] + (["reference"] if reference is not None else [])
     streams = [_frames(source, size), _frames(output, size)] + ([_frames(reference, size)] if reference else [])
-    sums = {name: 0.0 for name in names}
+    per_pair = {name: [] for name in names}
     squared_error, pairs, count = 0.0, 0, 0
     previous = None
     bar = tqdm(total=info.frames, unit="frame", desc="warping error", disable=not progress)
@@ -103,7 +103,7 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
             if mask.any():
                 for name, frame, before in zip(names, frames, previous_frames):
                     difference = ((frame - warp(before, backward, maps)) ** 2).sum(axis=2)
-                    sums[name] += float(difference[mask].mean())
+                    per_pair[name].append(float(difference[mask].mean()))
                 pairs += 1
         previous = (grey, frames)
         count += 1
@@ -113,7 +113,8 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
         raise LivestyleError(f"{source}: has no video frames")
     result = {
         "frames": count, "pairs": pairs, "size": list(size), "flow": "farneback",
-        "warping_error": {name: (sums[name] / pairs if pairs else None) for name in names},
+        "warping_error": {name: (float(np.mean(values)) if values else None) for name, values in per_pair.items()},
+        "per_pair": per_pair,  # each frame pair's error (pairs with no trusted pixel are left out)
         "input": str(source), "output": str(output),
     }
     if reference is not None:
@@ -152,6 +153,7 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"measure at this width (default "
                         f"{DEFAULT_WIDTH}; the source's aspect ratio)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON (for scripts)")
+    parser.add_argument("--per-frame", action="store_true", help="with --json: also each frame pair's error")
     args = parser.parse_args(argv)
     try:
         if args.width < 16:
@@ -161,6 +163,8 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     if args.json:
+        if not args.per_frame:
+            result.pop("per_pair")
         print(json.dumps(result, indent=2))
     else:
         print("\n".join(format_table(result)))
