@@ -15,6 +15,8 @@ so the metric does not grade the stabiliser with its own yardstick.
 """
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -33,15 +35,19 @@ def to_grey(image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarra
 
 
 class DISFlow:
-    """cv2.DISOpticalFlow with a preset; one instance per thread (it keeps state between calls)."""
+    """cv2.DISOpticalFlow with a preset; safe to call from several threads (one OpenCV object each)."""
 
     def __init__(self, preset: str = "fast"):
         if preset not in DIS_PRESETS:
             raise ValueError(f"DIS preset {preset!r}: choose from {', '.join(DIS_PRESETS)}")
-        self.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        self.preset = preset
+        self._local = threading.local()
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return self.dis.calc(a, b, None)
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = self._local.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+        return dis.calc(a, b, None)
 
 
 def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -66,7 +72,7 @@ def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs + flow[..., 0], ys + flow[..., 1]
 
 
-def warp(image: np.ndarray, flow: np.ndarray, maps=None) -> np.ndarray:
+def warp(image: np.ndarray, flow: np.ndarray | None, maps=None) -> np.ndarray:
     """image sampled at x + flow(x) (bilinear; outside the picture: the nearest edge pixel)."""
     map_x, map_y = maps if maps is not None else sample_maps(flow)
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -175,6 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="auto", help="livestyle backend (default auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for the CPU backends (default: all cores)")
     parser.add_argument("--strengths", default="0.3,0.5,0.7,0.9", help="--stabilize values for the steadiness table")
+    parser.add_argument("--speed-only", action="store_true", help="skip the steadiness measurements (CPU-only work)")
     parser.add_argument("--json", type=Path, help="also save the results here")
     parser.add_argument("--from-json", type=Path, help="write the section from a saved run instead of measuring")
     parser.add_argument("--section", default="benchmark_video", help="docs/benchmarks.md section name")
@@ -253,12 +254,13 @@ def measure(args, log) -> dict:
                     results["speed"].append({"clip": name, "clip_size": list(size), "inference": list(inference),
                                              "stabilize": strength, "preset": preset if strength else "",
                                              "fps": stats["fps"], "frames": stats["frames"],
-                                             "stage_ms": stats["stage_ms"], "backend": stats["backend"]})
+                                             "stage_ms": stats["stage_ms"], "backend": stats["backend"],
+                                             "motion_threads": stats.get("motion_threads", 0)})
                     log(f"  {stats['fps']} fps, {stats['stage_ms']}")
                     if inference == sizes[0]:
                         plain_of.setdefault(name, {})[(strength, preset)] = out
         first = next(iter(clips))
-        for name, clip in clips.items():
+        for name, clip in ({} if args.speed_only else clips).items():
             with VideoReader(clip) as reader:
                 size = reader.info.size
             plain = plain_of[name][(0.0, "medium")]
@@ -290,20 +292,27 @@ def measure(args, log) -> dict:
 
 def section(results: dict) -> str:
     clip = results["clip"]
-    lines = [f"Measured by `python scripts/benchmark_video.py` on {results['machine']}.", "",
+    where = "a GPU" if "cuda" in results["backend"] or "tensorrt" in results["backend"] else "the CPU"
+    lines = [f"## Offline video stylisation on {where} (`scripts/benchmark_video.py`)", "",
+             f"Measured by `python scripts/benchmark_video.py` on {results['machine']}.", "",
              f"Clip: {clip['source']}"
              + (f", {clip['frames']} frames over {clip['seconds']} s ({clip['fps']} fps average, variable)"
                 if "frames" in clip else "") + f"; model {results['model']}; --backend {results['backend']}.", "",
              "| clip | inference size | --stabilize | DIS preset | backend | frames/s | decode ms | stylise ms | "
-             "finish ms | encode ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "motion ms | finish ms | encode ms |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["speed"]:
         stage = row["stage_ms"]
         lines.append(f"| {row['clip']} | {row['inference'][0]}x{row['inference'][1]} | {row['stabilize']:g} | "
-                     f"{row.get('preset') or '—'} | {row['backend']} | {row['fps']:.1f} | {stage['decode']:.1f} | {stage['stylize']:.1f} | "
-                     f"{stage['finish']:.1f} | {stage['encode']:.1f} |")
-    lines += ["", "Stage columns are each thread's busy time per frame; the stages overlap, so frames/s follows the "
-              "slowest one, not their sum. The finish stage holds the stabiliser: DIS medium is `python -m "
-              "livestyle.video`'s preset, fast the live app's.", ""]
+                     f"{row.get('preset') or '—'} | {row['backend']} | {row['fps']:.1f} | {stage['decode']:.1f} | "
+                     f"{stage['stylize']:.1f} | {stage.get('motion', 0):.1f} | {stage['finish']:.1f} | "
+                     f"{stage['encode']:.1f} |")
+    threads = {row.get("motion_threads") for row in results["speed"] if row.get("motion_threads")}
+    lines += ["", "Stage columns are each stage's busy time per frame; the stages overlap, so frames/s follows the "
+              "slowest one, not their sum. Motion is the stabiliser's optical flow (DIS; medium is "
+              "`python -m livestyle.video`'s preset, fast the live app's), computed on a pool of "
+              f"{'/'.join(map(str, sorted(threads))) or 'several'} thread{'' if threads == {1} else 's'} as frames are "
+              "decoded, its column the "
+              "sum over them; finish is the warp-and-blend plus the resize to the output size.", ""]
     if results["steadiness"]:
         lines += ["Steadiness (`python -m livestyle.video.metrics`: Farneback flow on the source, forward–backward "
                   "and motion-boundary mask, mean ‖O_t − warp(O_t−1)‖² over trusted pixels, RGB in [0, 1]; "
@@ -315,6 +324,8 @@ def section(results: dict) -> str:
             psnr = "identical" if row["psnr_vs_plain_db"] is None else f"{row['psnr_vs_plain_db']:.2f} dB"
             lines.append(f"| {row['clip']} | {row['stabilize']:g} | {row.get('preset', 'medium')} | {row['source']:.5f} | {row['plain']:.5f} | "
                          f"{row['stabilized']:.5f} | {ratio:.2f} | {psnr} |")
+    if results.get("note"):
+        lines += ["", results["note"]]
     return "\n".join(lines)
 
 
@@ -363,7 +374,7 @@ def draw_still(clip: Path, plain: Path, steady: Path, path: Path, index: int = 1
     import numpy as np
 
     from livestyle.video.io import VideoReader
-    from livestyle.video.job import side_by_side
+    from livestyle.video.job import label, side_by_side
 
     picked = []
     for video in (clip, plain, steady):
@@ -374,8 +385,7 @@ def draw_still(clip: Path, plain: Path, steady: Path, path: Path, index: int = 1
                     break
         picked.append(cv2.resize(chosen, (480, 270), interpolation=cv2.INTER_AREA))
     row = np.hstack([side_by_side(picked[0], picked[1]), picked[2]])
-    cv2.putText(row, "stabilised", (960 + 10, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 4, cv2.LINE_AA)
-    cv2.putText(row, "stabilised", (960 + 10, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+    label(row, "--stabilize 0.5", 960)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), row, [cv2.IMWRITE_JPEG_QUALITY, 88])
 

@@ -93,6 +93,7 @@ def read_video(path: Path):
             frames.append(frame.to_ndarray(format="bgr24"))
             times.append(frame.time)
         codec = stream.codec_context.name
+        read_video.rate = stream.average_rate
     with av.open(str(path)) as container:
         audio = sum(1 for packet in container.demux(*container.streams.audio) if packet.dts is not None) \
             if container.streams.audio else 0
@@ -150,7 +151,9 @@ def test_frames_time_stamps_size_and_audio_are_kept(clip, weights, tmp_path):
     out = tmp_path / "styled.mp4"
     assert cli(clip, out, "--model", weights, "--stats", tmp_path / "stats.json") == 0
     source_frames, source_times, source_audio, _ = read_video(clip)
+    source_rate = read_video.rate
     frames, times, audio, codec = read_video(out)
+    assert read_video.rate == source_rate == 10
     assert len(frames) == len(source_frames) == 30
     assert times == pytest.approx(source_times, abs=1e-6)
     assert frames[0].shape == source_frames[0].shape
@@ -158,7 +161,7 @@ def test_frames_time_stamps_size_and_audio_are_kept(clip, weights, tmp_path):
     assert audio == source_audio > 0  # copied packet for packet
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["frames"] == 30 and stats["inference_size"] == list(SIZE) and stats["backend"] == "torch-cpu"
-    assert set(stats["stage_ms"]) == {"decode", "stylize", "finish", "encode"}
+    assert set(stats["stage_ms"]) == {"decode", "stylize", "motion", "finish", "encode"}
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
 
@@ -300,6 +303,25 @@ def test_interrupted_run_leaves_no_output(weights, tmp_path):
     assert out.read_bytes() == b"the previous result"  # the old output is untouched
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
     assert digest(clip) == before
+
+
+def test_a_backend_failing_mid_video_says_so_and_leaves_nothing(clip, stylizer, tmp_path):
+    class Breaks:
+        size, name = stylizer.size, "torch-cuda"
+
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, frame):
+            self.calls += 1
+            if self.calls == 4:
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            return stylizer(frame)
+
+    out = tmp_path / "out.mp4"
+    with pytest.raises(LivestyleError, match="frame 4 failed on torch-cuda .*illegal memory access.*torch-cpu"):
+        stylize_video(clip, out, Breaks(), stabilizer=Stabilizer(0.5), progress=False)
+    assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def expect_error(capsys, args, *fragments):

@@ -152,9 +152,10 @@ def run(args, log) -> dict:
     for note in stats["notes"]:
         log(f"livestyle.video: {note}")
     stage = stats["stage_ms"]
-    slowest = max(stage, key=stage.get)
+    pace = {k: v / (max(1, stats["motion_threads"]) if k == "motion" else 1) for k, v in stage.items()}
+    slowest = max(pace, key=pace.get)
     log(f"livestyle.video: wrote {args.output}: {stats['frames']} frames in {stats['seconds']:.1f} s "
-        f"({stats['fps']:.1f} fps); per frame " + ", ".join(f"{k} {v:.1f} ms" for k, v in stage.items())
+        f"({stats['fps']:.1f} fps); per frame " + ", ".join(f"{k} {v:.1f} ms" for k, v in stage.items() if v)
         + f" — {slowest} sets the pace")
     if args.stats is not None:
         write_json(args.stats, stats)

@@ -1,4 +1,7 @@
 """Stylise a whole video: decode → stylise → finish (stabilise, resize, compose) → encode, a thread each.
+With --stabilize, the optical flow between source frames (the stabiliser's costly half, which needs no
+stylised frame) is computed as soon as a frame is decoded, for several frames at once on a thread
+pool; the finish stage only warps and blends, in frame order.
 
     stats = stylize_video("in.mp4", "out.mp4", Stylizer(weights, size=(640, 360)), stabilizer=Stabilizer(0.5))
 
@@ -12,6 +15,7 @@ import os
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -21,6 +25,7 @@ from ..errors import LivestyleError
 from .io import VideoReader, VideoWriter
 
 QUEUE_FRAMES = 4  # per hand-over; enough to ride out jitter, small enough for 4K frames
+MOTION_THREADS = max(1, min(8, (os.cpu_count() or 2) // 2))  # optical flow for several frames at once
 DONE = object()
 
 
@@ -69,19 +74,22 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def label(image: np.ndarray, text: str, x: int = 0) -> None:
+    """White text with a dark outline in the top-left corner of the part of `image` starting at column x."""
+    scale = max(0.45, image.shape[0] / 720)
+    origin = (x + int(12 * scale), int(32 * scale))
+    for colour, thickness in (((0, 0, 0), max(2, int(5 * scale))), ((255, 255, 255), max(1, int(2 * scale)))):
+        cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.9 * scale, colour, thickness, cv2.LINE_AA)
+
+
 def side_by_side(source: np.ndarray, styled: np.ndarray) -> np.ndarray:
     """source | styled, each at styled's size, labelled in the top-left corners."""
     height, width = styled.shape[:2]
     both = np.empty((height, 2 * width, 3), np.uint8)
     both[:, :width] = resize(source, (width, height))
     both[:, width:] = styled
-    scale = max(0.4, height / 720)
-    for x, text in ((0, "source"), (width, "livestyle")):
-        origin = (x + int(12 * scale), int(30 * scale))
-        cv2.putText(both, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (0, 0, 0), max(1, int(4 * scale)),
-                    cv2.LINE_AA)
-        cv2.putText(both, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255),
-                    max(1, int(2 * scale)), cv2.LINE_AA)
+    label(both, "source")
+    label(both, "livestyle", width)
     return both
 
 
@@ -91,7 +99,8 @@ class _Stages:
     def __init__(self):
         self.stop = threading.Event()
         self.error: BaseException | None = None
-        self.seconds = {"decode": 0.0, "stylize": 0.0, "finish": 0.0, "encode": 0.0}
+        self.seconds = {"decode": 0.0, "stylize": 0.0, "motion": 0.0, "finish": 0.0, "encode": 0.0}
+        self.lock = threading.Lock()
 
     def fail(self, stage: str, error: BaseException) -> None:
         if self.error is None:
@@ -136,7 +145,8 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
 
     stylizer: a livestyle Stylizer (or any callable BGR frame → stylised BGR frame, with .size).
     stabilizer: a livestyle Stabilizer, or None.  output_size: (width, height); default the source's.
-    compare: write source | stylised side by side (twice as wide).  Returns the run's numbers."""
+    compare: write source | stylised side by side (twice as wide).  Returns the run's numbers; stage_ms
+    is each stage's busy time per frame (motion: summed over its MOTION_THREADS threads)."""
     from tqdm import tqdm
 
     source, output = Path(source), Path(output)
@@ -152,6 +162,18 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
     finished: queue.Queue = queue.Queue(QUEUE_FRAMES)
     writer = None
     workers: list[threading.Thread] = []
+    produced = getattr(stylizer, "output_size", None)
+    styled_size = info.size if produced == "input" else tuple(produced if isinstance(produced, tuple) else stylizer.size)
+    pool = ThreadPoolExecutor(MOTION_THREADS, thread_name_prefix="livestyle-video-motion") \
+        if stabilizer is not None else None
+
+    def timed_motion(previous_grey, grey):
+        clock = time.perf_counter()
+        motion = stabilizer.motion(previous_grey, grey)
+        with stages.lock:
+            stages.seconds["motion"] += time.perf_counter() - clock
+        return motion
+
     done = False
     bar = None
     began = time.perf_counter()
@@ -161,20 +183,27 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
                    smoothing=0.1)
 
         def decode():
-            clock = time.perf_counter()
+            clock, previous_grey = time.perf_counter(), None
             for index, pts, image in reader.frames():
+                motion = None
+                if pool is not None:  # start the flow now: it needs source frames only
+                    grey = stabilizer.grey(image, styled_size)
+                    motion = pool.submit(timed_motion, previous_grey, grey)
+                    previous_grey = grey
                 stages.seconds["decode"] += time.perf_counter() - clock
-                if not stages.put(decoded, (pts, image)):
+                if not stages.put(decoded, (pts, image, motion)):
                     return
                 clock = time.perf_counter()
             stages.put(decoded, DONE)
 
         def finish():
             while (item := stages.get(styled_frames)) is not DONE:
+                pts, image, motion, styled = item
+                if motion is not None:
+                    motion = motion.result()  # usually long done: it started when the frame was decoded
                 clock = time.perf_counter()
-                pts, image, styled = item
                 if stabilizer is not None:
-                    styled = stabilizer(image, styled)
+                    styled = stabilizer.apply(styled, motion)
                 styled = resize(styled, size)
                 if compare:
                     styled = side_by_side(image, styled)
@@ -192,12 +221,22 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
 
         workers += [stages.thread("decode", decode), stages.thread("finish", finish),
                    stages.thread("encode", encode)]
+        stylised = 0
         while (item := stages.get(decoded)) is not DONE:  # stylise on this thread: Ctrl+C lands here
             clock = time.perf_counter()
-            pts, image = item
-            styled = stylizer(image)
+            pts, image, motion = item
+            try:
+                styled = stylizer(image)
+            except LivestyleError:
+                raise
+            except Exception as error:  # noqa: BLE001 — a backend failing mid-video: say which, and what to try
+                name = getattr(stylizer, "name", "the backend")
+                raise LivestyleError(f"stylising frame {stylised + 1} failed on {name} ({type(error).__name__}: "
+                                     f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
+                                     f"try --backend torch-cpu") from error
             stages.seconds["stylize"] += time.perf_counter() - clock
-            if not stages.put(styled_frames, (pts, image, styled)):
+            stylised += 1
+            if not stages.put(styled_frames, (pts, image, motion, styled)):
                 break
         else:
             stages.put(styled_frames, DONE)
@@ -217,13 +256,16 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
         stages.fail("stylize", error)
         raise
     finally:
+        if not done:
+            stages.stop.set()
+        for worker in workers:  # before the reader and writer close under them
+            worker.join(5.0)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
         reader.close()
         if not done:
-            stages.stop.set()
-            for worker in workers:
-                worker.join(5.0)
             if writer is not None:
                 writer.abandon()
             temporary.unlink(missing_ok=True)
@@ -235,5 +277,5 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
         "stage_ms": {name: round(value / frames * 1000, 2) for name, value in stages.seconds.items()},
         "input_size": list(info.size), "output_size": list(frame_size), "inference_size": list(stylizer.size),
         "backend": getattr(stylizer, "name", "?"), "stabilize": getattr(stabilizer, "strength", 0.0),
-        "codec": writer.codec_name, "notes": writer.notes,
+        "codec": writer.codec_name, "notes": writer.notes, "motion_threads": MOTION_THREADS if pool else 0,
     }
