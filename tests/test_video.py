@@ -165,6 +165,20 @@ def test_frames_time_stamps_size_and_audio_are_kept(clip, weights, tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
 
+@pytest.mark.skipif(not {"libvpx-vp9", "libopus"} <= av.codecs_available, reason="no VP9/Opus encoder in this PyAV")
+def test_audio_the_container_cannot_hold_is_re_encoded(clip, weights, tmp_path, capsys):
+    out = tmp_path / "styled.webm"  # WebM takes Opus or Vorbis, not the clip's AAC
+    assert cli(clip, out, "--model", weights, "--codec", "vp9") == 0
+    assert "audio re-encoded to opus" in capsys.readouterr().err
+    with av.open(str(out)) as container:
+        kinds = [(stream.type, stream.codec_context.name) for stream in container.streams]
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+        rate = container.streams.audio[0].codec_context.sample_rate
+    assert kinds == [("video", "vp9"), ("audio", "opus")]
+    assert samples / rate == pytest.approx(3.0, abs=0.1)  # as long as the source's 30 frames at 10 fps
+    assert len(read_video(out)[0]) == 30
+
+
 def test_output_pixels_are_the_stylizers(clip, stylizer, tmp_path):
     """Lossless codec: what is written is the stylizer's output for each decoded frame."""
     out = tmp_path / "styled.mkv"

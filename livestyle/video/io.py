@@ -181,22 +181,28 @@ class VideoWriter:
             except (av.FFmpegError, ValueError) as error:
                 raise LivestyleError(f"{shown}: cannot write a {shown.suffix or 'video'} file ({error}); use .mp4, "
                                      ".mkv or .mov") from None
+            default_audio = self.container.default_audio_codec
             try:
                 self._add_video(av, codec, crf)
+            except (av.FFmpegError, ValueError) as error:
+                self.container.close()
+                self.path.unlink(missing_ok=True)
+                raise LivestyleError(f"{shown}: {shown.suffix} cannot hold {codec} video ({error}); use .mp4 or "
+                                     f".mkv, or another --codec") from None
+            try:
                 self._audio = _AudioTrack(av, source.path, self.container, attempt) if audio and source.audio \
                     else None
                 self.container.start_encoding()  # writes the header: a stream the container refuses fails here
                 break
-            except av.FFmpegError as error:
-                default_audio = self.container.default_audio_codec
+            except (av.FFmpegError, ValueError) as error:
                 self.container.close()
                 self.path.unlink(missing_ok=True)
                 if attempt == "copy" and audio and source.audio:
-                    self.notes.append(f"audio re-encoded to {default_audio}: "
-                                      f"{shown.suffix} cannot hold {', '.join(source.audio)} as is ({error})")
+                    self.notes.append(f"audio re-encoded to {default_audio}: {shown.suffix} cannot hold "
+                                      f"{', '.join(source.audio)} as is")
                     continue
-                raise LivestyleError(f"{shown}: {shown.suffix} cannot hold {codec} video ({error}); "
-                                     f"use .mp4 or .mkv, or another --codec") from None
+                raise LivestyleError(f"{shown}: cannot write the audio ({error}); add --no-audio, or use .mkv") \
+                    from None
         if self._audio is not None and attempt == "copy":
             self.notes.append(f"audio copied: {', '.join(source.audio)}")
 
@@ -267,7 +273,12 @@ class _AudioTrack:
                 self.outputs[stream.index] = container.add_stream_from_template(stream)
             else:
                 context = stream.codec_context
-                out = container.add_stream(container.default_audio_codec, rate=context.sample_rate or 48000)
+                encoder = av.codec.Codec(container.default_audio_codec, "w")
+                rate = context.sample_rate or 48000
+                rates = sorted(encoder.audio_rates or ())
+                if rates and rate not in rates:  # e.g. Opus: 48 kHz and a few lower rates only
+                    rate = next((r for r in rates if r >= rate), rates[-1])
+                out = container.add_stream(container.default_audio_codec, rate=rate)
                 if context.layout is not None:
                     out.layout = context.layout
                 self.outputs[stream.index] = out
