@@ -20,11 +20,11 @@ import signal
 import sys
 from pathlib import Path
 
+from ..app import BACKEND_CHOICES
 from ..errors import LivestyleError
 
 DEFAULT_WIDTH = 640  # --size auto: the live app's default width; the networks are trained on small crops
 DEFAULT_STABILIZE = 0.5  # --stabilize without a value
-BACKEND_CHOICES = ("auto", "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
 
 
 def build_parser() -> argparse.ArgumentParser:
