@@ -302,8 +302,10 @@ def test_interrupted_run_leaves_no_output(weights, tmp_path):
     before = digest(clip)
     out = tmp_path / "out.mp4"
     out.write_bytes(b"the previous result")
+    # a large inference size keeps the 600 frames busy for many seconds, so the signal lands mid-run
     process = subprocess.Popen([sys.executable, "-m", "livestyle.video", str(clip), str(out), "--model", str(weights),
-                                "--backend", "torch-cpu", "--threads", "1", "--overwrite", "--quiet"],
+                                "--backend", "torch-cpu", "--threads", "1", "--overwrite", "--quiet",
+                                "--size", "640x360"],
                                cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
