@@ -307,7 +307,10 @@ def test_interrupted_run_leaves_no_output(weights, tmp_path):
                                 "--backend", "torch-cpu", "--threads", "1", "--overwrite", "--quiet",
                                 "--size", "640x360"],
                                cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # a shell's background job (nohup … &) starts with SIGINT ignored, and Python
+                               # then never turns it into KeyboardInterrupt: give the child the default back
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not [p for p in tmp_path.iterdir() if ".partial" in p.name]:
         time.sleep(0.05)
