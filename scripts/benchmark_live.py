@@ -310,6 +310,8 @@ def run_app(*, display: str, scene, model: Path, backend: str, size: str, second
         command += ["--fps-cap", f"{args.fps_cap:g}"]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
+    if args.stabilize:
+        command += ["--stabilize", f"{args.stabilize:g}"]
     env = x_env(display, XDG_CONFIG_HOME=str(work / "config"), LIVESTYLE_CACHE_DIR=str(work / "cache"))
     scene.check()
     with open(log_path, "w") as log:
@@ -646,6 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long the content's CPU is measured without livestyle (default 5, at most --seconds)")
     parser.add_argument("--fps-cap", type=float, help="passed to the app (default: the app's own, 30)")
     parser.add_argument("--threads", type=int, help="passed to the app (default: the app's own, half the cores)")
+    parser.add_argument("--stabilize", type=float, default=0.0, help="passed to the app (default 0: off)")
+    parser.add_argument("--section", help="docs/benchmarks.md section to write (default benchmark_live, or live-soak "
+                        "with --soak)")
     parser.add_argument("--startup-timeout", type=float, default=180.0,
                         help="seconds the app may take to show its window (default 180)")
     parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
@@ -748,6 +753,7 @@ def benchmark(args, argv: list[str]) -> int:
             f"--size S --mode mirror --exit-after {seconds:g} --stats PATH`")
     extra = [f"--fps-cap {args.fps_cap:g}"] if args.fps_cap is not None else []
     extra += [f"--threads {args.threads}"] if args.threads is not None else []
+    extra += [f"--stabilize {args.stabilize:g}"] if args.stabilize else []
     head += (f" {' '.join(extra)}" if extra else "") + (
              ", HUD on; the numbers are its --stats file's, over the whole run. CPU columns: CPU seconds per second "
              "from /proc/PID/stat (utime + stime, all threads), in % of one core, over the steady part of each run; "
@@ -769,11 +775,12 @@ def benchmark(args, argv: list[str]) -> int:
         print("\n" + "\n".join(table), flush=True)
         if args.no_write:
             return 0
-        lines = ["## The live app end to end (`scripts/benchmark_live.py`)", "", head]
+        title = "The live app end to end" + (f", with --stabilize {args.stabilize:g}" if args.stabilize else "")
+        lines = [f"## {title} (`scripts/benchmark_live.py`)", "", head]
         if args.note:
             lines += ["", args.note]
         lines += ["", *table]
-        say(f"wrote {update_section('benchmark_live', chr(10).join(lines))}")
+        say(f"wrote {update_section(args.section or 'benchmark_live', chr(10).join(lines))}")
         return 0
     _, data, summary, warmup, every = result
     table = soak_table(data, summary, without)
@@ -790,7 +797,7 @@ def benchmark(args, argv: list[str]) -> int:
     if args.note:
         lines += ["", args.note]
     lines += ["", *table, "", f"![RSS over time](images/{RSS_PNG.name})"]
-    say(f"wrote {update_section('live-soak', chr(10).join(lines))} and {RSS_PNG}")
+    say(f"wrote {update_section(args.section or 'live-soak', chr(10).join(lines))} and {RSS_PNG}")
     return 0
 
 
