@@ -400,8 +400,9 @@ class Pipeline:
             began = time.perf_counter()
             try:
                 image = stylizer(item.image)
-                if self.stabilizer is not None:
-                    image = self.stabilizer(item.image, image)
+                stabilizer = self.stabilizer  # the window may switch it (T) at any moment
+                if stabilizer is not None:
+                    image = stabilizer(item.image, image)
             except Exception as error:  # noqa: BLE001 — any backend failure: fall back or stop, loudly
                 if not self._handle_failure(error):
                     return

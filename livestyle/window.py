@@ -26,11 +26,11 @@ from .pipeline import Pipeline, Styled, resize_bgr
 VIEWS = ("stylised", "side", "blend")
 HOTKEYS = {  # key (inside the window) → action; global hotkeys are Ctrl+Alt+<the same key>
     "P": "pause", "H": "hud", "S": "side", "B": "blend", "[": "blend_down", "]": "blend_up", "M": "model",
-    "Q": "quit", "Esc": "quit",
+    "T": "steady", "Q": "quit", "Esc": "quit",
 }
 GLOBAL_HOTKEYS = {"<ctrl>+<alt>+p": "pause", "<ctrl>+<alt>+h": "hud", "<ctrl>+<alt>+s": "side",
                   "<ctrl>+<alt>+b": "blend", "<ctrl>+<alt>+[": "blend_down", "<ctrl>+<alt>+]": "blend_up",
-                  "<ctrl>+<alt>+m": "model", "<ctrl>+<alt>+q": "quit"}
+                  "<ctrl>+<alt>+m": "model", "<ctrl>+<alt>+t": "steady", "<ctrl>+<alt>+q": "quit"}
 OVERLAP_WARNING = ("this window overlaps the captured area, so livestyle films its own output (feedback). "
                    "Fix: move this window to another monitor, or capture a --region or --window that leaves it out")
 
@@ -146,6 +146,8 @@ class LiveWindow(QWidget):
         self._hud_updated = 0.0
         self._switching = False
         self._closing = False
+        stabilizer = getattr(pipeline, "stabilizer", None)
+        self.steady_strength = stabilizer.strength if stabilizer is not None else 0.5  # what T turns on
 
         self.bridge = Bridge()
         self.bridge.result.connect(self._on_result)
@@ -157,7 +159,8 @@ class LiveWindow(QWidget):
 
         self.actions = {"pause": self.toggle_pause, "hud": self.toggle_hud, "side": self.toggle_side,
                         "blend": self.toggle_blend, "blend_down": lambda: self.move_blend(-0.1),
-                        "blend_up": lambda: self.move_blend(0.1), "model": self.next_model, "quit": self.quit}
+                        "blend_up": lambda: self.move_blend(0.1), "model": self.next_model,
+                        "steady": self.toggle_steady, "quit": self.quit}
         self.shortcuts = []
         for key, action in HOTKEYS.items():
             shortcut = QShortcut(QKeySequence(key), self)
@@ -271,6 +274,19 @@ class LiveWindow(QWidget):
             self.set_view("blend")
         self.notice(f"blend {self.blend:.0%} stylised")
 
+    def toggle_steady(self) -> None:
+        """T: the temporal stabiliser on (at --stabilize's strength, else 0.5) or off, from the next frame."""
+        if self.pipeline.stabilizer is not None:
+            self.steady_strength = self.pipeline.stabilizer.strength
+            self.pipeline.stabilizer = None
+            self.notice("stabiliser off")
+        else:
+            from .stabilizer import Stabilizer
+
+            self.pipeline.stabilizer = Stabilizer(self.steady_strength, preset="fast")
+            self.notice(f"stabiliser on ({self.steady_strength:g}): less flicker")
+        self.update()
+
     def next_model(self) -> None:
         if self.switch_model is None:
             self.notice("no other model to switch to")
@@ -377,7 +393,9 @@ class LiveWindow(QWidget):
                  f"display {s['display_fps']:.1f} fps",
                  f"latency {ms(s['latency_ms'])} ms (p95 {ms(s['latency_p95_ms'])})   dropped "
                  f"{s['dropped_capture']} capture→inference, {s['dropped_display']} inference→display",
-                 f"{s['backend']}" + (f" at {size[0]}x{size[1]}" if size else "") + f"   {self.model_label}"]
+                 f"{s['backend']}" + (f" at {size[0]}x{size[1]}" if size else "") + f"   {self.model_label}   "
+                 + (f"stabiliser {self.pipeline.stabilizer.strength:g}" if self.pipeline.stabilizer is not None
+                    else "stabiliser off")]
         if self.view == "side":
             lines.append("original | stylised")
         elif self.view == "blend":

@@ -186,6 +186,15 @@ def test_hud_and_hotkeys(qapp, tiny):
     assert window.blend == 0.4
     press(qapp, window, Qt.Key.Key_B)
     assert window.view == "stylised" and not pipeline.want_original
+    assert pipeline.stabilizer is None and "stabiliser off" in window.hud_lines()[2]
+    press(qapp, window, Qt.Key.Key_T)
+    assert pipeline.stabilizer is not None and pipeline.stabilizer.strength == 0.5
+    shown = pipeline.stats.shown
+    assert pump(qapp, lambda: pipeline.stats.shown >= shown + 3)  # frames keep coming through the stabiliser
+    window._hud_updated = 0.0
+    assert "stabiliser 0.5" in window.hud_lines()[2]
+    press(qapp, window, Qt.Key.Key_T)
+    assert pipeline.stabilizer is None
     press(qapp, window, Qt.Key.Key_M)
     assert pump(qapp, lambda: window.model_label == "other model")
     assert switched and "other model" in window.windowTitle()
