@@ -214,7 +214,6 @@ def measure(args, log) -> dict:
     from benchmark_doc import machine
     from livestyle.video.io import VideoReader
     from livestyle.video.metrics import measure as warping
-    from livestyle.stabilizer import Stabilizer
     from livestyle.video.__main__ import DEFAULT_STABILIZE
 
     if args.threads:

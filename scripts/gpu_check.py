@@ -247,7 +247,7 @@ def write_doc(results: dict, source: Path, section: str) -> int:
     from benchmark_doc import update_section
 
     machine = results.get("video", {}).get("machine", "machine not recorded")
-    lines = [f"## GPU checks: inference and recipes (`scripts/gpu_check.py`)", "",
+    lines = ["## GPU checks: inference and recipes (`scripts/gpu_check.py`)", "",
              f"`python scripts/gpu_check.py` — {machine}. Raw numbers: "
              f"[{source.name}]({os.path.relpath(source, REPO / 'docs')}).", ""]
     if "inference" in results and "header" in results["inference"]:
