@@ -31,6 +31,7 @@ from conftest import REPO
 
 SIZE = (128, 72)
 H264 = "libx264" in av.codecs_available
+HAS_ORT = __import__("livestyle.machine", fromlist=["probe"]).probe().onnxruntime is not None
 
 
 @pytest.fixture(autouse=True)
@@ -387,6 +388,28 @@ def test_zero_frame_video(weights, tmp_path, capsys):
     cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 10, SIZE).release()
     expect_error(capsys, [empty, tmp_path / "out.mp4", "--model", weights], empty, "no video frames")
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="onnxruntime: not installed (pip install -e '.[onnx]')")
+def test_default_model_passes_over_an_engine_of_another_shape(clip, weights, tmp_path, monkeypatch, capsys):
+    from livestyle.build import build_onnx
+    from livestyle.machine import probe
+    from livestyle.model import load_model
+
+    monkeypatch.chdir(tmp_path)  # engines/ and runs/ are looked up from here
+    monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))  # auto's timings stay out of ~/.cache
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    run_weights = tmp_path / "runs" / "mine" / "game2movie.safetensors"
+    run_weights.write_bytes(weights.read_bytes())
+    (tmp_path / "engines").mkdir()
+    squat = build_onnx(load_model(run_weights), (64, 64), tmp_path / "engines", probe(), log=lambda _: None)
+    assert video_main([str(clip), "out.mp4", "--quiet", "--threads", "1"]) == 0
+    error = capsys.readouterr().err
+    assert f"passing over {squat.name}: built for 64x64" in error and "model mine/game2movie.safetensors" in error
+    wide = build_onnx(load_model(run_weights), SIZE, tmp_path / "engines", probe(), log=lambda _: None)
+    assert video_main([str(clip), "out2.mp4", "--quiet", "--threads", "1"]) == 0
+    error = capsys.readouterr().err
+    assert f"model {wide.name}" in error and "passing over" not in error  # the newest engine, and it fits
 
 
 def test_help_has_examples(capsys):

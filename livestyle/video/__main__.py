@@ -97,6 +97,28 @@ def check_arguments(args) -> None:
         raise LivestyleError(f"--stats {args.stats} is a folder; give a file name, e.g. {args.stats}/video.json")
 
 
+def choose_model(args, video_size: tuple[int, int], engines_dir: Path, runs_dir: Path, log):
+    """--model, else the first of the app's candidates (engines, runs, demo) that fits the video: an engine
+    built for another aspect ratio would squash every frame, so it is passed over for the weights."""
+    from ..app import model_candidates, resolve_model
+    from ..artifacts import read_sidecar
+    from ..machine import probe
+
+    machine = probe()
+    if args.model is not None:
+        return resolve_model(args.model, engines_dir, runs_dir, machine)
+    video = video_size[0] / video_size[1]
+    for candidate in model_candidates(engines_dir, runs_dir, machine):
+        if candidate.engine is None:
+            return candidate
+        width, height = read_sidecar(candidate.engine).get("input", {}).get("size", (0, 0)) or (0, 0)
+        if height and abs(width / height / video - 1) <= 0.05:
+            return candidate
+        log(f"livestyle.video: passing over {candidate.engine.name}: built for {width}x{height}, another aspect "
+            f"ratio than the video's {video_size[0]}x{video_size[1]}")
+    return resolve_model(None, engines_dir, runs_dir, machine)  # nothing fits: its message says what to do
+
+
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
@@ -105,8 +127,7 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def run(args, log) -> dict:
-    from ..app import open_stylizer, resolve_model
-    from ..machine import probe
+    from ..app import open_stylizer
     from .io import VideoReader, resolve_codec
     from .job import check_paths, check_writable, stylize_video
 
@@ -129,12 +150,18 @@ def run(args, log) -> dict:
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     engines_dir, runs_dir = Path("engines"), Path("runs")
-    choice = resolve_model(args.model, engines_dir, runs_dir, probe())
+    choice = choose_model(args, info.size, engines_dir, runs_dir, log)
     log(f"livestyle.video: model {choice.label} ({choice.why})")
     size = None if choice.engine is not None else inference_size(args, info.size)
     stylizer = open_stylizer(choice, args.backend, size, threads, engines_dir, log)
     for line in getattr(stylizer, "report", []) or []:
         log(f"  {line}")
+    built, video = stylizer.size[0] / stylizer.size[1], info.size[0] / info.size[1]
+    if choice.engine is not None and abs(built / video - 1) > 0.05:
+        log(f"livestyle.video: warning: {choice.engine.name} runs at {stylizer.size[0]}x{stylizer.size[1]}, another "
+            f"aspect ratio than the video's {info.width}x{info.height}, so frames are squashed; build an engine at the "
+            f"video's shape (python scripts/build_engine.py --size {inference_size(args, info.size)[0]}x"
+            f"{inference_size(args, info.size)[1]}) or pass --model with the weights")
     stabilizer = None
     if args.stabilize > 0:
         from ..stabilizer import Stabilizer
