@@ -46,14 +46,19 @@ def default_mode() -> str:
     return "mirror" if platform.system() == "Linux" else "overlay"
 
 
+def add_model_options(parser: argparse.ArgumentParser, default_note: str = "") -> None:
+    """--model and --backend, worded the same in every command that runs a model."""
+    parser.add_argument("--model", type=Path, help="an engine in engines/ (.engine/.onnx with its sidecar), generator "
+                        "weights (.safetensors) or a run folder (default: the newest usable engine, else the newest "
+                        f"runs/*/game2movie.safetensors, else the bundled demo model{default_note})")
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
+                        help="inference backend (default auto: the fastest this machine runs)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m livestyle", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, help="an engine in engines/ (.engine/.onnx with its sidecar), generator "
-                        "weights (.safetensors) or a run folder (default: the newest usable engine, else the newest "
-                        "runs/*/game2movie.safetensors, else the bundled demo model)")
-    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
-                        help="inference backend (default auto: the fastest this machine runs)")
+    add_model_options(parser)
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--monitor", type=int, help="capture monitor N (1, 2, ...; 0 = all; default: the primary)")
     target.add_argument("--region", help="capture X,Y,WIDTH,HEIGHT (screen pixels)")
@@ -457,9 +462,9 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
         source_factory = lambda: capture.ScreenSource(target)  # noqa: E731 — created in the capture thread
     stabilizer = None
     if args.stabilize > 0:
-        from .stabilizer import Stabilizer
+        from .stabilizer import LIVE_PRESET, Stabilizer
 
-        stabilizer = Stabilizer(args.stabilize, preset="fast")  # live: half the time of the offline default
+        stabilizer = Stabilizer(args.stabilize, preset=LIVE_PRESET)
     pipeline = Pipeline(source_factory, stylizer, fps_cap=args.fps_cap, fallback=fallback, stabilizer=stabilizer)
 
     current = {"choice": choice}

@@ -15,6 +15,7 @@ so the metric does not grade the stabiliser with its own yardstick.
 """
 from __future__ import annotations
 
+import functools
 import threading
 
 import cv2
@@ -55,20 +56,15 @@ def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
 
 
+@functools.lru_cache(maxsize=8)
 def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return xs, ys
-
-
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    """Each pixel's own x and y (made once per frame size)."""
+    return tuple(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)))
 
 
 def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """cv2.remap maps for x + flow(x)."""
-    height, width = flow.shape[:2]
-    if (height, width) not in _GRIDS:
-        _GRIDS[(height, width)] = _grid(height, width)
-    xs, ys = _GRIDS[(height, width)]
+    xs, ys = _grid(*flow.shape[:2])
     return xs + flow[..., 0], ys + flow[..., 1]
 
 
@@ -82,13 +78,14 @@ def reliable(backward: np.ndarray, forward: np.ndarray, maps=None, motion_bounda
     """bool H×W: where the backward flow (current → previous) is trusted, by the forward–backward check.
 
     Pixels whose backward flow leaves the picture are not trusted (nothing to warp from)."""
-    map_x, map_y = maps if maps is not None else sample_maps(backward)
-    forward_there = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    map_x, map_y = maps = maps if maps is not None else sample_maps(backward)
+    forward_there = warp(forward, None, maps)
     bx, by = cv2.split(backward)  # per-channel planes: numpy reductions over a last axis of 2 are slow
     fx, fy = cv2.split(forward_there)
-    backward_length = cv2.magnitude(bx, by) ** 2
-    scale = backward_length + cv2.magnitude(fx, fy) ** 2
-    mismatch = cv2.magnitude(bx + fx, by + fy) ** 2
+    backward_length = bx * bx + by * by
+    scale = backward_length + fx * fx + fy * fy
+    sx, sy = bx + fx, by + fy
+    mismatch = sx * sx + sy * sy
     trusted = mismatch < 0.01 * scale + 0.5
     height, width = backward.shape[:2]
     trusted &= (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)

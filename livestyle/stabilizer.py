@@ -24,7 +24,6 @@ more over long histories — numbers in docs/benchmarks.md (benchmark_video).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import cv2
@@ -33,6 +32,7 @@ import numpy as np
 from .flow import DISFlow, reliable, sample_maps, to_grey, warp
 
 FLOW_WIDTH = 640  # flow is measured at most this wide: DIS cost grows with pixels, its accuracy hardly does
+LIVE_PRESET = "fast"  # the live app's DIS preset: half the time of the offline default
 
 
 def check_strength(value: float, what: str = "--stabilize") -> float:
@@ -51,10 +51,6 @@ class Motion:
     maps: tuple[np.ndarray, np.ndarray] | None  # cv2.remap maps (None: nothing moved)
     weight: np.ndarray  # float32 H×W in [0, strength]
 
-    @property
-    def reliable_fraction(self) -> float:
-        return float(self.weight.mean())
-
 
 class Stabilizer:
     """Call with (source frame, stylised frame) in stream order; returns the stabilised frame (uint8 BGR,
@@ -67,7 +63,6 @@ class Stabilizer:
         self.max_difference = max_difference
         self.flow_width = flow_width
         self.flow = DISFlow(preset)
-        self.last_ms = 0.0
         self.reliable_fraction = 0.0  # share of the last frame's pixels that took history
         self.reset()
 
@@ -75,13 +70,10 @@ class Stabilizer:
         self._grey: np.ndarray | None = None
         self._output: np.ndarray | None = None
 
-    def grey(self, source: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """The source frame as motion() wants it: grey, at the stylised frame's (width, height)."""
-        return to_grey(source, size)
-
     def motion(self, previous_grey: np.ndarray | None, grey: np.ndarray) -> Motion | None:
-        """Flow from `grey` back to `previous_grey` and the blend weights (None: no usable history).
-        Depends on source frames only; thread-safe."""
+        """Flow from `grey` back to `previous_grey` (source frames as flow.to_grey gives them, at the stylised
+        frame's size) and the blend weights (None: no usable history). Depends on source frames only;
+        thread-safe."""
         if self.strength == 0 or previous_grey is None or previous_grey.shape != grey.shape:
             return None
         height, width = grey.shape
@@ -114,15 +106,12 @@ class Stabilizer:
         else:
             warped = previous if motion.maps is None else warp(previous, None, motion.maps)
             output = cv2.blendLinear(warped, styled, motion.weight, 1 - motion.weight)  # w·warped + (1 − w)·fresh
-            self.reliable_fraction = motion.reliable_fraction / self.strength
+            self.reliable_fraction = float(motion.weight.mean()) / self.strength
         self._output = output
         return output
 
     def __call__(self, source: np.ndarray, styled: np.ndarray) -> np.ndarray:
-        began = time.perf_counter()
-        grey = self.grey(source, (styled.shape[1], styled.shape[0]))
+        grey = to_grey(source, (styled.shape[1], styled.shape[0]))
         motion = self.motion(self._grey, grey)
         self._grey = grey
-        output = self.apply(styled, motion)
-        self.last_ms = (time.perf_counter() - began) * 1000
-        return output
+        return self.apply(styled, motion)

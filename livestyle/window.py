@@ -281,9 +281,9 @@ class LiveWindow(QWidget):
             self.pipeline.stabilizer = None
             self.notice("stabiliser off")
         else:
-            from .stabilizer import Stabilizer
+            from .stabilizer import LIVE_PRESET, Stabilizer
 
-            self.pipeline.stabilizer = Stabilizer(self.steady_strength, preset="fast")
+            self.pipeline.stabilizer = Stabilizer(self.steady_strength, preset=LIVE_PRESET)
             self.notice(f"stabiliser on ({self.steady_strength:g}): less flicker")
         self.update()
 

@@ -153,13 +153,15 @@ def make_clips(seconds: float, log) -> dict:
 
 def run_speed(clip: Path, out: Path, model: Path, backend: str, size, strength: float, threads: int | None,
               preset: str = "medium") -> dict:
+    import numpy as np
+
     from livestyle.stabilizer import Stabilizer
     from livestyle.stylizer import Stylizer
     from livestyle.video import stylize_video
 
     stylizer = Stylizer(model, backend, size=size, threads=threads, log=lambda _: None)
     try:
-        stylizer(__import__("numpy").zeros((size[1], size[0], 3), "uint8"))  # warm-up (CUDA graphs, allocations)
+        stylizer(np.zeros((size[1], size[0], 3), np.uint8))  # warm-up (CUDA graphs, allocations)
         stats = stylize_video(clip, out, stylizer, stabilizer=Stabilizer(strength, preset) if strength else None,
                               overwrite=True, progress=False)
     finally:
@@ -212,9 +214,10 @@ def measure(args, log) -> dict:
     import torch
 
     from benchmark_doc import machine
+    from livestyle.app import candidate_sizes
     from livestyle.video.io import VideoReader
     from livestyle.video.metrics import measure as warping
-    from livestyle.video.__main__ import DEFAULT_STABILIZE
+    from livestyle.video.__main__ import DEFAULT_STABILIZE, DEFAULT_WIDTH
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -237,11 +240,9 @@ def measure(args, log) -> dict:
         for name, clip in clips.items():
             with VideoReader(clip) as reader:
                 size = reader.info.size
-            from livestyle.app import candidate_sizes
-
-            sizes = [candidate_sizes(size, widths=(640,))[0]]
-            if size[0] > 640:
-                sizes.append(tuple(min(v, 8 * (v // 8)) for v in size))
+            sizes = [candidate_sizes(size, widths=(DEFAULT_WIDTH,))[0]]
+            if size[0] > DEFAULT_WIDTH:
+                sizes.append(tuple(8 * (v // 8) for v in size))
             for inference in sizes:
                 configurations = [(0.0, "medium"), (DEFAULT_STABILIZE, "medium")]
                 if name == next(iter(clips)) and inference == sizes[0]:
@@ -270,8 +271,8 @@ def measure(args, log) -> dict:
                 steady = plain_of[name].get((strength, preset))
                 if steady is None:
                     steady = work / f"{name}-steady-{strength}-{preset}.mp4"
-                    run_speed(clip, steady, args.model, args.backend, candidate_sizes(size, widths=(640,))[0],
-                              strength, args.threads, preset)
+                    inference = candidate_sizes(size, widths=(DEFAULT_WIDTH,))[0]
+                    run_speed(clip, steady, args.model, args.backend, inference, strength, args.threads, preset)
                 log(f"warping error: {name} clip, stabilise {strength:g} {preset} ...")
                 result = warping(clip, steady, reference=plain)
                 results["steadiness"].append({

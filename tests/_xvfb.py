@@ -6,7 +6,6 @@ fixed green (0, 200, 0) with a white square, so a capture can be checked pixel b
 from __future__ import annotations
 
 import contextlib
-
 import os
 import shutil
 import subprocess

@@ -21,6 +21,7 @@ import torch
 
 from livestyle.errors import LivestyleError
 from livestyle.generator import Generator, save_generator
+from livestyle.machine import probe
 from livestyle.stabilizer import Stabilizer
 from livestyle.stylizer import Stylizer
 from livestyle.video import stylize_video
@@ -31,7 +32,7 @@ from conftest import REPO
 
 SIZE = (128, 72)
 H264 = "libx264" in av.codecs_available
-HAS_ORT = __import__("livestyle.machine", fromlist=["probe"]).probe().onnxruntime is not None
+HAS_ORT = probe().onnxruntime is not None
 
 
 @pytest.fixture(autouse=True)
@@ -393,7 +394,6 @@ def test_zero_frame_video(weights, tmp_path, capsys):
 @pytest.mark.skipif(not HAS_ORT, reason="onnxruntime: not installed (pip install -e '.[onnx]')")
 def test_default_model_passes_over_an_engine_of_another_shape(clip, weights, tmp_path, monkeypatch, capsys):
     from livestyle.build import build_onnx
-    from livestyle.machine import probe
     from livestyle.model import load_model
 
     monkeypatch.chdir(tmp_path)  # engines/ and runs/ are looked up from here

@@ -20,7 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ..app import BACKEND_CHOICES
+from ..app import add_model_options
 from ..errors import LivestyleError
 
 DEFAULT_WIDTH = 640  # --size auto: the live app's default width; the networks are trained on small crops
@@ -32,11 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, metavar="IN", help="the video to stylise (anything PyAV/FFmpeg reads)")
     parser.add_argument("output", type=Path, metavar="OUT", help="the stylised video to write (.mp4, .mkv, .mov)")
-    parser.add_argument("--model", type=Path, help="generator weights (.safetensors or run folder) or an engine "
-                        "(.onnx/.engine with its sidecar); default: newest usable engine in engines/, else newest "
-                        "run in runs/, else the bundled demo model")
-    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
-                        help="inference backend (default auto: the fastest this machine runs)")
+    add_model_options(parser, "; an engine built for another aspect ratio than the video's is passed over")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--size", default="auto", help=f"inference size WIDTHxHEIGHT (multiples of 8), or auto "
                       f"(default): {DEFAULT_WIDTH} wide at the video's aspect ratio")

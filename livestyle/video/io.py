@@ -46,7 +46,6 @@ class VideoInfo:
     frames: int | None  # the container's count, or an estimate from the duration; None when unknown
     estimated: bool  # frames is an estimate
     codec: str
-    start: float | None  # first time stamp, seconds
     audio: list[str] = field(default_factory=list)  # "aac 48000 Hz stereo", one per audio stream
 
     @property
@@ -100,10 +99,8 @@ class VideoReader:
         for track in self.container.streams.audio:
             ctx = track.codec_context
             audio.append(f"{ctx.name} {ctx.sample_rate} Hz {getattr(ctx.layout, 'name', '?')}")
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base \
-            else None
         self.info = VideoInfo(self.path, context.width, context.height, stream.time_base or Fraction(1, 1000),
-                              Fraction(rate) if rate else None, frames, estimated, context.name, start, audio)
+                              Fraction(rate) if rate else None, frames, estimated, context.name, audio)
 
     def frames(self):
         """(index, pts in info.time_base, uint8 H×W×3 BGR) in display order. A frame without a time stamp

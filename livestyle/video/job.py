@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 
 from ..errors import LivestyleError
+from ..flow import to_grey
+from ..pipeline import resize_bgr
 from .io import VideoReader, VideoWriter
 
 QUEUE_FRAMES = 4  # per hand-over; enough to ride out jitter, small enough for 4K frames
@@ -67,13 +69,6 @@ def check_writable(source, output: Path, size: tuple[int, int], codec: str, crf:
         temporary.unlink(missing_ok=True)
 
 
-def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if (image.shape[1], image.shape[0]) == tuple(size):
-        return image
-    shrink = image.shape[0] * image.shape[1] > size[0] * size[1]
-    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-
-
 def label(image: np.ndarray, text: str, x: int = 0) -> None:
     """White text with a dark outline in the top-left corner of the part of `image` starting at column x."""
     scale = max(0.45, image.shape[0] / 720)
@@ -86,7 +81,7 @@ def side_by_side(source: np.ndarray, styled: np.ndarray) -> np.ndarray:
     """source | styled, each at styled's size, labelled in the top-left corners."""
     height, width = styled.shape[:2]
     both = np.empty((height, 2 * width, 3), np.uint8)
-    both[:, :width] = resize(source, (width, height))
+    both[:, :width] = resize_bgr(source, (width, height))
     both[:, width:] = styled
     label(both, "source")
     label(both, "livestyle", width)
@@ -187,7 +182,7 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
             for index, pts, image in reader.frames():
                 motion = None
                 if pool is not None:  # start the flow now: it needs source frames only
-                    grey = stabilizer.grey(image, styled_size)
+                    grey = to_grey(image, styled_size)
                     motion = pool.submit(timed_motion, previous_grey, grey)
                     previous_grey = grey
                 stages.seconds["decode"] += time.perf_counter() - clock
@@ -204,7 +199,7 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
                 clock = time.perf_counter()
                 if stabilizer is not None:
                     styled = stabilizer.apply(styled, motion)
-                styled = resize(styled, size)
+                styled = resize_bgr(styled, size)
                 if compare:
                     styled = side_by_side(image, styled)
                 stages.seconds["finish"] += time.perf_counter() - clock

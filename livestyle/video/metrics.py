@@ -38,11 +38,11 @@ def work_size(size: tuple[int, int], width: int) -> tuple[int, int]:
 
 def _frames(path: Path, size: tuple[int, int]):
     from .io import VideoReader
-    from .job import resize
+    from ..pipeline import resize_bgr
 
     with VideoReader(path) as reader:
         for _, _, image in reader.frames():
-            yield resize(image, size)
+            yield resize_bgr(image, size)
 
 
 def _check_not_side_by_side(source: Path, other: Path, source_size) -> None:
