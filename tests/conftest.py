@@ -45,3 +45,28 @@ def synthetic_faces(tmp_path_factory) -> Path:
 
     return write_dataset("faces", tmp_path_factory.mktemp("synth") / "faces", count=20,
                          image_size=32, seed=0, progress=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """make(size_kib, readonly=False) -> a folder on a tmpfs of that size: writes past it fail with a
+    real ENOSPC, and a read-only one with a real EROFS. Needs root and the right to mount (CI runs as
+    root, where chmod cannot make a folder read-only); skipped with the reason elsewhere."""
+    import subprocess
+
+    mounted = []
+
+    def make(size_kib: int = 256, readonly: bool = False) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        options = f"size={size_kib}k" + (",ro" if readonly else "")
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here (needs root and mount rights): {result.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
