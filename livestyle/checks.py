@@ -28,12 +28,12 @@ class FileCheck:
 
     `fix` is what the user should do when anything is wrong (e.g. "rebuild it with ...")."""
 
-    def __init__(self, path: str | Path, fix: str, value: Any = _MISSING):
-        self.path, self.fix = Path(path), fix
+    def __init__(self, path: str | Path, fix: str, value: Any = _MISSING, error: type[LivestyleError] = LivestyleError):
+        self.path, self.fix, self.error = Path(path), fix, error
         self.value = value
 
     def fail(self, problem: str) -> LivestyleError:
-        return LivestyleError(f"{self.path}: {problem}; {self.fix}")
+        return self.error(f"{self.path}: {problem}; {self.fix}")
 
     def load_json(self) -> Any:
         """The file parsed as JSON: missing, unreadable, huge or malformed files fail in one line."""
@@ -125,12 +125,13 @@ def finite_float(low: float | None = None, high: float | None = None, *, above: 
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
         if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number")
+            raise argparse.ArgumentTypeError(f"{text!r}: use a finite number")
         if above is not None and not value > above:
-            raise argparse.ArgumentTypeError(f"{text!r}: must be more than {above:g}")
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range: use a number above {above:g}")
         if low is not None and value < low or high is not None and value > high:
-            bounds = f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
-            raise argparse.ArgumentTypeError(f"{text!r}: must be within {bounds}")
+            allowed = (f"from {low:g} to {high:g}" if low is not None and high is not None
+                       else f"of at least {low:g}" if low is not None else f"of at most {high:g}")
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range: use a number {allowed}")
         return value
 
     parse.__name__ = "number"
@@ -146,7 +147,8 @@ def bounded_int(low: int, high: int | None = None):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < low or high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"{text!r}: must be within {low}..{'' if high is None else high}")
+            allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use a whole number {allowed}")
         return value
 
     parse.__name__ = "whole number"
@@ -158,3 +160,10 @@ def check_side(value: int, what: str, *, multiple: int = 8, low: int = 16) -> in
     if not low <= value <= MAX_SIDE or value % multiple:
         raise LivestyleError(f"{what} {value}: use a multiple of {multiple} from {low} to {MAX_SIDE} (e.g. 128)")
     return value
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (`prog: error: ... (see --help)`), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

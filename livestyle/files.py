@@ -226,3 +226,14 @@ def check_apart(outputs: dict[str, str | Path | None], inputs: dict[str, str | P
                 if relation:
                     raise LivestyleError(f"{out_label} {output} {relation} {in_label} {input_}: livestyle never "
                                          f"writes over its input; choose an output outside it")
+
+
+def write_image(target: str | Path, bgr, params: tuple[int, ...] = ()) -> Path:
+    """An OpenCV image (BGR uint8), encoded by the target's extension and written atomically."""
+    import cv2
+
+    target = Path(target)
+    ok, encoded = cv2.imencode(target.suffix or ".png", bgr, list(params))
+    if not ok:
+        raise LivestyleError(f"cannot encode an image as {target.suffix or '.png'} for {target}")
+    return write_bytes(target, encoded.tobytes())

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from livestyle.files import write_text
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADER = "# Benchmarks\n\nEvery number here came from a run of the script named in its section.\n"
 
@@ -40,7 +42,5 @@ def update_section(name: str, body: str) -> Path:
     block = f"<!-- {name} -->\n{body.strip()}\n<!-- /{name} -->"
     pattern = re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
-    temporary = DOC.with_name(f".{DOC.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, DOC)
+    write_text(DOC, text)
     return DOC

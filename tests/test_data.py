@@ -40,7 +40,7 @@ def test_value_range_round_trip():
     ("empty_domain", "no images in"),
     ("unreadable", "cannot read image"),
     ("no_val", "missing folder"),
-    ("bad_manifest", "cannot parse"),
+    ("bad_manifest", "not valid JSON"),
 ])
 def test_bad_data_sets_name_the_problem(tmp_path, breakage, message):
     root = write_random_dataset(tmp_path / "d", size=16)

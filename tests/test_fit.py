@@ -85,7 +85,6 @@ def test_nan_loss_stops_and_keeps_the_checkpoint(random_dataset, tmp_path, monke
     (["--lambdas", "0.5,0.3,0.3"], "sum to 1.1"),
     (["--lambdas", "1,0"], "three"),
     (["--image-size", "30"], "multiple of 8"),
-    (["--batch-size", "0"], "at least 1"),
     (["--resume"], "no checkpoint"),
     (["--data", "/nonexistent/data"], "does not exist"),
 ])

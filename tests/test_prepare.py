@@ -83,7 +83,7 @@ def run(*args) -> int:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if p.name.startswith((".tmp-", ".old-"))]
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]  # temp and replaced folders are hidden
 
 
 def load(out: Path) -> dict:
@@ -398,7 +398,7 @@ def test_read_only_output_folder(tmp_path, good, capsys):
         code = prepare.main(["frames", "--game", str(good), "--movie", str(good), "--out", str(out),
                              "--count", "10", "--quiet"])
         error = capsys.readouterr().err
-        assert code == 1 and error.startswith("error: cannot write") and str(out) in error, error
+        assert code == 1 and error.startswith("error: --out") and "cannot write" in error and str(out) in error, error
         assert not out.exists()
     finally:
         locked.chmod(0o755)

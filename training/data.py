@@ -8,7 +8,6 @@ The data type that crosses into the networks: float N×3×H×W, RGB, in [-1, 1].
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from livestyle.checks import MAX_SIDE, FileCheck
+from livestyle.errors import LivestyleError
+
 DOMAINS = ("game", "movie")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
-class DataError(ValueError):
+class DataError(LivestyleError, ValueError):
     """A data set that cannot be used; the message names the path and what to do."""
 
 
@@ -56,14 +58,28 @@ def read_folder(folder: Path, image_size: int, limit: int | None = None,
     return torch.from_numpy(images), [p.name for p in files]
 
 
+MANIFEST_FIX = ("fix or delete it (python -m training.prepare and python -m training.synth write it; "
+                "without it a data set is used as unpaired)")
+
+
 def read_manifest(root: Path) -> dict:
+    """The data set's manifest.json, checked: `paired` is true or false, `image_size` a sane side,
+    and each paired oracle split names a `game` and a `movie` folder inside the data set."""
     path = root / "manifest.json"
     if not path.is_file():
         return {"paired": False}
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"cannot parse {path}: {error}; fix or delete the file") from None
+    check = FileCheck(path, MANIFEST_FIX, error=DataError)
+    manifest = check.mapping(check.load_json())
+    paired = check.get(manifest, "paired", bool, required=False, default=False)
+    check.get(manifest, "image_size", int, required=False, low=1, high=MAX_SIDE)
+    if paired:
+        oracle = check.get(manifest, "oracle", dict)
+        for split, entry in oracle.items():
+            check.mapping(entry, f"field 'oracle.{split}'")
+            for domain in DOMAINS:
+                check.inside(root, check.get(entry, domain, str, name=f"oracle.{split}.{domain}"),
+                             f"oracle.{split}.{domain}")
+    return manifest
 
 
 @dataclass

@@ -7,16 +7,18 @@ against the true renders, beside doing nothing (the input scored against the sam
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
 
+from livestyle.checks import MAX_SIDE, ArgumentParser, FileCheck
+from livestyle.errors import LivestyleError
+from livestyle.files import check_apart, check_writable, describe, write_json
 from livestyle.generator import load_generator
 from training import metrics
 from training.data import DataError, check_root, read_folder, read_manifest, to_model_range, to_uint8
-from training.grids import labelled_grid, save_png, write_bytes_atomically
+from training.grids import labelled_grid, save_png
 
 
 @torch.no_grad()
@@ -36,17 +38,24 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, device: st
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise DataError(f"{run_dir} is not a training run (no config.json); pass a folder under runs/")
-    config = json.loads(config_path.read_text())
+    check = FileCheck(config_path, "it is written by python -m training.fit; pass a run folder it made, and --data")
+    config = check.mapping(check.load_json())
+    check.get(config, "image_size", int, low=16, high=MAX_SIDE)
     for name in ("game2movie.safetensors", "movie2game.safetensors"):
         if not (run_dir / name).is_file():
             raise DataError(f"{run_dir / name} is missing: the run has not finished an epoch yet")
-    root = Path(data or config["data"])
+    root = Path(data or check.get(config, "data", str))
     check_root(root)
+    # The run folder is both read and written (the documented exception); the data set only read.
+    outputs = {"eval.json": run_dir / "eval.json", "test_grid.png": run_dir / "test_grid.png"}
+    check_apart(outputs, {"--data": root})
+    for label, path in outputs.items():
+        check_writable(path, label)
     torch_device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                 ("cpu" if device == "auto" else device))
     game2movie, meta = load_generator(run_dir / "game2movie.safetensors", torch_device)
     movie2game, _ = load_generator(run_dir / "movie2game.safetensors", torch_device)
-    size = int(meta.get("image_size", config["image_size"]))
+    size = config["image_size"]
     game, names_game = read_folder(root / "test" / "game", size)
     movie, names_movie = read_folder(root / "test" / "movie", size)
 
@@ -75,7 +84,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, device: st
     if oracle:
         rows.append(("true game", true_game[:8]))
     save_png(run_dir / "test_grid.png", labelled_grid(rows))
-    write_bytes_atomically(run_dir / "eval.json", json.dumps(result, indent=2).encode())
+    write_json(run_dir / "eval.json", result)
     print_report(result, run_dir)
     return result
 
@@ -94,7 +103,7 @@ def print_report(result: dict, run_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+    parser = ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="a training run, e.g. runs/faces-20261126-101500")
     parser.add_argument("--data", type=Path, help="data set to score on (default: the run's own)")
@@ -102,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         evaluate_run(args.run_dir, args.data, args.device)
-    except (DataError, FileNotFoundError, ValueError) as error:
+    except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: {describe(error)}", file=sys.stderr)
         return 1
     return 0
 

@@ -29,11 +29,14 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from livestyle.checks import MAX_FEATURES, MAX_SIDE, ArgumentParser, FileCheck, bounded_int, check_side, finite_float
+from livestyle.errors import LivestyleError
+from livestyle.files import append_line, atomic_writer, check_apart, check_writable, describe, write_json
 from livestyle.generator import Generator, save_generator
 from training import metrics
-from training.data import DataError, Dataset, ReportAugmentation, load_training_data, to_model_range, to_uint8
+from training.data import Dataset, ReportAugmentation, load_training_data, to_model_range, to_uint8
 from training.discriminator import Discriminator
-from training.grids import labelled_grid, save_png, write_bytes_atomically
+from training.grids import labelled_grid, save_png
 from training.losses import GAN_LOSSES, StructuralSimilarity, discriminator_loss, generator_adversarial, to_unit
 
 # Table 1 of the report: data per domain, epochs, and its loss weights per preset.
@@ -62,7 +65,7 @@ OVERRIDABLE = ("data", "epochs", "batch_size", "image_size", "limit", "lr_g", "l
                "pool_size", "spectral_norm", "residual", "identity")
 
 
-class TrainingError(Exception):
+class TrainingError(LivestyleError):
     """A problem the user can fix; main() prints it as one line and exits non-zero."""
 
 
@@ -73,21 +76,21 @@ class TrainingDiverged(TrainingError):
 # ----------------------------------------------------------------------------- configuration
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training.fit", description=__doc__,
+    parser = ArgumentParser(prog="python -m training.fit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("preset", choices=sorted(PRESETS), help="faces or frames (Table 1 sizes and epochs)")
-    parser.add_argument("--recipe", choices=sorted(RECIPES), default="default",
-                        help="'report' = the report's exact hyperparameters; 'default' = ours")
+    parser.add_argument("--recipe", choices=sorted(RECIPES),
+                        help="'report' = the report's exact hyperparameters; 'default' = ours (the default)")
     parser.add_argument("--quick", action="store_true",
                         help=f"small CPU-sized run of the same training: {QUICK}")
     parser.add_argument("--data", type=Path, help="data set folder (standard layout); default: "
                         "the preset's synthetic set, generated once under data/")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int, help="per process (default 1, as the report)")
-    parser.add_argument("--image-size", type=int, help="square training size, divisible by 8 (default 128)")
-    parser.add_argument("--limit", type=int, help="images per domain to train on (default: all)")
-    parser.add_argument("--lr-g", type=float, help="generator learning rate")
-    parser.add_argument("--lr-d", type=float, help="discriminator learning rate")
+    parser.add_argument("--epochs", type=bounded_int(1, 100_000))
+    parser.add_argument("--batch-size", type=bounded_int(1, 65_536), help="per process (default 1, as the report)")
+    parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), help="square training size, divisible by 8 (default 128)")
+    parser.add_argument("--limit", type=bounded_int(1), help="images per domain to train on (default: all)")
+    parser.add_argument("--lr-g", type=finite_float(high=1, above=0), help="generator learning rate")
+    parser.add_argument("--lr-d", type=finite_float(high=1, above=0), help="discriminator learning rate")
     parser.add_argument("--lambdas", help="adversarial,cycle,identity weights summing to 1, e.g. 0.7,0.2,0.1")
     parser.add_argument("--gan-loss", choices=GAN_LOSSES)
     parser.add_argument("--upsample", choices=("deconv", "resize"),
@@ -100,24 +103,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "already in G's target domain")
     parser.add_argument("--residual", action="store_const", const=True,
                         help="generators predict a change to the input, starting at 'do nothing'")
-    parser.add_argument("--pool-size", type=int,
+    parser.add_argument("--pool-size", type=bounded_int(0, 100_000),
                         help="discriminators also see up to N past fakes (CycleGAN's history pool; 0 = off)")
     parser.add_argument("--spectral-norm", action="store_const", const=True,
                         help="spectral normalisation on every discriminator conv")
-    parser.add_argument("--g-features", type=int, help="generator width N (default 64)")
-    parser.add_argument("--d-features", type=int, help="discriminator width N (default 32)")
+    parser.add_argument("--g-features", type=bounded_int(1, MAX_FEATURES), help="generator width N (default 64)")
+    parser.add_argument("--d-features", type=bounded_int(1, MAX_FEATURES), help="discriminator width N (default 32)")
     parser.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                         help="switch off the report's Table 2 augmentation")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--amp", action="store_const", const=True, help="bf16 autocast (CUDA only)")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=bounded_int(0, 2**32 - 1))
     parser.add_argument("--run-dir", type=Path, help="default: runs/<preset>-<timestamp>/")
     parser.add_argument("--resume", action="store_true",
                         help="continue from RUN_DIR/checkpoints/last.pt (newest run of the preset "
                              "when --run-dir is not given)")
-    parser.add_argument("--save-every-minutes", type=float,
+    parser.add_argument("--save-every-minutes", type=finite_float(low=0),
                         help="also checkpoint within an epoch this often (default 1; 0 = every step)")
-    parser.add_argument("--time-limit-minutes", type=float,
+    parser.add_argument("--time-limit-minutes", type=finite_float(above=0),
                         help="stop (validated, checkpointed, resumable) after this much training time")
     parser.add_argument("--no-eval", dest="evaluate", action="store_const", const=False,
                         help="skip the test-set evaluation at the end")
@@ -127,9 +130,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def parse_lambdas(text: str | list) -> list[float]:
     try:
         values = [float(v) for v in (text.split(",") if isinstance(text, str) else text)]
-    except ValueError:
+    except (ValueError, TypeError):
         raise TrainingError(f"--lambdas {text!r}: expected three numbers like 0.7,0.2,0.1") from None
-    if len(values) != 3 or any(v < 0 for v in values):
+    if len(values) != 3 or not all(math.isfinite(v) and v >= 0 for v in values):
         raise TrainingError(f"--lambdas {text!r}: expected three non-negative numbers "
                             "(adversarial,cycle,identity)")
     if abs(sum(values) - 1.0) > 1e-6:
@@ -140,8 +143,9 @@ def parse_lambdas(text: str | list) -> list[float]:
 
 def build_config(args: argparse.Namespace) -> dict:
     preset = PRESETS[args.preset]
-    recipe = RECIPES[args.recipe]
-    config = {"preset": args.preset, "recipe": args.recipe, "quick": args.quick, **BASE,
+    recipe_name = args.recipe or "default"
+    recipe = RECIPES[recipe_name]
+    config = {"preset": args.preset, "recipe": recipe_name, "quick": args.quick, **BASE,
               "count": preset["count"], "epochs": preset["epochs"],
               "lambdas": recipe.get("lambdas", preset["report_lambdas"]),
               **{k: v for k, v in recipe.items() if k != "lambdas"}}
@@ -159,11 +163,44 @@ def explicit_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+# What a run's settings may hold, checked when they are read back from a checkpoint or config.json:
+# key -> (types, low, high, choices).
+NUMBER = (int, float)
+CONFIG_FIELDS = {
+    "preset": (str, None, None, tuple(PRESETS)), "recipe": (str, None, None, tuple(RECIPES)),
+    "quick": (bool,), "count": (int, 1, 10**6), "epochs": (int, 1, 100_000), "batch_size": (int, 1, 65_536),
+    "image_size": (int, 16, MAX_SIDE), "limit": ((int, type(None)), 1, None), "lr_g": (NUMBER, 0, 1),
+    "lr_d": (NUMBER, 0, 1), "lambdas": (list,), "gan_loss": (str, None, None, GAN_LOSSES),
+    "upsample": (str, None, None, ("deconv", "resize")), "g_features": (int, 1, MAX_FEATURES),
+    "d_features": (int, 1, MAX_FEATURES), "augment": (bool,), "device": (str, None, None, ("auto", "cpu", "cuda")),
+    "amp": (bool,), "seed": (int, 0, 2**32 - 1), "data": ((str, type(None)),),
+    "save_every_minutes": (NUMBER, 0, None), "evaluate": (bool,),
+    "time_limit_minutes": ((int, float, type(None)), 0, None), "lr_schedule": (str, None, None, ("constant", "linear")),
+    "pool_size": (int, 0, 100_000), "spectral_norm": (bool,), "residual": (bool,),
+    "identity": (str, None, None, ("report", "cyclegan")),
+}
+# Flags whose value may differ on --resume (they change how long or how often, not what is learnt).
+MAY_CHANGE_ON_RESUME = ("epochs", "evaluate", "save_every_minutes", "time_limit_minutes")
+FLAG_OF = {"evaluate": "--no-eval", "augment": "--no-augment"}
+
+
+def flag_name(key: str) -> str:
+    return FLAG_OF.get(key, "--" + key.replace("_", "-"))
+
+
+def check_config_fields(config: dict, check: FileCheck) -> None:
+    """Types and ranges of settings read back from a file (a checkpoint, config.json)."""
+    for key, (kinds, *rest) in CONFIG_FIELDS.items():
+        low, high, choices = (rest + [None, None, None])[:3]
+        check.get(config, key, kinds, low=low, high=high, choices=choices, name=f"config.{key}")
+
+
 def validate_config(config: dict) -> None:
     config["lambdas"] = parse_lambdas(config["lambdas"])
-    if config["image_size"] < 16 or config["image_size"] % 8:
-        raise TrainingError(f"--image-size {config['image_size']}: must be a multiple of 8, at "
-                            "least 16 (the generator halves the size three times)")
+    try:
+        check_side(config["image_size"], "--image-size")
+    except LivestyleError as error:
+        raise TrainingError(f"{error}; the generator halves the size three times") from None
     for key in ("epochs", "batch_size", "g_features", "d_features"):
         if config[key] < 1:
             raise TrainingError(f"--{key.replace('_', '-')} {config[key]}: must be at least 1")
@@ -172,8 +209,8 @@ def validate_config(config: dict) -> None:
     if config["limit"] is not None and config["limit"] < 1:
         raise TrainingError(f"--limit {config['limit']}: must be at least 1 image per domain")
     for key in ("lr_g", "lr_d"):
-        if not config[key] > 0:
-            raise TrainingError(f"--{key.replace('_', '-')} {config[key]}: must be positive")
+        if not (math.isfinite(config[key]) and config[key] > 0):
+            raise TrainingError(f"--{key.replace('_', '-')} {config[key]}: must be a positive number")
 
 
 # ----------------------------------------------------------------------------- models
@@ -371,19 +408,89 @@ def choose_run_dir(args: argparse.Namespace) -> Path:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    try:
+        with atomic_writer(path) as handle:
+            torch.save(state, handle)
+    except LivestyleError as error:
+        previous = "the previous checkpoint is kept; " if path.exists() else ""
+        raise TrainingError(f"{error} ({previous}continue with --resume once it can be written)") from None
+
+
+CHECKPOINT_FIX = "it was not written by python -m training.fit, or is damaged; start a new run (another --run-dir)"
+CHECKPOINT_FIELDS = {"config": dict, "epoch": int, "step_in_epoch": int, "global_step": int, "generators": dict,
+                     "discriminators": dict, "optimizer_g": dict, "optimizer_d": dict, "rng": dict,
+                     "order": (dict, type(None)), "best": (dict, type(None))}
 
 
 def load_checkpoint(path: Path) -> dict:
+    """A training checkpoint, unpickled only as tensors and plain containers (weights_only), with its
+    layout checked before anything is restored from it."""
     if not path.is_file():
         raise TrainingError(f"--resume: no checkpoint at {path}; start the run without --resume")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise TrainingError(f"cannot load checkpoint {path} ({error}); it may be damaged — "
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 — whatever the unpickler meets, the answer is the same
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TrainingError(f"cannot load checkpoint {path} ({first}); it may be damaged — "
                             "start a new run") from None
+    check = FileCheck(path, CHECKPOINT_FIX)
+    check.mapping(checkpoint, "the checkpoint")
+    for key, kinds in CHECKPOINT_FIELDS.items():
+        check.get(checkpoint, key, kinds, low=0, high=10**9)
+    check_config_fields({**BASE, **checkpoint["config"]}, check)
+    return checkpoint
+
+
+def resume_config(args: argparse.Namespace, checkpoint: dict, path: Path) -> dict:
+    """The run's own settings; flags that differ from them are refused, except those that may change."""
+    config = {**BASE, **checkpoint["config"]}  # runs from before a setting existed get its default
+    differs, applied = [], []
+    given = explicit_overrides(args)
+    if args.preset != config["preset"]:
+        differs.append(f"preset {args.preset} (the run is {config['preset']})")
+    if args.recipe is not None and args.recipe != config["recipe"]:
+        differs.append(f"--recipe {args.recipe} (the run has {config['recipe']})")
+    if args.quick and not config["quick"]:
+        differs.append("--quick (the run is not a --quick run)")
+    for key, value in given.items():
+        old = config.get(key)
+        if key == "lambdas":
+            value = parse_lambdas(value)
+            same = all(math.isclose(a, b) for a, b in zip(value, old))
+        elif key == "data":
+            same = old is not None and Path(value).resolve() == Path(old).resolve()
+        else:
+            same = value == old
+        if same:
+            continue
+        if key in MAY_CHANGE_ON_RESUME:
+            config[key] = value
+            applied.append(f"{flag_name(key)} {value} (was {old})")
+        else:
+            shown = "" if isinstance(value, bool) else f" {value}"
+            differs.append(f"{flag_name(key)}{shown} (the run has {old})")
+    if differs:
+        raise TrainingError(f"--resume {path.parent.parent}: {'; '.join(differs)} — a run continues with its own "
+                            f"settings: leave these flags out, or start a new run with another --run-dir")
+    # A time limit belongs to one sitting, not to the run.
+    config["time_limit_minutes"] = given.get("time_limit_minutes")
+    validate_config(config)
+    if applied:
+        print(f"resume: applying {', '.join(applied)}")
+    return config
+
+
+def check_run_dir(run_dir: Path, config: dict, resume: bool) -> None:
+    """Before any work: the run folder is new (or the run being resumed), writable, and apart from the data."""
+    if not resume and (run_dir / "checkpoints" / "last.pt").exists():
+        raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
+                            "or choose another --run-dir")
+    if not resume and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise TrainingError(f"--run-dir {run_dir} already exists and is not empty; training writes its "
+                            "checkpoints, weights and logs there — choose a new folder")
+    check_writable(run_dir, "--run-dir", folder=True)
+    if config["data"]:
+        check_apart({"--run-dir": run_dir}, {"--data": config["data"]})
 
 
 # ----------------------------------------------------------------------------- data
@@ -484,20 +591,12 @@ def train(args: argparse.Namespace) -> Path:
     checkpoint = None
     if args.resume:
         checkpoint = load_checkpoint(checkpoint_dir / "last.pt")
-        config = {**BASE, **checkpoint["config"]}  # runs from before a setting existed get its default
-        overrides = explicit_overrides(args)
-        for key in ("epochs", "evaluate", "save_every_minutes"):
-            if key in overrides:
-                config[key] = overrides[key]
-        # A time limit belongs to one sitting, not to the run.
-        config["time_limit_minutes"] = overrides.get("time_limit_minutes")
-        validate_config(config)
+        config = resume_config(args, checkpoint, checkpoint_dir / "last.pt")
     else:
         config = build_config(args)
-        if (checkpoint_dir / "last.pt").exists():
-            raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
-                                "or choose another --run-dir")
     env = Environment(config)
+    if env.is_main:
+        check_run_dir(run_dir, config, args.resume)
     torch.manual_seed(config["seed"] + env.rank)
 
     data_root = resolve_data(config, env)
@@ -506,7 +605,7 @@ def train(args: argparse.Namespace) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoint_dir.mkdir(exist_ok=True)
         config["data"] = str(data_root)
-        write_bytes_atomically(run_dir / "config.json", json.dumps(config, indent=2).encode())
+        write_json(run_dir / "config.json", config)
 
     nets = Nets(config, env)
     generators, discriminators = nets.generators, nets.discriminators
@@ -514,12 +613,17 @@ def train(args: argparse.Namespace) -> Path:
     sampler = torch.Generator().manual_seed(config["seed"])
     start_epoch, start_step, order, best, global_step = 0, 0, None, None, 0
     if checkpoint is not None:
-        generators.load_state_dict(checkpoint["generators"])
-        discriminators.load_state_dict(checkpoint["discriminators"])
-        optimizer_g.load_state_dict(checkpoint["optimizer_g"])
-        optimizer_d.load_state_dict(checkpoint["optimizer_d"])
-        sampler.set_state(checkpoint["rng"]["sampler"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
+        try:
+            generators.load_state_dict(checkpoint["generators"])
+            discriminators.load_state_dict(checkpoint["discriminators"])
+            optimizer_g.load_state_dict(checkpoint["optimizer_g"])
+            optimizer_d.load_state_dict(checkpoint["optimizer_d"])
+            sampler.set_state(checkpoint["rng"]["sampler"])
+            torch.set_rng_state(checkpoint["rng"]["torch"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise TrainingError(f"{checkpoint_dir / 'last.pt'}: does not fit the networks of its own settings "
+                                f"({first[:200]}); {CHECKPOINT_FIX}") from None
         start_epoch, start_step = checkpoint["epoch"], checkpoint["step_in_epoch"]
         order, best, global_step = checkpoint["order"], checkpoint["best"], checkpoint["global_step"]
         if env.is_main:
@@ -656,8 +760,7 @@ def end_of_epoch(epoch, global_step, sums, steps, generators, dataset, structura
               **{k: v / max(steps, 1) for k, v in sums.items()}, **results}
     grid = sample_grid(generators, dataset, env)
     save_png(run_dir / f"samples_epoch{epoch + 1:03d}.png", grid)
-    with open(run_dir / "metrics.jsonl", "a") as log:
-        log.write(json.dumps(record) + "\n")
+    append_line(run_dir / "metrics.jsonl", json.dumps(record))
     for key, value in record.items():
         if isinstance(value, float):
             writer.add_scalar(f"{'val' if key.startswith('val_') else 'train'}/{key}", value, global_step)
@@ -693,11 +796,17 @@ def export_generators(run_dir: Path, generators: GeneratorPair, config: dict, be
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already reported in one line
+        return int(stop.code or 0)
     try:
         run_dir = train(args)
-    except (TrainingError, DataError, FileExistsError) as error:
+    except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a write no checked path foresaw (TensorBoard's event file, ...)
+        print(f"error: {describe(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -714,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             evaluate_run(run_dir)
-        except DataError as error:
+        except LivestyleError as error:
             print(f"evaluation skipped: {error}", file=sys.stderr)
     return 0
 

@@ -1,12 +1,13 @@
 """Labelled image grids (sample and test pictures) and atomic PNG writing."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+
+from livestyle.files import write_bytes
 
 LABEL_WIDTH = 150
 
@@ -36,10 +37,4 @@ def save_png(path: str | Path, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"could not encode {path}")
-    write_bytes_atomically(path, encoded.tobytes())
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    write_bytes(path, encoded.tobytes())

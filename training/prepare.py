@@ -35,7 +35,6 @@ import math
 import shlex
 import shutil
 import sys
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +44,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float
+from livestyle.errors import LivestyleError
+from livestyle.files import check_apart, check_writable, describe, folder_under_construction
 from training.data import DOMAINS, IMAGE_SUFFIXES
-from training.synth import _move_into_place
 
 KINDS = ("frames", "faces")
 SPLITS = ("train", "val", "test")
@@ -79,7 +80,7 @@ FACE_CANDIDATES = 3.0  # first pass: candidate frames per face wanted (many fram
 MAX_PASSES = 4
 
 
-class PrepareError(Exception):
+class PrepareError(LivestyleError):
     """A problem the user can fix; main() prints it as one line and exits with 1."""
 
 
@@ -475,8 +476,9 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
     count = DEFAULT_COUNT[kind] if count is None else count
     if fit not in FITS:
         raise PrepareError(f"--fit {fit!r}: use one of {', '.join(FITS)}")
-    if image_size < 16 or image_size % 8:
-        raise PrepareError(f"--image-size {image_size} is invalid; use a multiple of 8, at least 16 (e.g. 128)")
+    if not 16 <= image_size <= MAX_SIDE or image_size % 8:
+        raise PrepareError(f"--image-size {image_size} is invalid; use a multiple of 8 from 16 to {MAX_SIDE} "
+                           "(e.g. 128)")
     if len(split) != 3 or min(split) < 1:
         raise PrepareError(f"--split {','.join(map(str, split))}: use three positive whole numbers, e.g. 8,1,1")
     quotas = split_quotas(count, split)
@@ -486,23 +488,20 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
     if min_gap is not None and min_gap < 0:
         raise PrepareError(f"--min-gap {min_gap}: use a number of seconds, 0 or more")
     out = Path(out)
+    specs = {"game": game, "movie": movie}
+    # Before anything else: --overwrite must never delete footage it was asked to read.
+    check_apart({"--out": out}, {f"--{d}": list(specs[d]) for d in DOMAINS})
     if out.exists() and not overwrite:
         raise PrepareError(f"--out {out} already exists; choose another folder or add --overwrite")
-    specs = {"game": game, "movie": movie}
+    check_writable(out, "--out", folder=True)
     sources = {d: collect_sources(d, specs[d]) for d in DOMAINS}
     if command is None:
         command = f"training.prepare.prepare({kind!r}, {game!r}, {movie!r}, {str(out)!r}, {count})"
 
-    # Made first, so that an unwritable --out fails before the long decoding.
-    tmp = out.parent / f".tmp-{out.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-    except OSError as error:
-        raise PrepareError(f"cannot write the data set next to --out {out}: {error.strerror or error}; "
-                           "choose a folder you can write to") from None
     rng = np.random.default_rng(np.random.SeedSequence([seed, KINDS.index(kind)]))
-    try:
+    # Built in a private folder next to --out and renamed into place at the end: an interrupted or
+    # failed run leaves nothing behind, and an existing --out stays as it was until then.
+    with folder_under_construction(out, overwrite=overwrite) as tmp:
         domains = {}
         for name in DOMAINS:
             domain_sources = sources[name]
@@ -547,14 +546,6 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _write(tmp / "preview.png", contact_sheet(tmp, images))
-        try:
-            _move_into_place(tmp, out, overwrite)
-        except OSError as error:
-            raise PrepareError(f"cannot move the finished data set to --out {out}: "
-                               f"{getattr(error, 'strerror', None) or error}") from None
-    finally:  # also on errors and KeyboardInterrupt: no half-written data set stays behind
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return manifest
 
 
@@ -731,13 +722,8 @@ def _split_argument(text: str) -> tuple[int, int, int]:
     return values
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not the usage block
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m training.prepare",
         description="Build an unpaired game/movie data set (standard layout + manifest.json) from "
                     "your own videos or images: whole frames, or face crops.",
@@ -752,14 +738,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--game", nargs="+", required=True, metavar="SRC", help="game footage")
     parser.add_argument("--movie", nargs="+", required=True, metavar="SRC", help="film footage")
     parser.add_argument("--out", required=True, type=Path, help="data set folder to create")
-    parser.add_argument("--count", type=int, help="images per domain (default: frames 1500, faces 1000)")
-    parser.add_argument("--image-size", type=int, default=128, help="side in pixels, a multiple of 8 (default 128)")
+    parser.add_argument("--count", type=bounded_int(1, 10**6), help="images per domain (default: frames 1500, faces 1000)")
+    parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128, help="side in pixels, a multiple of 8 (default 128)")
     parser.add_argument("--fit", choices=FITS, default="squash",
                         help="frames to square: squash (the report; aspect not kept) or crop (centre)")
     parser.add_argument("--split", type=_split_argument, default=(8, 1, 1),
                         help="train,val,test ratio (default 8,1,1), by contiguous segments of footage")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and draw (default 0)")
-    parser.add_argument("--min-gap", type=float, metavar="SECONDS",
+    parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0, help="seed of the split and draw (default 0)")
+    parser.add_argument("--min-gap", type=finite_float(low=0), metavar="SECONDS",
                         help="least time between two frames taken from one video (default: half the "
                              "average spacing of the frames drawn)")
     parser.add_argument("--allow-fewer", action="store_true",
@@ -777,8 +763,11 @@ def main(argv: list[str] | None = None) -> int:
                            fit=args.fit, split=args.split, seed=args.seed, min_gap=args.min_gap,
                            allow_fewer=args.allow_fewer, overwrite=args.overwrite,
                            progress=not args.quiet, command=command)
-    except (PrepareError, OSError) as error:  # OSError: e.g. the disk filled up; it names the file
+    except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. the disk filled up while writing images
+        print(f"error: {describe(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)

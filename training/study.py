@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from livestyle.files import write_json
 from training import fit
 
 STUDY_DIR = Path("runs") / "study"
@@ -81,7 +82,7 @@ def run_configuration(kind: str, name: str, flags: list[str], fresh: bool) -> di
         raise SystemExit(f"{kind} {name} failed:\n{process.stderr[-2000:]}")
     evaluation = json.loads((run_dir / "eval.json").read_text())
     record = {"kind": kind, "name": name, "flags": flags, "seconds": seconds, "eval": evaluation}
-    record_path.write_text(json.dumps(record, indent=2))
+    write_json(record_path, record)
     oracle = evaluation["oracle"]["game2movie"]
     print(f"{'':27s} {seconds:.0f} s   game→movie SSIM {oracle['model']['ssim']:.3f} "
           f"PSNR {oracle['model']['psnr']:.2f} dB (nothing {oracle['do_nothing']['ssim']:.3f} / "

@@ -13,20 +13,20 @@ Run ``python -m training.synth --help`` to write a dataset to disk.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import math
-import os
 import pathlib
 import shlex
-import shutil
 import sys
-import uuid
 
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int
+from livestyle.errors import LivestyleError
+from livestyle.files import check_writable, describe, folder_under_construction
 
 SYNTH_VERSION = "1"
 KINDS = ("faces", "frames")
@@ -643,8 +643,8 @@ def _check_kind(kind: str) -> None:
 
 
 def _check_size(image_size: int) -> None:
-    if image_size < 16 or image_size % 8:
-        raise ValueError(f"image_size must be a multiple of 8 and at least 16, got {image_size}")
+    if not 16 <= image_size <= MAX_SIDE or image_size % 8:
+        raise ValueError(f"image_size must be a multiple of 8 from 16 to {MAX_SIDE}, got {image_size}")
 
 
 # ----------------------------------------------------------------------------------
@@ -702,9 +702,7 @@ def write_dataset(kind: str, out_dir, count: int, image_size: int = 128, seed: i
     if command is None:
         command = (f"training.synth.write_dataset({kind!r}, {str(out_dir)!r}, {count}, "
                    f"image_size={image_size}, seed={seed})")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".tmp-{out_dir.name}-{uuid.uuid4().hex[:8]}"
-    try:
+    with folder_under_construction(out_dir, overwrite=overwrite) as tmp:
         images, test_pairs = _write_images(kind, tmp, counts, image_size, seed, progress)
         from training.metrics import psnr, ssim, uint8_to_unit  # torch is only needed here
 
@@ -721,10 +719,6 @@ def write_dataset(kind: str, out_dir, count: int, image_size: int = 128, seed: i
             "images": images,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        _move_into_place(tmp, out_dir, overwrite)
-    finally:  # also on KeyboardInterrupt
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 
@@ -757,24 +751,6 @@ def _write_images(kind: str, root: pathlib.Path, counts: dict[str, int], image_s
     return images, test_pairs
 
 
-def _move_into_place(tmp: pathlib.Path, out_dir: pathlib.Path, overwrite: bool) -> None:
-    old = None
-    if out_dir.exists() and overwrite:  # a folder can only be renamed onto an empty one
-        old = out_dir.parent / f".old-{out_dir.name}-{uuid.uuid4().hex[:8]}"
-        os.replace(out_dir, old)
-    try:
-        os.replace(tmp, out_dir)
-    except OSError:
-        if old is not None:
-            os.replace(old, out_dir)
-        elif out_dir.exists():  # another process finished the same folder meanwhile
-            raise FileExistsError(f"{out_dir} appeared while it was being written; "
-                                  "pass overwrite=True (--overwrite) to replace it") from None
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def cached_dataset(kind: str, count: int, image_size: int = 128, seed: int = 0, root="data") -> pathlib.Path:
     """The dataset folder for these settings under ``root``, generated on first use."""
     path = pathlib.Path(root) / f"synth-{kind}-{image_size}px-n{count}-s{seed}-v{SYNTH_VERSION}"
@@ -784,19 +760,14 @@ def cached_dataset(kind: str, count: int, image_size: int = 128, seed: int = 0, 
     print(f"synth: generating {path} ({count} {kind} images per domain)")
     try:
         write_dataset(kind, path, count, image_size, seed)
-    except FileExistsError:
+    except (FileExistsError, LivestyleError):  # another process (a torchrun rank) wrote it first
         if not (path / "manifest.json").exists():
             raise
     return path
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not the usage block
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def main(argv=None) -> int:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m training.synth",
         description="Write a synthetic paired game/movie dataset (unpaired train/val, paired "
                     "oracle val and test sets with grain-free movie targets).",
@@ -804,10 +775,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("kind", help=f"what to draw: {' or '.join(KINDS)}")
     parser.add_argument("--out", required=True, type=pathlib.Path, help="dataset folder to create")
-    parser.add_argument("--count", required=True, type=int,
+    parser.add_argument("--count", required=True, type=bounded_int(10, 10**6),
                         help="images per domain, at least 10 (split 8:1:1 into train/val/test)")
-    parser.add_argument("--image-size", type=int, default=128, help="side in pixels, a multiple of 8 (default 128)")
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128, help="side in pixels, a multiple of 8 (default 128)")
+    parser.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=0, help="dataset seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     try:
@@ -820,17 +791,29 @@ def main(argv=None) -> int:
         problem = f"unknown kind {args.kind!r}; use one of: {', '.join(KINDS)}"
     elif args.count < 10:
         problem = f"--count {args.count} is too small; use at least 10 images per domain (split 8:1:1)"
-    elif args.image_size < 16 or args.image_size % 8:
-        problem = f"--image-size {args.image_size} is invalid; use a multiple of 8, at least 16 (e.g. 128)"
+    elif args.image_size % 8:
+        problem = f"--image-size {args.image_size} is invalid; use a multiple of 8 (e.g. 128)"
     elif args.out.exists() and not args.overwrite:
         problem = f"--out {args.out} already exists; choose another folder or add --overwrite"
+    if problem is None:
+        try:
+            check_writable(args.out, "--out", folder=True)
+        except LivestyleError as error:
+            problem = str(error)
     if problem:
         print(f"{parser.prog}: error: {problem}", file=sys.stderr)
         return 2
 
     command = "python -m training.synth " + shlex.join(sys.argv[1:] if argv is None else list(argv))
-    out = write_dataset(args.kind, args.out, args.count, args.image_size, args.seed, progress=not args.quiet,
-                        overwrite=args.overwrite, command=command)
+    try:
+        out = write_dataset(args.kind, args.out, args.count, args.image_size, args.seed, progress=not args.quiet,
+                            overwrite=args.overwrite, command=command)
+    except LivestyleError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. the disk filled up while writing images
+        print(f"{parser.prog}: error: {describe(error)}", file=sys.stderr)
+        return 1
     manifest = json.loads((out / "manifest.json").read_text())
     score = manifest["do_nothing"]["test"]
     counts = manifest["counts"]
