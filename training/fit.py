@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from tqdm import tqdm
 
 from livestyle.checks import MAX_FEATURES, MAX_SIDE, ArgumentParser, FileCheck, bounded_int, check_side, finite_float
 from livestyle.errors import LivestyleError
-from livestyle.files import append_line, atomic_writer, check_apart, check_writable, describe, write_json
+from livestyle.files import append_line, check_apart, check_writable, describe, write_bytes, write_json
 from livestyle.generator import Generator, save_generator
 from training import metrics
 from training.data import Dataset, ReportAugmentation, load_training_data, to_model_range, to_uint8
@@ -408,9 +409,11 @@ def choose_run_dir(args: argparse.Namespace) -> Path:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
+    # Serialised in memory first: torch's zip writer turns a full disk into an unrelated RuntimeError.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     try:
-        with atomic_writer(path) as handle:
-            torch.save(state, handle)
+        write_bytes(path, buffer.getbuffer())
     except LivestyleError as error:
         previous = "the previous checkpoint is kept; " if path.exists() else ""
         raise TrainingError(f"{error} ({previous}continue with --resume once it can be written)") from None
@@ -481,7 +484,9 @@ def resume_config(args: argparse.Namespace, checkpoint: dict, path: Path) -> dic
 
 
 def check_run_dir(run_dir: Path, config: dict, resume: bool) -> None:
-    """Before any work: the run folder is new (or the run being resumed), writable, and apart from the data."""
+    """Before any work: the run folder is apart from the data, new (or the run being resumed), and writable."""
+    if config["data"]:
+        check_apart({"--run-dir": run_dir}, {"--data": config["data"]})
     if not resume and (run_dir / "checkpoints" / "last.pt").exists():
         raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
                             "or choose another --run-dir")
@@ -489,8 +494,6 @@ def check_run_dir(run_dir: Path, config: dict, resume: bool) -> None:
         raise TrainingError(f"--run-dir {run_dir} already exists and is not empty; training writes its "
                             "checkpoints, weights and logs there — choose a new folder")
     check_writable(run_dir, "--run-dir", folder=True)
-    if config["data"]:
-        check_apart({"--run-dir": run_dir}, {"--data": config["data"]})
 
 
 # ----------------------------------------------------------------------------- data
@@ -601,11 +604,6 @@ def train(args: argparse.Namespace) -> Path:
 
     data_root = resolve_data(config, env)
     dataset = load_training_data(data_root, config["image_size"], config["limit"])
-    if env.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint_dir.mkdir(exist_ok=True)
-        config["data"] = str(data_root)
-        write_json(run_dir / "config.json", config)
 
     nets = Nets(config, env)
     generators, discriminators = nets.generators, nets.discriminators
@@ -628,6 +626,12 @@ def train(args: argparse.Namespace) -> Path:
         order, best, global_step = checkpoint["order"], checkpoint["best"], checkpoint["global_step"]
         if env.is_main:
             print(f"resuming {run_dir} at epoch {start_epoch + 1}, step {start_step}")
+    # Written once the checkpoint has been restored: a refused resume leaves the run as it was.
+    if env.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint_dir.mkdir(exist_ok=True)
+        config["data"] = str(data_root)
+        write_json(run_dir / "config.json", config)
 
     augment = ReportAugmentation().to(env.device) if config["augment"] else None
     structural = StructuralSimilarity(config["image_size"])

@@ -550,9 +550,12 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
 
 
 def _write(path: Path, image: np.ndarray) -> None:
+    """Into the private folder under construction; a full disk surfaces as a real OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise PrepareError(f"could not write {path}; is the disk full?")
+    ok, encoded = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise PrepareError(f"could not encode {path.name}")
+    path.write_bytes(encoded.tobytes())
 
 
 def _check_counts(domains: dict[str, Domain], kind: str, quotas: dict[str, int], min_gap: float | None,
@@ -767,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # e.g. the disk filled up while writing images
-        print(f"error: {describe(error)}", file=sys.stderr)
+        print(f"error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)

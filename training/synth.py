@@ -737,8 +737,11 @@ def _write_images(kind: str, root: pathlib.Path, counts: dict[str, int], image_s
                 rendered[path.split("/")[1]] = image
                 target = root / path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if not cv2.imwrite(str(target), image[..., ::-1]):  # cv2 writes BGR
-                    raise OSError(f"could not write {target}")
+                # Encoded here and written by Python, so a full disk is a real OSError, not a False.
+                ok, encoded = cv2.imencode(".png", image[..., ::-1])  # cv2 writes BGR
+                if not ok:
+                    raise ValueError(f"could not encode {target}")
+                target.write_bytes(encoded.tobytes())
                 entry = {"path": path, "split": path.split("/")[0], "domain": domain, "scene_seed": scene_seed}
                 if role:
                     entry["role"] = role
@@ -812,7 +815,7 @@ def main(argv=None) -> int:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # e.g. the disk filled up while writing images
-        print(f"{parser.prog}: error: {describe(error)}", file=sys.stderr)
+        print(f"{parser.prog}: error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1
     manifest = json.loads((out / "manifest.json").read_text())
     score = manifest["do_nothing"]["test"]
