@@ -5,15 +5,21 @@ precision, input size, source weights (path + sha256), architecture, channel ord
 versions, build time and the parity check against torch. The runtime uses an artifact only when
 its sidecar fits the weights, the size and (for TensorRT) this GPU and TensorRT version, and
 records a passed parity check; otherwise it says which of these failed.
+
+A sidecar is not trusted either: `check_sidecar` checks every field the runtime reads (type and
+range) and requires the artifact's sha256, so a damaged or hand-edited sidecar is one line naming
+the file and the field, and a file swapped after its parity check is refused. Where the runtime
+chooses among many artifacts, a bad sidecar is skipped with that line, never fatal.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
+import sys
 from pathlib import Path
 
+from .checks import FileCheck
 from .errors import LivestyleError
+from .files import write_json
 from .machine import Machine
 from .model import format_size, sha256_file
 
@@ -24,16 +30,12 @@ TOLERANCE = {"fp32": 1e-3, "fp16": 5e-2}
 REBUILD = "python scripts/build_engine.py"
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-    return path
+FORMATS = tuple(SUFFIX)
+PRECISIONS = tuple(TOLERANCE)
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
-
-def write_json_atomic(path: str | Path, value) -> Path:
-    return write_atomic(path, (json.dumps(value, indent=2) + "\n").encode())
+# livestyle.app still imports this name; it is livestyle.files' write (private temporary file, os.replace).
+write_json_atomic = write_json
 
 
 def sidecar_path(artifact: str | Path) -> Path:
@@ -54,53 +56,92 @@ def artifact_name(direction: str, weights_sha256: str, size: tuple[int, int], pr
     return name + SUFFIX[fmt]
 
 
+def check_sidecar(sidecar, path: str | Path) -> dict:
+    """The sidecar with every field the runtime reads checked; LivestyleError naming the file and the
+    field otherwise. Extra fields are kept: they are for people, never read."""
+    check = FileCheck(path, f"rebuild the engine with {REBUILD}", sidecar)
+    check.mapping()
+    if sidecar.get("sidecar_format") != SIDECAR_FORMAT:
+        raise check.fail(f"not a livestyle engine sidecar (sidecar_format {sidecar.get('sidecar_format')!r}, "
+                         f"expected {SIDECAR_FORMAT!r})")
+    fmt = check.get(sidecar, "format", str, choices=FORMATS)
+    check.get(sidecar, "precision", str, choices=PRECISIONS)
+    check.get(sidecar, "file", str, required=False)
+    if "artifact_sha256" not in sidecar:
+        raise check.fail("no artifact_sha256: cannot confirm the file is the one that was checked")
+    if not SHA256.fullmatch(check.get(sidecar, "artifact_sha256", str)):
+        raise check.fail("field 'artifact_sha256' is not a sha256 (64 hex digits)")
+    check.size(check.get(sidecar, "input", dict), "size", "input.size")
+    weights = check.get(sidecar, "weights", dict)
+    check.get(weights, "sha256", str, name="weights.sha256")
+    check.get(weights, "path", str, required=False, name="weights.path")
+    check.get(weights, "direction", str, required=False, name="weights.direction")
+    gpu = check.get(sidecar, "gpu", (dict, type(None)), required=fmt == "tensorrt")
+    if fmt == "tensorrt" and gpu is None:
+        raise check.fail("field 'gpu' is null, but a TensorRT engine is tied to the GPU it was built on")
+    if gpu is not None:
+        check.get(gpu, "name", str, name="gpu.name")
+        check.get(gpu, "compute_capability", str, name="gpu.compute_capability")
+    versions = check.get(sidecar, "versions", dict)
+    check.get(versions, "tensorrt", str, required=fmt == "tensorrt", name="versions.tensorrt")
+    parity = check.get(sidecar, "parity", dict)
+    check.get(parity, "passed", bool, name="parity.passed")
+    for key in ("max_abs_error", "tolerance"):
+        check.get(parity, key, (int, float), required=False, name=f"parity.{key}")
+    return sidecar
+
+
 def read_sidecar(artifact: str | Path) -> dict:
+    """The checked sidecar of an artifact; LivestyleError (one line) when it is missing or bad."""
     path = sidecar_path(artifact)
     if not path.is_file():
         raise LivestyleError(f"{artifact} has no sidecar {path.name}: the runtime cannot tell what it was built "
                              f"from; rebuild it with {REBUILD}")
-    try:
-        sidecar = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LivestyleError(f"{path} is not readable JSON ({error}); rebuild the engine with {REBUILD}") from None
-    if not isinstance(sidecar, dict) or sidecar.get("sidecar_format") != SIDECAR_FORMAT:
-        raise LivestyleError(f"{path} is not a livestyle engine sidecar; rebuild the engine with {REBUILD}")
-    return sidecar
+    check = FileCheck(path, f"rebuild the engine with {REBUILD}")
+    return check_sidecar(check.load_json(), path)
 
 
 def problems(sidecar: dict, machine: Machine, *, weights_sha256: str | None = None,
              size: tuple[int, int] | None = None, artifact: str | Path | None = None) -> list[str]:
     """Why this artifact cannot be used here (empty: it can)."""
+    try:
+        check_sidecar(sidecar, sidecar_path(artifact) if artifact is not None else "its sidecar")
+    except LivestyleError as error:
+        return [str(error)]
     found = []
-    weights = sidecar.get("weights") or {}
-    if weights_sha256 and weights.get("sha256") != weights_sha256:
-        found.append(f"built from other weights ({weights.get('path')}, sha256 {str(weights.get('sha256'))[:12]}…, "
+    weights = sidecar["weights"]
+    if weights_sha256 and weights["sha256"] != weights_sha256:
+        found.append(f"built from other weights ({weights.get('path')}, sha256 {weights['sha256'][:12]}…, "
                      f"not {weights_sha256[:12]}…)")
-    built_size = tuple(sidecar.get("input", {}).get("size", ()))
+    built_size = tuple(sidecar["input"]["size"])
     if size and built_size != tuple(size):
-        found.append(f"built for {'x'.join(map(str, built_size)) or '?'}, not {format_size(size)}")
-    if sidecar.get("format") == "tensorrt":
-        gpu, here = sidecar.get("gpu") or {}, machine.gpu
+        found.append(f"built for {format_size(built_size)}, not {format_size(size)}")
+    if sidecar["format"] == "tensorrt":
+        gpu, here = sidecar["gpu"], machine.gpu
         if here is None:
-            found.append(f"built for a {gpu.get('name')} GPU; this machine has no CUDA GPU")
-        elif (gpu.get("name"), gpu.get("compute_capability")) != (here["name"], here["compute_capability"]):
-            found.append(f"built on {gpu.get('name')} (sm_{str(gpu.get('compute_capability')).replace('.', '')}), "
+            found.append(f"built for a {gpu['name']} GPU; this machine has no CUDA GPU")
+        elif (gpu["name"], gpu["compute_capability"]) != (here["name"], here["compute_capability"]):
+            found.append(f"built on {gpu['name']} (sm_{gpu['compute_capability'].replace('.', '')}), "
                          f"this GPU is {here['name']} (sm_{here['compute_capability'].replace('.', '')})")
-        built_trt = (sidecar.get("versions") or {}).get("tensorrt")
+        built_trt = sidecar["versions"]["tensorrt"]
         if machine.tensorrt and built_trt != machine.tensorrt:
             found.append(f"built with TensorRT {built_trt}, installed is {machine.tensorrt}")
-    parity = sidecar.get("parity") or {}
-    if "passed" not in parity:
-        found.append("no parity check recorded")
-    elif not parity["passed"]:
+    parity = sidecar["parity"]
+    if not parity["passed"]:
         found.append(f"its parity check failed (max abs error {parity.get('max_abs_error')} > "
                      f"{parity.get('tolerance')})")
     if artifact is not None:
         artifact = Path(artifact)
         if not artifact.is_file():
             found.append("the file is missing")
-        elif sidecar.get("artifact_sha256") and sha256_file(artifact) != sidecar["artifact_sha256"]:
-            found.append("the file changed since it was built (sha256 differs from its sidecar)")
+        else:
+            try:
+                changed = sha256_file(artifact) != sidecar["artifact_sha256"]
+            except OSError as error:
+                found.append(f"the file cannot be read ({error.strerror or error})")
+            else:
+                if changed:
+                    found.append("the file changed since it was built (sha256 differs from its sidecar)")
     return found
 
 
@@ -117,27 +158,37 @@ def check_artifact(artifact: str | Path, machine: Machine, *, weights_sha256: st
     return sidecar
 
 
-def find_artifacts(engines_dir: str | Path, fmt: str) -> list[tuple[Path, dict]]:
-    """(artifact, sidecar) for every readable sidecar of this format in the folder, newest first."""
+def warn(message: str) -> None:
+    print(f"livestyle: warning: {message}", file=sys.stderr, flush=True)
+
+
+def find_artifacts(engines_dir: str | Path, fmt: str, refused: list[str] | None = None) -> list[tuple[Path, dict]]:
+    """(artifact, sidecar) for every good sidecar of this format in the folder, newest first. A bad
+    sidecar is skipped with its one line: added to `refused` where given, else warned on stderr."""
     engines_dir = Path(engines_dir)
     found = []
-    for path in sorted(engines_dir.glob(f"*{SUFFIX[fmt]}.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+    for path in engines_dir.glob(f"*{SUFFIX[fmt]}.json"):
         artifact = path.with_name(path.name[: -len(".json")])
         try:
             sidecar = read_sidecar(artifact)
-        except LivestyleError:
+            modified = path.stat().st_mtime
+        except LivestyleError as error:
+            (refused.append if refused is not None else warn)(f"skipping {artifact.name}: {error}")
             continue
-        if sidecar.get("format") == fmt:
-            found.append((artifact, sidecar))
-    return found
+        except OSError:  # vanished or unreadable meanwhile: nothing to choose
+            continue
+        if sidecar["format"] == fmt:
+            found.append((modified, artifact, sidecar))
+    return [(artifact, sidecar) for _, artifact, sidecar in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 def select_artifact(engines_dir: str | Path, fmt: str, machine: Machine, *, weights_sha256: str,
                     size: tuple[int, int]) -> tuple[Path | None, list[str]]:
-    """The newest usable artifact for these weights and size, or None and why each candidate was refused."""
+    """The newest usable artifact for these weights and size, or None and why each candidate was
+    refused (bad sidecars included, by name)."""
     refused, other = [], 0
-    for artifact, sidecar in find_artifacts(engines_dir, fmt):
-        if (sidecar.get("weights") or {}).get("sha256") != weights_sha256:
+    for artifact, sidecar in find_artifacts(engines_dir, fmt, refused):
+        if sidecar["weights"]["sha256"] != weights_sha256:
             other += 1  # another model's engine: counted, not listed
             continue
         found = problems(sidecar, machine, weights_sha256=weights_sha256, size=size, artifact=artifact)

@@ -4,14 +4,15 @@ Every backend that can run is opened and timed once (frame in → frame out, med
 the inference size); the winner is kept, the others closed. The timings are cached per (weights
 sha256, size, device, threads) in a JSON file — $LIVESTYLE_CACHE_DIR/backends.json, else
 $XDG_CACHE_HOME (or ~/.cache)/livestyle/backends.json — and reused while the same backends are
-available. A TensorRT engine is a candidate only when its sidecar fits the weights, the size, this
+available; an entry of the wrong shape (a damaged or hand-edited cache) is timed again, never
+trusted. A TensorRT engine is a candidate only when its sidecar fits the weights, the size, this
 GPU and this TensorRT version and records a passed parity check. If the chosen backend fails to
 load, the next fastest is taken, with a message. The report says, for every backend, why it was
 or was not used.
 """
 from __future__ import annotations
 
-import json
+import math
 import os
 import statistics
 import time
@@ -20,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import select_artifact, write_json_atomic
+from .artifacts import select_artifact
 from .backends import NAMES, Backend, open_backend, unavailable
+from .checks import FileCheck
 from .errors import LivestyleError
+from .files import describe, write_json
 from .machine import Machine
 from .model import Model, format_size
 
@@ -37,11 +40,32 @@ def default_cache_path() -> Path:
 
 
 def read_cache(path: Path) -> dict:
+    """The cache as a dict of entries (each checked when used, by cached_entry); {} when it is
+    missing, damaged or not a JSON object: then everything is timed again."""
     try:
-        cache = json.loads(path.read_text())
-        return cache if isinstance(cache, dict) else {}
-    except (OSError, ValueError):
-        return {}  # missing or damaged: time again
+        cache = FileCheck(path, "").load_json()
+    except LivestyleError:
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def cached_entry(cache: dict, key: str, available: list[str]) -> dict | None:
+    """The cache's entry for this key if it has the shape choose() reads and was timed with the same
+    candidates; None (time again) otherwise."""
+    entry = cache.get(key)
+    if not isinstance(entry, dict):
+        return None
+    timings, candidates = entry.get("timings_ms"), entry.get("candidates")
+    if not isinstance(timings, dict) or not timings or not isinstance(candidates, list):
+        return None
+    if not all(isinstance(name, str) for name in candidates) or sorted(candidates) != sorted(available):
+        return None
+    if not all(name in available and isinstance(ms, (int, float)) and not isinstance(ms, bool)
+               and math.isfinite(ms) and ms >= 0 for name, ms in timings.items()):
+        return None
+    if not isinstance(entry.get("measured", "?"), str):
+        return None
+    return entry
 
 
 def time_backend(backend: Backend, min_runs: int = 3, max_runs: int = 20, seconds: float = 1.5) -> float:
@@ -80,14 +104,14 @@ def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir
     cache_file = Path(cache_path) if cache_path else default_cache_path()
     cache = read_cache(cache_file)
     key = f"{model.sha256} {format_size(size)} {machine.device_key} threads={threads or machine.cores}"
-    entry = cache.get(key) or {}
+    entry = cached_entry(cache, key, available)
     options = dict(engines_dir=engines_dir, engine=engine, threads=threads, cuda_mode=cuda_mode, log=log)
 
     def finish(chosen: str, how: str) -> list[str]:
         return [f"{name}: {lines[name]}" + ("  <- chosen" if name == chosen else "") for name in candidates
                 if name in lines] + [f"auto: {chosen} ({how})"]
 
-    if entry.get("timings_ms") and sorted(entry.get("candidates", [])) == sorted(available):
+    if entry is not None:
         timings = entry["timings_ms"]
         for name in sorted(available, key=lambda n: timings.get(n, float("inf"))):
             lines[name] = (f"{timings[name]:.1f} ms/frame (cached, {entry.get('measured', '?')})" if name in timings
@@ -129,8 +153,10 @@ def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir
                   "measured": datetime.now().isoformat(timespec="seconds")}
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(cache_file, cache)
+        write_json(cache_file, cache)
     except OSError as error:
-        log(f"auto: could not write the backend cache {cache_file} ({error}); timing again next time")
+        log(f"auto: could not write the backend cache: {describe(error, cache_file)}; timing again next time")
+    except LivestyleError as error:  # a cache is only a speed-up: the chosen backend runs anyway
+        log(f"auto: could not write the backend cache: {error}; timing again next time")
     how = f"fastest of {len(timings)} timed at {format_size(size)}, cached in {cache_file}"
     return best, finish(best.name, how)

@@ -6,13 +6,15 @@ TensorRT: the network exported to ONNX on the GPU (in fp16 for --precision fp16:
 builds it as a strongly typed network, the precision coming from the graph), parsed by TensorRT's
 ONNX parser and built with a timing cache in the output folder; the engine is run through the
 runtime's own TensorRT backend and checked against torch fp32 on the same GPU.
-Either way the file is written under a temporary name and renamed into place only after the
-parity check passed, followed by its JSON sidecar (see livestyle.artifacts).
+Either way the file is written to a private temporary file (livestyle.files: mkstemp in the output
+folder, so a link planted under a guessable name is never written through) and moved into place
+only after the parity check passed and its JSON sidecar (see livestyle.artifacts) was written; a
+failed check, a full disk or Ctrl+C leaves nothing behind. No output may be the weights it is
+built from.
 """
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import sys
 import time
@@ -22,9 +24,10 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .artifacts import SIDECAR_FORMAT, TOLERANCE, artifact_name, sidecar_path, slug, write_atomic, write_json_atomic
+from .artifacts import SIDECAR_FORMAT, TOLERANCE, artifact_name, sidecar_path, slug
 from .backends.base import Backend
 from .errors import LivestyleError
+from .files import atomic_writer, check_apart, write_bytes, write_json
 from .machine import Machine
 from .model import Model, random_frames, sha256_file
 
@@ -87,7 +90,8 @@ def measure_parity(backend: Backend, reference: torch.nn.Module, device: str, si
 
 
 def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], artifact: Path, machine: Machine,
-                parity: dict, build_seconds: float) -> dict:
+                parity: dict, build_seconds: float, contents: Path | None = None) -> dict:
+    """The sidecar of `artifact`; `contents` is where its bytes are now (the temporary file) if not there yet."""
     width, height = size
     tensor = {"shape": [1, 3, height, width], "layout": "NCHW", "range": "[-1, 1]", "channel_order": "rgb"}
     return {
@@ -95,7 +99,7 @@ def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], a
         "format": fmt,
         "backend": "tensorrt" if fmt == "tensorrt" else "onnxruntime",
         "file": artifact.name,
-        "artifact_sha256": sha256_file(artifact),
+        "artifact_sha256": sha256_file(contents or artifact),
         "precision": precision,
         "input": {"name": "input", "size": [width, height], **tensor},
         "output": {"name": "output", **tensor},
@@ -112,15 +116,36 @@ def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], a
     }
 
 
-def _finish(model, fmt, precision, size, temporary, final, machine, parity, started, log) -> Path:
+def keep_apart(model: Model, outputs: dict[str, Path]) -> None:
+    """No file this build writes may be (or be a link to) the weights it reads."""
+    check_apart(outputs, {"--weights": model.path})
+
+
+@contextlib.contextmanager
+def artifact_writer(final: Path):
+    """A private temporary file for the artifact; moved into place when the block ends without an
+    error, after the sidecar that `keep` wrote. Should that last move fail, the new sidecar is
+    removed too: it would describe a file that is not there."""
+    written: list[Path] = []
+    try:
+        with atomic_writer(final) as handle:
+            yield handle, written
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def keep(model, fmt, precision, size, temporary: Path, final: Path, machine, parity, started, written: list) -> None:
+    """Refuse a failed parity check (the temporary file is then removed, nothing written), else
+    write the sidecar describing the temporary file's bytes under the final name."""
     if not parity["passed"]:
         raise LivestyleError(f"parity check failed: {fmt} differs from torch by up to {parity['max_abs_error']:.2e} "
                              f"(tolerance {parity['tolerance']:.0e}); {final.name} was not written")
-    os.replace(temporary, final)
-    sidecar = sidecar_for(model, fmt, precision, size, final, machine, parity, time.perf_counter() - started)
-    write_json_atomic(sidecar_path(final), sidecar)
-    log(f"wrote {final} ({final.stat().st_size / 2**20:.1f} MiB) and {sidecar_path(final).name}")
-    return final
+    sidecar = sidecar_for(model, fmt, precision, size, final, machine, parity, time.perf_counter() - started,
+                          contents=temporary)
+    write_json(sidecar_path(final), sidecar)
+    written.append(sidecar_path(final))
 
 
 def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, tolerance: float | None = None,
@@ -131,21 +156,26 @@ def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Mach
     started = time.perf_counter()
     tolerance = TOLERANCE["fp32"] if tolerance is None else tolerance
     final = out_dir / artifact_name(model.direction, model.sha256, size, "fp32", "onnx")
-    temporary = final.with_name(f".{final.name}.tmp")
-    try:
-        log(f"exporting ONNX (fp32, fixed 1x3x{size[1]}x{size[0]}) ...")
-        export_onnx(model.module, size, str(temporary))
+    keep_apart(model, {"the engine": final, "its sidecar": sidecar_path(final)})
+    log(f"exporting ONNX (fp32, fixed 1x3x{size[1]}x{size[0]}) ...")
+    onnx_bytes = export_onnx(model.module, size)  # in memory: a full disk shows up as our own write's OSError
+    with artifact_writer(final) as (handle, written):
+        handle.write(onnx_bytes)
+        handle.flush()
+        temporary = Path(handle.name)
         log(f"  {time.perf_counter() - started:.1f} s; checking parity with ONNX Runtime (CPU) on {parity_inputs} "
             f"random inputs ...")
         backend = OnnxRuntimeBackend(temporary, size, threads=None, source=str(temporary), use_gpu=False)
-        parity = measure_parity(backend, model.module, "cpu", size, parity_inputs, tolerance)
+        try:
+            parity = measure_parity(backend, model.module, "cpu", size, parity_inputs, tolerance)
+        finally:
+            backend.close()
         parity.update(reference="torch fp32, cpu", runtime="onnxruntime CPUExecutionProvider", device="cpu")
-        backend.close()
         log(f"  max abs diff {parity['max_abs_error']:.2e}, mean {parity['mean_abs_error']:.2e} "
             f"(tolerance {tolerance:.0e}): {'ok' if parity['passed'] else 'FAILED'}")
-        return _finish(model, "onnx", "fp32", size, temporary, final, machine, parity, started, log)
-    finally:
-        temporary.unlink(missing_ok=True)
+        keep(model, "onnx", "fp32", size, temporary, final, machine, parity, started, written)
+    log(f"wrote {final} ({final.stat().st_size / 2**20:.1f} MiB) and {sidecar_path(final).name}")
+    return final
 
 
 def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, precision: str = "fp16",
@@ -159,9 +189,9 @@ def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: 
     started = time.perf_counter()
     tolerance = TOLERANCE[precision] if tolerance is None else tolerance
     final = out_dir / artifact_name(model.direction, model.sha256, size, precision, "tensorrt", machine)
-    temporary = final.with_name(f".{final.name}.tmp")
     gpu = machine.gpu
     timing_cache = out_dir / f"timing-{slug(gpu['name'])}-sm{gpu['compute_capability'].replace('.', '')}-trt{trt.__version__}.cache"
+    keep_apart(model, {"the engine": final, "its sidecar": sidecar_path(final), "the timing cache": timing_cache})
     flags = getattr(trt, "NetworkDefinitionCreationFlag", None)
     strongly_typed = flags is not None and hasattr(flags, "STRONGLY_TYPED")
     half_graph = precision == "fp16" and strongly_typed
@@ -182,16 +212,23 @@ def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: 
             config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32, not TF32 matmuls
         except Exception:  # noqa: BLE001 — strongly typed builds may own this themselves
             pass
-    cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
+    try:
+        # A cache is only a speed-up: one that cannot be read is rebuilt from nothing.
+        cached = timing_cache.read_bytes() if timing_cache.is_file() else b""
+    except OSError:
+        cached = b""
+    cache = config.create_timing_cache(cached)
     config.set_timing_cache(cache, False)
     log(f"building the TensorRT {trt.__version__} engine ({precision}; timing cache {timing_cache.name}) — "
         f"a few minutes the first time ...")
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise LivestyleError("TensorRT could not build the engine (see its messages above)")
-    write_atomic(timing_cache, bytes(config.get_timing_cache().serialize()))
-    try:
-        write_atomic(temporary, bytes(plan))
+    write_bytes(timing_cache, bytes(config.get_timing_cache().serialize()))
+    with artifact_writer(final) as (handle, written):
+        handle.write(bytes(plan))
+        handle.flush()
+        temporary = Path(handle.name)
         log(f"  built in {time.perf_counter() - started:.0f} s; checking parity against torch fp32 on this GPU on "
             f"{parity_inputs} random inputs ...")
         backend = TensorRTBackend(temporary, size, precision)
@@ -205,6 +242,6 @@ def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: 
                       compute_capability=gpu["compute_capability"])
         log(f"  max abs diff {parity['max_abs_error']:.2e}, mean {parity['mean_abs_error']:.2e} "
             f"(tolerance {tolerance:.0e}): {'ok' if parity['passed'] else 'FAILED'}")
-        return _finish(model, "tensorrt", precision, size, temporary, final, machine, parity, started, log)
-    finally:
-        temporary.unlink(missing_ok=True)
+        keep(model, "tensorrt", precision, size, temporary, final, machine, parity, started, written)
+    log(f"wrote {final} ({final.stat().st_size / 2**20:.1f} MiB) and {sidecar_path(final).name}")
+    return final

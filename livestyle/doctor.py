@@ -1,5 +1,6 @@
 """`python -m livestyle doctor`: what this machine offers livestyle, and which backend `auto` would
-use. Imports every optional library lazily; a missing one is a line of the report, not a crash."""
+use. Imports every optional library lazily; a missing one is a line of the report, not a crash.
+A --model that cannot be loaded or run is the one thing that is a failure: the command exits non-zero."""
 from __future__ import annotations
 
 import os
@@ -58,7 +59,9 @@ def display_lines() -> list[str]:
 
 
 def report(machine: Machine | None = None, model=None, size=(640, 360), engines_dir="engines", cache_path=None,
-           threads=None) -> list[str]:
+           threads=None, failures: list[str] | None = None) -> list[str]:
+    """The report's lines. Why --model could not be run is a line here and, where `failures` is
+    given, appended to it (the command then exits non-zero)."""
     machine = machine or probe()
     lines = [f"livestyle {__version__}, Python {platform.python_version()}, {platform.platform()}",
              f"CPU: {machine.cpu}, {machine.cores} cores"]
@@ -105,12 +108,14 @@ def report(machine: Machine | None = None, model=None, size=(640, 360), engines_
         return lines
     from .stylizer import Stylizer
 
-    lines.append(f"auto for {model} at {format_size(size)}:")
+    lines.append(f"auto for {getattr(model, 'label', model)} at {format_size(size)}:")
     try:
         stylizer = Stylizer(model, "auto", size=size, engines_dir=engines_dir, cache_path=cache_path, threads=threads,
                             machine=machine, log=lambda message: lines.append(f"  note: {message}"))
     except LivestyleError as error:
         lines.append(f"  {error}")
+        if failures is not None:
+            failures.append(str(error))
         return lines
     lines += [f"  {line}" for line in stylizer.report]
     stylizer.close()

@@ -60,6 +60,24 @@ def _temporary_name(target: Path) -> tuple[str, str]:
     return f".{target.stem}.", f".partial{target.suffix}"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once at import: os.umask can only be read by setting it
+
+
+def _mode_for(target: Path) -> int:
+    """mkstemp makes a 0600 file; the result gets the mode a plain open() would give it (or keeps
+    the mode of the file it replaces), so weights and engines stay readable as before."""
+    try:
+        return target.stat().st_mode & 0o777 if target.is_file() and not target.is_symlink() else 0o666 & ~_UMASK
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """A new, empty, private file in the target's folder for a library that wants a path (PyAV,
@@ -77,6 +95,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         try:
             with open(temporary, "rb+") as handle:
                 os.fsync(handle.fileno())
+            os.chmod(temporary, _mode_for(target))
             os.replace(temporary, target)
         except OSError as error:
             raise LivestyleError(describe(error, target)) from None

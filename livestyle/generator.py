@@ -6,7 +6,9 @@ skip from the encoder's 2N level (2 blocks there), InstanceNorm(affine) + ReLU, 
 About 5.6M parameters at N=64. Input and output are RGB in [-1, 1]; H and W divisible by 8.
 
 Weights travel as safetensors whose metadata holds the architecture, so the runtime can rebuild
-the network without importing `training`.
+the network without importing `training`. Nothing in such a file is trusted: the architecture is
+checked field by field and the tensor names and shapes against the network it describes, from the
+header alone, before any network is built or any tensor read.
 """
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from .checks import MAX_FEATURES, FileCheck
+from .errors import LivestyleError
+from .files import describe, write_bytes
 
 WEIGHTS_FORMAT = "livestyle-generator/1"
 
@@ -94,11 +100,10 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def save_generator(generator: Generator, path: str | Path, direction: str, extra: dict | None = None) -> None:
-    """Write weights + self-describing metadata atomically (temp file, then os.replace)."""
-    import os
-    from safetensors.torch import save_file
+    """Write weights + self-describing metadata atomically (livestyle.files: a private temporary
+    file, then os.replace), so a crash or a full disk never leaves half a weights file."""
+    from safetensors.torch import save
 
-    path = Path(path)
     metadata = {
         "format": WEIGHTS_FORMAT,
         "architecture": json.dumps(generator.architecture()),
@@ -110,29 +115,100 @@ def save_generator(generator: Generator, path: str | Path, direction: str, extra
     for key, value in (extra or {}).items():
         metadata[key] = value if isinstance(value, str) else json.dumps(value)
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-    temporary = path.with_name(f".{path.name}.tmp")
-    save_file(state, str(temporary), metadata=metadata)
-    os.replace(temporary, path)
+    write_bytes(path, save(state, metadata=metadata))
+
+
+class WeightsError(LivestyleError, ValueError):
+    """Weights that cannot be used; a ValueError too, for callers that caught that before."""
+
+
+FIX = "pass the game2movie.safetensors written by python -m training.fit"
+FLOATS = ("F16", "BF16", "F32", "F64")
+
+
+class _WeightsCheck(FileCheck):
+    def fail(self, problem: str) -> WeightsError:
+        return WeightsError(str(super().fail(problem)))
+
+
+DIRECTIONS = ("game2movie", "movie2game")
+
+
+def check_metadata(path: Path, metadata: dict) -> dict:
+    """The metadata's architecture, checked field by field before anything is built from it: a
+    damaged or foreign file must not get as far as allocating a network of its choosing. The
+    direction is checked too: it becomes part of engine file names."""
+    check = _WeightsCheck(path, FIX)
+    if metadata.get("format") != WEIGHTS_FORMAT:
+        raise WeightsError(f"{path} is not livestyle generator weights (metadata format "
+                           f"{metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r}); {FIX}")
+    text = metadata.get("architecture")
+    if text is None:
+        raise check.fail("its metadata has no 'architecture'")
+    try:
+        architecture = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise check.fail("its metadata 'architecture' is not valid JSON") from None
+    check.mapping(architecture, "its metadata 'architecture'")
+    check.get(metadata, "direction", str, required=False, choices=DIRECTIONS, name="direction")
+    check.get(architecture, "class", str, choices=("Generator",), name="architecture.class")
+    features = check.get(architecture, "features", int, low=1, high=MAX_FEATURES, name="architecture.features")
+    upsample = check.get(architecture, "upsample", str, choices=("deconv", "resize"), name="architecture.upsample")
+    residual = check.get(architecture, "residual", bool, required=False, default=False, name="architecture.residual")
+    return {"class": "Generator", "features": features, "upsample": upsample, "residual": residual}
+
+
+def check_tensors(path: Path, handle, architecture: dict) -> None:
+    """The file's tensor names, shapes and types against the network its metadata describes, read
+    from the header alone: nothing is allocated for a file that does not fit."""
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in Generator(**{k: v for k, v in architecture.items()
+                                                                       if k != "class"}).state_dict().items()}
+    found = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    missing, extra = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+    wrong = sorted(name for name in expected.keys() & found.keys() if expected[name] != found[name])
+    described = (f"Generator(features={architecture['features']}, upsample={architecture['upsample']}"
+                 f"{', residual' if architecture['residual'] else ''})")
+    if missing or extra or wrong:
+        details = []
+        if missing:
+            details.append(f"{len(missing)} tensor(s) missing, e.g. {missing[0]}")
+        if extra:
+            details.append(f"{len(extra)} unexpected, e.g. {extra[0]}")
+        if wrong:
+            details.append(f"{wrong[0]} is {list(found[wrong[0]])}, expected {list(expected[wrong[0]])}"
+                           + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))
+        raise WeightsError(f"{path}: the weights do not fit the architecture in its metadata, {described} "
+                           f"({'; '.join(details)}); the file is damaged or was not written by livestyle's "
+                           f"save_generator; {FIX}")
+    for name in found:
+        dtype = handle.get_slice(name).get_dtype()
+        if dtype not in FLOATS:
+            raise WeightsError(f"{path}: tensor {name} holds {dtype}, not floating-point weights; {FIX}")
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
-    """Rebuild a generator from a .safetensors file written by save_generator."""
+    """Rebuild a generator from a .safetensors file written by save_generator; WeightsError (one
+    line naming the file and the fix) for anything else."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"generator weights not found: {path}")
+        raise WeightsError(f"generator weights not found: {path}; {FIX}")
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = dict(handle.metadata() or {})
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable .safetensors file ({error})") from None
-    if metadata.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path} is not livestyle generator weights (metadata format "
-                         f"{metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r})")
-    architecture = json.loads(metadata["architecture"])
+            architecture = check_metadata(path, metadata)
+            check_tensors(path, handle, architecture)
+            state = {name: handle.get_tensor(name) for name in handle.keys()}
+    except LivestyleError:
+        raise
+    except OSError as error:
+        raise WeightsError(describe(error, path, "cannot read")) from None
+    except Exception as error:  # noqa: BLE001 — the safetensors parser raises its own types for damaged files
+        message = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"{path} is not a readable .safetensors file ({message}); {FIX}") from None
     generator = Generator(features=architecture["features"], upsample=architecture["upsample"],
-                          residual=architecture.get("residual", False))
-    generator.load_state_dict(load_file(str(path)))
+                          residual=architecture["residual"])
+    generator.load_state_dict(state)
     return generator.to(device).eval(), metadata

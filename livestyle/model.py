@@ -3,7 +3,6 @@ engines and the backend cache), its architecture; and the size rules of the netw
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checks import MAX_SIDE
 from .errors import LivestyleError
+from .files import describe
 from .generator import load_generator
 
 WEIGHTS_FILE = "game2movie.safetensors"
@@ -68,19 +69,15 @@ def load_model(source: str | Path | nn.Module | Model) -> Model:
     if path.suffix in (".onnx", ".engine"):
         raise LivestyleError(f"{path} is a built engine, not weights; pass the {WEIGHTS_FILE} it was built from "
                              f"(engines in the engines folder are found by their sidecars)")
-    try:
-        module, metadata = load_generator(path)
-    except (ValueError, KeyError, json.JSONDecodeError) as error:
-        raise LivestyleError(f"{str(error).splitlines()[0]} — pass the {WEIGHTS_FILE} written by "
-                             f"python -m training.fit") from None
-    except RuntimeError as error:  # state dict does not fit the architecture in the metadata
-        raise LivestyleError(f"{path}: the weights do not fit the architecture in its metadata "
-                             f"({str(error).splitlines()[0]}); the file is damaged or was not written by "
-                             f"livestyle's save_generator") from None
+    module, metadata = load_generator(path)  # WeightsError: one line naming the file and the fix
     if metadata.get("channel_order", "rgb") != "rgb":
         raise LivestyleError(f"{path}: channel order {metadata['channel_order']!r} in its metadata; "
                              f"the runtime only knows 'rgb'")
-    return Model(module, sha256_file(path), path, module.architecture(), metadata.get("direction", "game2movie"))
+    try:
+        sha256 = sha256_file(path)
+    except OSError as error:
+        raise LivestyleError(describe(error, path, "cannot read")) from None
+    return Model(module, sha256, path, module.architecture(), metadata.get("direction", "game2movie"))
 
 
 def newest_weights(runs: str | Path = "runs") -> Path:
@@ -97,9 +94,15 @@ def format_size(size: tuple[int, int]) -> str:
 
 
 def validate_size(size: tuple[int, int], what: str = "size") -> tuple[int, int]:
-    """Inference sizes are width × height, each a multiple of 8 (three stride-2 steps) and ≥ 16
-    (the deepest level's reflect padding needs 2 pixels)."""
-    width, height = int(size[0]), int(size[1])
+    """Inference sizes are width × height, each a multiple of 8 (three stride-2 steps), ≥ 16 (the
+    deepest level's reflect padding needs 2 pixels) and ≤ MAX_SIDE (a typo must not allocate)."""
+    try:
+        width, height = (int(v) for v in size)
+    except (TypeError, ValueError, OverflowError):
+        raise LivestyleError(f"{what} {size!r}: give whole numbers WIDTHxHEIGHT, e.g. 640x360") from None
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise LivestyleError(f"{what} {width}x{height}: width and height must be at most {MAX_SIDE} "
+                             f"(8K is 7680x4320); e.g. 640x360")
     if width % 8 or height % 8 or width < 16 or height < 16:
         nearest = tuple(max(16, round(v / 8) * 8) for v in (width, height))
         raise LivestyleError(f"{what} {width}x{height}: width and height must be multiples of 8 and at least 16 "
@@ -113,6 +116,9 @@ def parse_size(text: str | tuple[int, int], what: str = "size") -> tuple[int, in
     match = re.fullmatch(r"\s*(\d+)\s*[x×X,]\s*(\d+)\s*", str(text))
     if not match:
         raise LivestyleError(f"{what} {text!r}: write WIDTHxHEIGHT, e.g. 640x360")
+    if max(len(match[1]), len(match[2])) > 6:  # int() of thousands of digits is itself an error
+        raise LivestyleError(f"{what} {str(text).strip()[:40]}: width and height must be at most {MAX_SIDE}; "
+                             f"e.g. 640x360")
     return validate_size((int(match[1]), int(match[2])), what)
 
 

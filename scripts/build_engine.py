@@ -13,7 +13,8 @@ is slower, not faster, so ONNX fp16 is refused). The size is width x height, eac
 
 The file is kept only if its output matches torch fp32 on random inputs within --tolerance (max
 abs difference on the [-1, 1] output; default 1e-3 for fp32, 5e-2 for fp16); otherwise the script
-exits non-zero and writes nothing. TensorRT engines are tied to the GPU model and TensorRT version
+exits non-zero and writes nothing (nor does a full disk or Ctrl+C: files are written privately and
+moved into place at the end; the output folder is checked before any work). TensorRT engines are tied to the GPU model and TensorRT version
 they were built with; their file names say both, and the runtime refuses one that does not fit.
 Run from the repository root: runs/ and engines/ are relative to the current folder.
 """
@@ -25,13 +26,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from livestyle.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision  # noqa: E402
+from livestyle.checks import ArgumentParser, bounded_int, finite_float  # noqa: E402
 from livestyle.errors import LivestyleError  # noqa: E402
+from livestyle.files import check_writable, describe  # noqa: E402
 from livestyle.machine import probe  # noqa: E402
 from livestyle.model import format_size, load_model, newest_weights, parse_size  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python scripts/build_engine.py", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, help="game2movie.safetensors or a run folder "
                         "(default: the newest runs/*/game2movie.safetensors)")
     parser.add_argument("--size", default="640x360", help="inference size WIDTHxHEIGHT, multiples of 8 (default 640x360)")
@@ -39,11 +43,15 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", choices=("fp16", "fp32"),
                         help="default: fp16 for tensorrt, fp32 for onnx")
     parser.add_argument("--out", type=Path, default=Path("engines"), help="output folder (default engines/)")
-    parser.add_argument("--tolerance", type=float, help="max abs difference from torch fp32 (default by precision)")
-    parser.add_argument("--parity-inputs", type=int, default=3, help="random inputs for the parity check (default 3)")
+    parser.add_argument("--tolerance", type=finite_float(above=0),
+                        help="max abs difference from torch fp32 (default by precision)")
+    parser.add_argument("--parity-inputs", type=bounded_int(1, 1000), default=3,
+                        help="random inputs for the parity check, 1 to 1000 (default 3)")
     args = parser.parse_args(argv)
     try:
         size = parse_size(args.size, "--size")
+        # Before the weights are even read: a read-only or mistyped --out costs a second, not the export.
+        check_writable(args.out, "--out", folder=True)
         weights = args.weights or newest_weights()
         print(f"weights: {weights}", flush=True)
         model = load_model(weights)
@@ -63,6 +71,9 @@ def main(argv=None) -> int:
             build_tensorrt(model, size, args.out, machine, precision=precision, **options)
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {describe(error, error.filename or args.out, 'cannot use')}", file=sys.stderr)
         return 2
     return 0
 

@@ -35,7 +35,8 @@ def test_doctor_with_a_model_says_what_auto_picks(tmp_path):
 
 def test_doctor_bad_model_is_a_clear_error(tmp_path):
     result = run_livestyle("doctor", "--model", tmp_path / "missing.safetensors", "--size", "64x48")
-    assert result.returncode == 0 and "weights not found" in result.stdout
+    assert result.returncode == 2 and "weights not found" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
 def test_help_is_the_live_app_and_names_doctor():

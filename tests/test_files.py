@@ -115,3 +115,14 @@ def test_a_folder_under_construction_replaces_the_old_only_when_complete(tmp_pat
     with files.folder_under_construction(target, overwrite=True) as building:
         (building / "new.png").write_bytes(b"new")
     assert os.listdir(target) == ["new.png"] and os.listdir(tmp_path) == ["data"]
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    target = tmp_path / "game2movie.safetensors"
+    files.write_bytes(target, b"w")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() would make it, not mkstemp's 0600
+    target.chmod(0o640)
+    files.write_bytes(target, b"w2")
+    assert target.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode

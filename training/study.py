@@ -64,11 +64,15 @@ def run_configuration(kind: str, name: str, flags: list[str], fresh: bool) -> di
     record_path = run_dir / "study.json"
     wanted = training_settings(fit.build_config(fit.parse_args([kind, *BUDGET, *flags])))
     if not fresh and record_path.is_file() and (run_dir / "config.json").is_file():
-        # Reuse a finished run only if it trained with exactly these settings.
-        trained = training_settings(json.loads((run_dir / "config.json").read_text()))
-        if trained == wanted:
+        # Reuse a finished run only if it trained with exactly these settings (a damaged one is re-run).
+        try:
+            trained = training_settings(json.loads((run_dir / "config.json").read_text()))
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError, AttributeError):
+            trained, record = None, None
+        if trained == wanted and isinstance(record, dict) and isinstance(record.get("eval"), dict):
             print(f"{kind:6s} {name:20s} reused ({run_dir})", flush=True)
-            return {**json.loads(record_path.read_text()), "flags": flags}
+            return {**record, "flags": flags}
     if run_dir.exists():
         import shutil
 
