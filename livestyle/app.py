@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float
 from .errors import LivestyleError
 
 DEFAULT_FPS_CAP = 30.0
@@ -36,6 +37,8 @@ DEMO_MODEL = Path(__file__).resolve().parent / "assets" / "demo_game2movie.safet
 WEIGHTS_FILE = "game2movie.safetensors"
 BACKEND_CHOICES = ("auto", "tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
 EXIT_BAD_INPUT, EXIT_RUNTIME = 2, 1
+MAX_THREADS = 1024
+MAX_EXIT_AFTER_S = 1_000_000  # Qt timers count milliseconds in a 32-bit int: about 24 days at most
 
 
 def default_threads() -> int:
@@ -56,29 +59,32 @@ def add_model_options(parser: argparse.ArgumentParser, default_note: str = "") -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m livestyle", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m livestyle", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(parser)
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--monitor", type=int, help="capture monitor N (1, 2, ...; 0 = all; default: the primary)")
+    target.add_argument("--monitor", type=bounded_int(0, 64),
+                        help="capture monitor N (1, 2, ...; 0 = all; default: the primary)")
     target.add_argument("--region", help="capture X,Y,WIDTH,HEIGHT (screen pixels)")
     target.add_argument("--window", metavar="TITLE", help="capture the window whose title contains TITLE (X11)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--size", default="auto", help="inference size WIDTHxHEIGHT (multiples of 8), or auto (default): "
                       "the largest of a few sizes the backend runs within the fps cap")
-    size.add_argument("--scale", type=float, help="inference size as a fraction of the captured size, e.g. 0.5")
+    size.add_argument("--scale", type=finite_float(high=4, above=0),
+                      help="inference size as a fraction of the captured size, e.g. 0.5")
     parser.add_argument("--mode", choices=("mirror", "overlay"),
                         help=f"mirror: an ordinary window; overlay: click-through over the captured area "
                              f"(default: the last mode used, else {default_mode()} here)")
-    parser.add_argument("--fps-cap", type=float, default=DEFAULT_FPS_CAP,
+    parser.add_argument("--fps-cap", type=finite_float(high=1000, above=0), default=DEFAULT_FPS_CAP,
                         help=f"at most this many frames a second (default {DEFAULT_FPS_CAP:.0f}), so the game keeps "
                              "its CPU and GPU")
-    parser.add_argument("--stabilize", type=float, nargs="?", const=0.5, default=0.0, metavar="S",
+    parser.add_argument("--stabilize", type=finite_float(0, 1), nargs="?", const=0.5, default=0.0, metavar="S",
                         help="reduce flicker by blending in the previous result along the optical flow of the "
                         "captured frames, strength 0..1 (default 0 = off; the flag alone means 0.5)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=None,
                         help=f"CPU threads for inference (default: half the cores, here {default_threads()})")
-    parser.add_argument("--exit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
+    parser.add_argument("--exit-after", type=finite_float(high=MAX_EXIT_AFTER_S, above=0), metavar="SECONDS",
+                        help="quit after this many seconds")
     parser.add_argument("--stats", type=Path, metavar="PATH", help="write the run's numbers as JSON at exit")
     parser.add_argument("--no-hud", action="store_true", help="start with the HUD hidden (H toggles it)")
     parser.add_argument("--dump-last", type=Path, metavar="DIR", help="at exit, write the last shown frame "
@@ -93,6 +99,7 @@ class ModelChoice:
     weights: Path
     engine: Path | None = None
     why: str = ""
+    built_size: tuple[int, int] | None = None  # an engine's input size, from its sidecar
 
     @property
     def label(self) -> str:
@@ -103,12 +110,18 @@ class ModelChoice:
         return f"{self.weights.parent.name}/{self.weights.name}"
 
 
-def engine_weights(engine: Path, sidecar: dict) -> Path:
-    """The weights an engine was built from (the Stylizer needs them: model identity and fallback)."""
-    recorded = (sidecar.get("weights") or {}).get("path")
-    if not recorded:
+def recorded_weights(engine: Path, sidecar: dict) -> str:
+    weights = sidecar.get("weights")
+    recorded = weights.get("path") if isinstance(weights, dict) else None
+    if not isinstance(recorded, str) or not recorded:
         raise LivestyleError(f"{engine}: its sidecar does not name the weights it was built from; pass --model "
                              f"runs/<run>/{WEIGHTS_FILE} instead")
+    return recorded
+
+
+def engine_weights(engine: Path, sidecar: dict) -> Path:
+    """The weights an engine was built from (the Stylizer needs them: model identity and fallback)."""
+    recorded = recorded_weights(engine, sidecar)
     for candidate in (Path(recorded), engine.parent.parent / recorded, engine.parent / recorded):
         if candidate.is_file():
             return candidate
@@ -116,23 +129,58 @@ def engine_weights(engine: Path, sidecar: dict) -> Path:
                          f"(for the model's identity and the torch-cpu fallback): pass --model with those weights")
 
 
-def usable_engines(engines_dir: Path, machine) -> list[ModelChoice]:
-    """Engines in engines_dir that can run here and whose weights exist, newest first."""
-    from .artifacts import find_artifacts, problems
+def sidecar_size(sidecar: dict) -> tuple[int, int]:
+    """An engine's input size from its sidecar, checked: [width, height], whole numbers 1..MAX_SIDE."""
+    section = sidecar.get("input")
+    size = section.get("size") if isinstance(section, dict) else None
+    if not (isinstance(size, list) and len(size) == 2 and
+            all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in size)):
+        raise LivestyleError(f"field 'input.size' should be [width, height], whole numbers 1..{MAX_SIDE}, "
+                             f"not {size!r}")
+    return size[0], size[1]
+
+
+def usable_engines(engines_dir: Path, machine, log=None) -> list[ModelChoice]:
+    """Engines in engines_dir that can run here and whose weights exist, newest first. A sidecar that
+    cannot be trusted (not JSON, not an object, fields of the wrong type) costs only its own engine:
+    it is skipped, with a warning through `log`."""
+    from .artifacts import SUFFIX, problems, read_sidecar
     from .backends import unavailable
+    from .capture import first_line
 
     found = []
     for fmt, backend in (("tensorrt", "tensorrt"), ("onnx", "onnxruntime")):
         if not engines_dir.is_dir() or unavailable(backend, machine):
             continue
-        for artifact, sidecar in find_artifacts(engines_dir, fmt):
-            if problems(sidecar, machine, artifact=artifact):
-                continue
+        for path in engines_dir.glob(f"*{SUFFIX[fmt]}.json"):
+            artifact = path.with_name(path.name[: -len(".json")])
             try:
-                weights = engine_weights(artifact, sidecar)
-            except LivestyleError:
+                sidecar = read_sidecar(artifact)
+                if sidecar.get("format") != fmt:
+                    continue
+                recorded_weights(artifact, sidecar)
+                size = sidecar_size(sidecar)
+                # problems() reads more fields; in a file we did not write any of them may be of any
+                # type, and a TypeError there is that file's fault, not a reason to stop choosing.
+                refused = problems(sidecar, machine, artifact=artifact)
+            except LivestyleError as error:
+                if log is not None:
+                    log(f"warning: skipping the engine {artifact.name}: {first_line(error)}")
                 continue
-            found.append((artifact.stat().st_mtime, ModelChoice(weights, artifact, f"newest engine in {engines_dir}/")))
+            except (TypeError, AttributeError, ValueError, KeyError) as error:
+                if log is not None:
+                    log(f"warning: skipping the engine {artifact.name}: {path} has a field of the wrong type "
+                        f"({type(error).__name__}: {first_line(error)}); rebuild it with "
+                        f"python scripts/build_engine.py")
+                continue
+            if refused:
+                continue
+            try:  # its weights elsewhere, or the engine gone meanwhile: not usable here, nothing to warn about
+                weights = engine_weights(artifact, sidecar)
+                built = artifact.stat().st_mtime
+            except (LivestyleError, OSError):
+                continue
+            found.append((built, ModelChoice(weights, artifact, f"newest engine in {engines_dir}/", size)))
     return [choice for _, choice in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
@@ -142,17 +190,17 @@ def trained_runs(runs_dir: Path) -> list[ModelChoice]:
     return [ModelChoice(path, None, f"newest trained run in {runs_dir}/") for path in found]
 
 
-def model_candidates(engines_dir: Path, runs_dir: Path, machine) -> list[ModelChoice]:
+def model_candidates(engines_dir: Path, runs_dir: Path, machine, log=None) -> list[ModelChoice]:
     """Every model M cycles through: usable engines, trained runs, the demo model."""
-    candidates = usable_engines(engines_dir, machine) + trained_runs(runs_dir)
+    candidates = usable_engines(engines_dir, machine, log) + trained_runs(runs_dir)
     if DEMO_MODEL.is_file():
         candidates.append(ModelChoice(DEMO_MODEL, None, "the bundled demo model"))
     return candidates
 
 
-def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine) -> ModelChoice:
+def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None) -> ModelChoice:
     if path is None:
-        candidates = model_candidates(engines_dir, runs_dir, machine)
+        candidates = model_candidates(engines_dir, runs_dir, machine, log)
         if not candidates:
             raise LivestyleError(f"no model to run: no usable engine in {engines_dir}/, no {runs_dir}/*/{WEIGHTS_FILE}, "
                                  f"and the bundled demo model {DEMO_MODEL} is missing (reinstall livestyle). Train "
@@ -317,11 +365,23 @@ def setting_float(settings, key: str, default: float) -> float:
 
 # ---------------------------------------------------------------------------------------------- stats
 
-def write_stats(path: Path, data: dict) -> None:
-    from .artifacts import write_json_atomic
+DUMP_FILES = ("shown.png", "captured.png")
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, data)
+
+def make_folder(folder: Path) -> None:
+    from .files import describe
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LivestyleError(describe(error, folder)) from None
+
+
+def write_stats(path: Path, data: dict) -> None:
+    from .files import write_json
+
+    make_folder(path.parent)
+    write_json(path, data)
 
 
 def summary_line(summary: dict, seconds: float) -> str:
@@ -344,25 +404,33 @@ def log_stderr(message: str) -> None:
 
 
 def check_arguments(args) -> None:
-    if not (0 < args.fps_cap <= 1000) or math.isnan(args.fps_cap):
-        raise LivestyleError(f"--fps-cap {args.fps_cap:g}: give a positive number of frames a second, e.g. 30")
-    if args.threads is not None and args.threads < 1:
-        raise LivestyleError(f"--threads {args.threads}: at least 1")
-    if args.exit_after is not None and not args.exit_after > 0:
-        raise LivestyleError(f"--exit-after {args.exit_after:g}: give a positive number of seconds")
-    if args.scale is not None and not (0 < args.scale <= 4):
-        raise LivestyleError(f"--scale {args.scale:g}: give a fraction of the captured size, e.g. 0.5")
-    from .stabilizer import check_strength
-
-    check_strength(args.stabilize)
-    if args.monitor is not None and args.monitor < 0:
-        raise LivestyleError(f"--monitor {args.monitor}: monitors are numbered from 1 (0 = all of them)")
+    """What argparse's types cannot check; the outputs can be written and stay apart from the model."""
     if args.size != "auto":
         from .model import parse_size
 
         parse_size(args.size, "--size")
-    if args.stats is not None and args.stats.is_dir():
-        raise LivestyleError(f"--stats {args.stats} is a folder; give a file name, e.g. {args.stats}/live.json")
+    check_outputs(args)
+
+
+def check_outputs(args, choice: ModelChoice | None = None) -> None:
+    """Before the session: --stats and --dump-last can be written (a read-only or missing folder costs
+    seconds, not the session's numbers at exit) and write over no model."""
+    from .files import check_apart, check_writable
+
+    if args.stats is not None:
+        check_writable(args.stats, "--stats")
+    if args.dump_last is not None:
+        check_writable(args.dump_last, "--dump-last", folder=True)
+        if args.stats is not None and args.stats.resolve() in [args.dump_last.resolve() / n for n in DUMP_FILES]:
+            raise LivestyleError(f"--stats {args.stats}: --dump-last writes a picture there; give the numbers "
+                                 f"another file name")
+    models = [args.model] if choice is None else [choice.weights, choice.engine]
+    check_apart({"--stats": args.stats, "--dump-last": args.dump_last},
+                {"--model" if choice is None or choice.why == "--model" else "the model": models})
+
+
+def display_name() -> str:
+    return f"the display {os.environ['DISPLAY']!r}" if os.environ.get("DISPLAY") else "the display"
 
 
 def main(argv=None) -> int:
@@ -377,6 +445,11 @@ def main(argv=None) -> int:
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
+    except OSError as error:  # one the checks before the session could not foresee (a disk failing mid-run)
+        from .files import describe
+
+        print(f"error: {describe(error, doing='livestyle failed on')}", file=sys.stderr, flush=True)
+        return EXIT_RUNTIME
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -417,7 +490,8 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     machine = probe()
-    choice = resolve_model(args.model, engines_dir, runs_dir, machine)
+    choice = resolve_model(args.model, engines_dir, runs_dir, machine, log)
+    check_outputs(args, choice)
     log(f"livestyle: model {choice.label} ({choice.why})")
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -437,7 +511,11 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
         if args.size != "auto" or args.scale is not None:
             log(f"livestyle: {choice.engine.name} runs at its built size {stylizer.size[0]}x{stylizer.size[1]}")
     elif args.scale is not None:
-        stylizer = open_stylizer(choice, args.backend, scaled_size(capture_size, args.scale), threads, engines_dir, log)
+        size = scaled_size(capture_size, args.scale)
+        if max(size) > MAX_SIDE:
+            raise LivestyleError(f"--scale {args.scale:g} of the {capture_size[0]}x{capture_size[1]} capture is "
+                                 f"{size[0]}x{size[1]}, over {MAX_SIDE} pixels a side; use a smaller --scale")
+        stylizer = open_stylizer(choice, args.backend, size, threads, engines_dir, log)
     elif args.size != "auto":
         stylizer = open_stylizer(choice, args.backend, args.size, threads, engines_dir, log)
     else:
@@ -475,7 +553,7 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     def switch_model():
         """The next model after the current one in model_candidates() (engines, runs, demo), opened at the
         current size (an engine at its own size); runs on a worker thread."""
-        candidates = model_candidates(engines_dir, runs_dir, machine)
+        candidates = model_candidates(engines_dir, runs_dir, machine)  # its warnings were given at the start
         keys = [key_of(item) for item in candidates]
         now = key_of(current["choice"])
         position = keys.index(now) if now in keys else -1
@@ -515,10 +593,67 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     wake.start(200)
 
     started = time.perf_counter()
+    outcome = {}  # the exit code, once finish() has run
+
+    def display_lost() -> str:
+        if window.exit_reason is None:
+            window.exit_reason = "display lost"
+        return (f"lost {display_name()} after {time.perf_counter() - started:.1f} s (the X server stopped or the "
+                f"connection to it broke); start livestyle again once the desktop is back")
+
+    def finish(lost: str | None) -> int:
+        """Stop the threads, write the session's outputs, say how it ended; the exit code."""
+        pipeline.stop()
+        seconds = time.perf_counter() - started
+        summary = pipeline.summary()
+        error = pipeline.error or lost
+        failures = []  # the session's outputs; one failing must not cost the other
+        if args.dump_last is not None:
+            try:
+                dump_last(args.dump_last, window)
+            except LivestyleError as failure:
+                failures.append(f"--dump-last: {failure}")
+        data = {
+            "frames": summary["frames"], "dropped": summary["dropped"], "fps": summary["fps"],
+            "inference_ms": summary["inference_ms"], "latency_ms": summary["latency_ms"],
+            "backend": summary["backend"], "model": window.model_label,
+            "model_path": str(current["choice"].engine or current["choice"].weights),
+            "size": list(pipeline.stylizer.size), "capture": list(capture_rect) if capture_rect else None,
+            "mode": mode, "fps_cap": args.fps_cap, "stabilize": args.stabilize, "threads": threads,
+            "seconds": round(seconds, 3), "exit_reason": window.exit_reason, "error": error, "hud": window.hud,
+            "blend": window.blend, "view": window.view, "warnings": window.warnings, "events": summary["events"],
+        }
+        if args.stats is not None:
+            try:
+                write_stats(args.stats, data)
+            except LivestyleError as failure:
+                failures.append(f"--stats: {failure}")
+        log(summary_line(summary, seconds))
+        if error and error not in window.warnings:  # the window logs (and keeps) the errors that reached it
+            log(f"error: {error}")
+        outcome["code"] = EXIT_BAD_INPUT if failures else EXIT_RUNTIME if error else window.exit_code
+        if failures:
+            raise LivestyleError("; ".join(failures))
+        return outcome["code"]
+
+    def last_words() -> int:
+        """Xlib found the X server gone and ends the process after this: finish without touching Qt."""
+        if "code" in outcome:
+            return outcome["code"]
+        try:
+            return finish(display_lost())
+        except LivestyleError as failure:
+            log(f"error: {failure}")
+            return outcome["code"]
+
+    restore_x_handler = exit_on_lost_display(last_words)
+    lost = None
     pipeline.start()
     try:
-        if window.isVisible():
-            app.exec()
+        if window.isVisible() and app.exec() != 0 and window.exit_reason is None:
+            # Nothing of ours ends the loop with a non-zero code: Qt does when the connection to the
+            # display breaks (the X server stopped). The session failed, and must not exit 0.
+            lost = display_lost()
     finally:
         wake.stop()
         if previous is not None:
@@ -526,39 +661,65 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
         if window.isVisible():
             window.close()
         pipeline.stop()
-    seconds = time.perf_counter() - started
-    summary = pipeline.summary()
-    if args.dump_last is not None:
-        dump_last(args.dump_last, window)
-    data = {
-        "frames": summary["frames"], "dropped": summary["dropped"], "fps": summary["fps"],
-        "inference_ms": summary["inference_ms"], "latency_ms": summary["latency_ms"],
-        "backend": summary["backend"], "model": window.model_label,
-        "model_path": str(current["choice"].engine or current["choice"].weights),
-        "size": list(pipeline.stylizer.size), "capture": list(capture_rect) if capture_rect else None,
-        "mode": mode, "fps_cap": args.fps_cap, "stabilize": args.stabilize, "threads": threads, "seconds": round(seconds, 3),
-        "exit_reason": window.exit_reason, "error": pipeline.error, "hud": window.hud, "blend": window.blend,
-        "view": window.view, "warnings": window.warnings, "events": summary["events"],
-    }
-    if args.stats is not None:
-        write_stats(args.stats, data)
-    log(summary_line(summary, seconds))
-    if pipeline.error:
-        return EXIT_RUNTIME
-    return window.exit_code
+    code = finish(lost)
+    if lost is None:  # a live display: Qt's own handler back; a dead one keeps ours for the teardown
+        restore_x_handler()
+    return code
+
+
+def exit_on_lost_display(last_words):
+    """When a call into Xlib finds the X server gone, Xlib's I/O error handler (Qt's, printing "The X11
+    connection broke") ends the process with exit(1) from C, under running threads: the session's
+    numbers are lost, and the exit itself can crash. Ours runs `last_words()` (no Qt in it: the
+    outputs, one error line) and leaves with its exit code. Xlib allows no return, so this is the
+    way out. Returns a function that puts the previous handler back; a no-op where there is no Xlib."""
+    import ctypes
+
+    try:
+        from PySide6.QtGui import QGuiApplication
+
+        if platform.system() != "Linux" or QGuiApplication.platformName() != "xcb":
+            return lambda: None
+        xlib = ctypes.CDLL("libX11.so.6")  # the one Qt's xcb plugin loaded: a handler is per process
+    except (ImportError, OSError):
+        return lambda: None
+    handler_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+    def handler(display) -> int:
+        code = EXIT_RUNTIME
+        try:
+            code = last_words() or EXIT_RUNTIME
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+
+    callback = handler_type(handler)
+    _X_HANDLERS.append(callback)  # Xlib holds a bare pointer: the callback must outlive this function
+    xlib.XSetIOErrorHandler.argtypes = [ctypes.c_void_p]
+    xlib.XSetIOErrorHandler.restype = ctypes.c_void_p
+    previous = xlib.XSetIOErrorHandler(ctypes.cast(callback, ctypes.c_void_p))
+    return lambda: xlib.XSetIOErrorHandler(previous)
+
+
+_X_HANDLERS: list = []
 
 
 def dump_last(folder: Path, window) -> None:
     import cv2
 
-    folder.mkdir(parents=True, exist_ok=True)
+    from .files import write_bytes
+
+    make_folder(folder)
     styled = window.last_shown
     if styled is None or window.shown_array is None:
         return
-    cv2.imwrite(str(folder / "shown.png"), window.shown_array)
     source = styled.source
-    cv2.imwrite(str(folder / "captured.png"), cv2.cvtColor(source, cv2.COLOR_BGRA2BGR) if source.shape[2] == 4
-                else source)
+    captured = cv2.cvtColor(source, cv2.COLOR_BGRA2BGR) if source.shape[2] == 4 else source
+    for name, image in zip(DUMP_FILES, (window.shown_array, captured)):
+        encoded, data = cv2.imencode(".png", image)
+        if not encoded:
+            raise LivestyleError(f"{folder / name}: OpenCV could not encode the frame as PNG")
+        write_bytes(folder / name, data.tobytes())
 
 
 if __name__ == "__main__":

@@ -81,12 +81,6 @@ def mss_class():
     return cls
 
 
-def screenshot_error():
-    from mss.exception import ScreenShotError
-
-    return ScreenShotError
-
-
 def open_mss():
     """A new mss instance; a LivestyleError that says why when the display cannot be opened."""
     cls = mss_class()
@@ -388,9 +382,7 @@ class ScreenSource:
         if now - self._checked < MONITOR_REFRESH_S:
             return
         self._checked = now
-        self._sct.close()
-        self._sct = open_mss()
-        monitors = self._sct.monitors
+        monitors = self._reopen()
         if self.target.kind == "monitor":
             index = self.target.monitor or 0
             if index >= len(monitors) or len(monitors) <= 1:
@@ -409,19 +401,26 @@ class ScreenSource:
             self._check_monitors()
         try:
             shot = self._sct.grab(self._box())
-        except screenshot_error() as error:
+        # Not only ScreenShotError: on a broken X connection mss's XCB layer raises what it happens to hit.
+        except Exception as error:
             self._diagnose(error)
             raise  # _diagnose raises; this keeps type checkers content
         return bgra_view(shot)
 
+    def _reopen(self, cause: Exception | None = None) -> list[dict]:
+        """A fresh mss instance (it caches the layout) and the monitors it sees; CaptureError when the
+        display itself is gone (the X server stopped), whatever the X library raised on the way."""
+        self.close()
+        try:
+            self._sct = open_mss()
+            return [dict(monitor) for monitor in self._sct.monitors]
+        except Exception as reopen:  # noqa: BLE001
+            why = f"{first_line(cause)}; " if cause is not None else ""
+            raise CaptureError(f"screen capture lost the display ({why}{first_line(reopen)})") from None
+
     def _diagnose(self, error: Exception) -> None:
         """A failed grab: say whether the monitor (or window) went away or the display itself failed."""
-        try:
-            self._sct.close()
-            self._sct = open_mss()
-            monitors = self._sct.monitors
-        except LivestyleError as reopen:
-            raise CaptureError(f"screen capture lost the display ({first_line(error)}; {reopen})") from None
+        monitors = self._reopen(error)
         if self.target.kind == "window":
             rect = self.target.finder.geometry(self.target.window.ident)
             if rect is None:
@@ -436,9 +435,14 @@ class ScreenSource:
         raise CaptureError(f"screen capture failed: {first_line(error)}") from None
 
     def close(self) -> None:
+        # Once only: mss frees the X connection again on a second close (a double free that aborts the
+        # process), and a failed reopen leaves the closed instance behind.
+        sct, self._sct = self._sct, None
+        if sct is None:
+            return
         try:
-            self._sct.close()
-        except Exception:  # noqa: BLE001
+            sct.close()
+        except Exception:  # noqa: BLE001 — closing a connection that already broke
             pass
 
 

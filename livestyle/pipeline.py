@@ -173,8 +173,8 @@ class Pipeline:
     def __init__(self, source_factory: Callable, stylizer, *, fps_cap: float = 30.0,
                  fallback: Callable | None = None, on_result: Callable | None = None,
                  on_event: Callable | None = None, stabilizer=None):
-        if fps_cap <= 0:
-            raise LivestyleError(f"fps cap {fps_cap} must be positive")
+        if not 0 < fps_cap < float("inf"):  # NaN fails this too
+            raise LivestyleError(f"fps cap {fps_cap}: give a positive, finite number of frames a second")
         self.source_factory = source_factory
         self.stylizer = stylizer
         self.fps_cap = float(fps_cap)

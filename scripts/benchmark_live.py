@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 from _xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, x_env  # noqa: E402
 from benchmark_doc import machine as machine_line, update_section  # noqa: E402
+from livestyle.files import write_image  # noqa: E402
 
 DEFAULT_SIZES = "320x184,640x360"
 SCREEN = (1920, 1080)
@@ -533,8 +534,7 @@ def draw_rss(points: list[tuple[float, float]], warmup: float, title: str, path:
     cv2.putText(image, "seconds", (width // 2 - 25, height - 10), font, 0.45, black, 1, cv2.LINE_AA)
     cv2.putText(image, "MiB", (5, top - 8), font, 0.45, black, 1, cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise BenchError(f"could not write {path}")
+    write_image(path, image)
 
 
 # ---------------------------------------------------------------------------------------------- setup

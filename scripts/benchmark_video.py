@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
+from livestyle.files import atomic_path, write_image, write_json  # noqa: E402
 
 CLIPS = REPO / "data" / "benchmark-video"
 PLOT = REPO / "docs" / "images" / "video-flicker.png"
@@ -54,8 +54,7 @@ def encode(path: Path, frames, times_ms) -> None:
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    with av.open(str(temporary), "w") as container:
+    with atomic_path(path) as temporary, av.open(str(temporary), "w") as container:
         stream = container.add_stream("libx264", rate=30, options={"crf": "18"})
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
@@ -69,7 +68,6 @@ def encode(path: Path, frames, times_ms) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    os.replace(temporary, path)
 
 
 def record_supertux(seconds: float, size=(1280, 720), fps: float = 30.0):
@@ -145,7 +143,7 @@ def make_clips(seconds: float, log) -> dict:
     duration = (times[-1] - times[0]) / 1000 if len(times) > 1 else 0.0
     info = {"source": source, "frames": len(frames), "seconds": round(duration, 2),
             "fps": round((len(frames) - 1) / duration, 2) if duration else None}
-    about.write_text(json.dumps(info, indent=2) + "\n")
+    write_json(about, info)
     return info
 
 
@@ -194,7 +192,7 @@ def main(argv=None) -> int:
             results = measure(args, log)
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
-                args.json.write_text(json.dumps(results, indent=2) + "\n")
+                write_json(args.json, results)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -364,8 +362,7 @@ def draw_flicker(per_pair: dict, strength: float, path: Path) -> None:
     cv2.putText(image, "warping error per frame pair (lower = steadier)", (left, top - 6), font, 0.42, black, 1,
                 cv2.LINE_AA)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise BenchError(f"could not write {path}")
+    write_image(path, image)
 
 
 def draw_still(clip: Path, plain: Path, steady: Path, path: Path, index: int = 150) -> None:
@@ -387,7 +384,7 @@ def draw_still(clip: Path, plain: Path, steady: Path, path: Path, index: int = 1
     row = np.hstack([side_by_side(picked[0], picked[1]), picked[2]])
     label(row, "--stabilize 0.5", 960)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), row, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    write_image(path, row, (cv2.IMWRITE_JPEG_QUALITY, 88))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from livestyle.files import write_text  # noqa: E402
 LOGS = REPO / "runs" / "gpu-check-logs"
 
 
@@ -307,9 +308,9 @@ def main() -> int:
         except (Exception, SystemExit) as error:  # noqa: BLE001
             results[name] = {"error": str(error), "table": [f"| {name} failed: {str(error)[:300]} |"]}
         print(f"check {name}: {time.perf_counter() - started:.0f} s", flush=True)
-        (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
-    (out / "logs.txt").write_text("".join(f"===== {log.name}\n{log.read_text()}\n" for log in sorted(LOGS.glob("*.log"))))
-    (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
+        write_text(out / "gpu_check.json", json.dumps(results, indent=2, default=str))
+    write_text(out / "logs.txt", "".join(f"===== {log.name}\n{log.read_text()}\n" for log in sorted(LOGS.glob("*.log"))))
+    write_text(out / "gpu_check.json", json.dumps(results, indent=2, default=str))
     for result in results.values():
         print("\n" + result.get("header", "| run | time | game→movie oracle SSIM / PSNR | movie→game |\n|---|---|---|---|"))
         print("\n".join(result["table"]))

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from benchmark_doc import machine, update_section  # noqa: E402
 from livestyle.generator import count_parameters, load_generator, save_generator  # noqa: E402
+from livestyle.files import write_image  # noqa: E402
 
 ASSET = REPO / "livestyle" / "assets" / "demo_game2movie.safetensors"
 FEATURES = 16
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
         import cv2
 
         grid = cv2.imread(str(args.run_dir / "test_grid.png"))
-        cv2.imwrite(str(REPO / "docs" / "images" / "demo-model-frames-test.jpg"), grid, [cv2.IMWRITE_JPEG_QUALITY, 88])
+        write_image(REPO / "docs" / "images" / "demo-model-frames-test.jpg", grid, (cv2.IMWRITE_JPEG_QUALITY, 88))
         update_section("demo-model", "\n".join([
             "## The bundled demo model (`python scripts/make_demo_model.py`)",
             "",

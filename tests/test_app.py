@@ -298,13 +298,23 @@ def test_default_model_order(tmp_path, weights, monkeypatch):
         app.resolve_model(tmp_path / "nope.safetensors", engines, runs, machine)
     with pytest.raises(LivestyleError, match="folder without game2movie.safetensors"):
         app.resolve_model(tmp_path, engines, runs, machine)
-    engine = engines / "game2movie-x-64x48-fp32.onnx"
     engines.mkdir()
-    engine.write_bytes(b"onnx")
-    (engines / (engine.name + ".json")).write_text(json.dumps(
-        {"sidecar_format": "livestyle-engine/1", "format": "onnx", "weights": {"path": "runs/gone/game2movie.safetensors"}}))
+    engine = write_engine(engines / "game2movie-x-64x48-fp32.onnx", "runs/gone/game2movie.safetensors")
     with pytest.raises(LivestyleError, match="built from runs/gone/game2movie.safetensors, which is not here"):
         app.resolve_model(engine, engines, runs, machine)
+
+
+def write_engine(engine: Path, weights: str, size=(64, 48), **fields) -> Path:
+    """A stand-in engine file with a sidecar that passes every check (fields replace its entries)."""
+    import hashlib
+
+    engine.write_bytes(b"onnx")
+    sidecar = {"sidecar_format": "livestyle-engine/1", "format": "onnx", "precision": "fp32",
+               "artifact_sha256": hashlib.sha256(b"onnx").hexdigest(), "input": {"size": list(size)},
+               "weights": {"sha256": "0" * 64, "path": weights}, "gpu": None, "versions": {},
+               "parity": {"passed": True, "max_abs_error": 0.0, "tolerance": 1e-3}, **fields}
+    (engine.parent / (engine.name + ".json")).write_text(json.dumps(sidecar))
+    return engine
 
 
 # ------------------------------------------------------------------------------------------- bad input
@@ -314,16 +324,21 @@ def args_for(*argv):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--fps-cap", "0"], "--fps-cap 0"),
-    (["--threads", "0"], "--threads 0: at least 1"),
-    (["--exit-after", "-1"], "--exit-after -1"),
-    (["--scale", "0"], "--scale 0"),
+    (["--fps-cap", "0"], "--fps-cap: 0 is out of range: use a number above 0"),
+    (["--fps-cap", "inf"], "--fps-cap: 'inf': use a finite number"),
+    (["--threads", "0"], "--threads: 0 is out of range: use a whole number from 1"),
+    (["--exit-after", "-1"], "--exit-after: -1 is out of range"),
+    (["--exit-after", "1e12"], "--exit-after: 1e+12 is out of range"),
+    (["--scale", "0"], "--scale: 0 is out of range"),
+    (["--scale", "nan"], "--scale: 'nan': use a finite number"),
     (["--size", "100x50"], "multiples of 8"),
-    (["--monitor", "-1"], "numbered from 1"),
+    (["--size", "16392x64"], "at most 8192"),
+    (["--monitor", "-1"], "--monitor: -1 is out of range: use a whole number from 0"),
 ])
 def test_bad_arguments(argv, message, capsys):
     assert app.main(argv) == 2
-    assert message in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert message in error and len(error.strip().splitlines()) == 1, error
 
 
 def test_conflicting_options_are_refused(capsys):
@@ -376,7 +391,7 @@ def test_run_with_exit_after_and_stats(qapp, weights, tmp_path):
     assert data["model"] == "faces-test/game2movie.safetensors" and data["threads"] == 1
     assert 0 < data["latency_ms"]["median"] <= data["latency_ms"]["p95"] < 5000
     assert 0 < data["fps"]["capture"] <= 30 * 1.2 and 1.0 <= data["seconds"] < 30
-    assert not list(stats.parent.glob(".*.tmp"))  # written atomically
+    assert [p.name for p in stats.parent.iterdir()] == ["live.json"]  # written atomically: no temporary file left
 
 
 def test_run_switches_model_and_stops_on_capture_loss(qapp, weights, tmp_path):

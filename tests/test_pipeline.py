@@ -218,3 +218,10 @@ def test_capture_failure_is_reported(stylizer):
     pipeline.start()
     run_display(pipeline, 0.5)
     assert "could not start: OSError: no X server" in pipeline.error
+
+
+@pytest.mark.parametrize("fps_cap", [0.0, -5.0, float("nan"), float("inf")])
+def test_an_fps_cap_that_is_no_rate_is_refused(stylizer, fps_cap):
+    # NaN passed the old `fps_cap <= 0` test, and a NaN period made the capture loop spin without waiting
+    with pytest.raises(LivestyleError, match="positive, finite number of frames a second"):
+        Pipeline(MovingSource, stylizer, fps_cap=fps_cap)

@@ -10,17 +10,21 @@ or --scale of the video's size) and the result is resized to the output size (th
 unless --output-size). --stabilize S blends in the previous stylised frame, warped by optical flow
 measured on the input frames, wherever that flow is reliable: S = 0 is off, 1 the steadiest. Measure
 the effect with python -m livestyle.video.metrics IN OUT --reference UNSTABILISED.
+
+OUT is written to a private temporary file and replaces OUT only once complete. A video that ends
+before the frames its container declares (a recording cut off, a damaged file) is refused, so a short
+OUT is never taken for the whole video; --allow-truncated writes the frames that decode, with a warning.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 from pathlib import Path
 
-from ..app import add_model_options
+from ..app import MAX_THREADS, add_model_options
+from ..checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float
 from ..errors import LivestyleError
 
 DEFAULT_WIDTH = 640  # --size auto: the live app's default width; the networks are trained on small crops
@@ -28,28 +32,35 @@ DEFAULT_STABILIZE = 0.5  # --stabilize without a value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m livestyle.video", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m livestyle.video", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, metavar="IN", help="the video to stylise (anything PyAV/FFmpeg reads)")
     parser.add_argument("output", type=Path, metavar="OUT", help="the stylised video to write (.mp4, .mkv, .mov)")
     add_model_options(parser, "; an engine built for another aspect ratio than the video's is passed over")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--size", default="auto", help=f"inference size WIDTHxHEIGHT (multiples of 8), or auto "
                       f"(default): {DEFAULT_WIDTH} wide at the video's aspect ratio")
-    size.add_argument("--scale", type=float, help="inference size as a fraction of the video's size, e.g. 0.5")
+    size.add_argument("--scale", type=finite_float(high=4, above=0),
+                      help="inference size as a fraction of the video's size, e.g. 0.5")
     parser.add_argument("--output-size", metavar="WxH", help="size of the written frames (default: the video's)")
-    parser.add_argument("--stabilize", type=float, nargs="?", const=DEFAULT_STABILIZE, default=0.0, metavar="S",
+    parser.add_argument("--stabilize", type=finite_float(0, 1), nargs="?", const=DEFAULT_STABILIZE, default=0.0,
+                        metavar="S",
                         help=f"reduce flicker, strength 0..1 (default 0 = off; the flag alone means "
                         f"{DEFAULT_STABILIZE})")
     parser.add_argument("--side-by-side", action="store_true", help="write input | output next to each other")
     parser.add_argument("--codec", default="h264", help="video encoder: h264 (default), hevc, vp9, av1, mpeg4, mjpeg, "
                         "ffv1, or an FFmpeg encoder name")
-    parser.add_argument("--crf", type=int, default=18, help="quality for h264/hevc, lower is better (default 18: "
+    parser.add_argument("--crf", type=bounded_int(0, 51), default=18,
+                        help="quality for h264/hevc, lower is better (default 18: "
                         "visually lossless)")
     parser.add_argument("--no-audio", action="store_true", help="leave the audio out")
-    parser.add_argument("--threads", type=int, help="CPU threads for the CPU backends (default: all cores)")
+    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS),
+                        help="CPU threads for the CPU backends (default: all cores)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--stats", type=Path, metavar="PATH", help="write the run's numbers as JSON")
+    parser.add_argument("--allow-truncated", action="store_true", help="a video that ends before the frames its "
+                        "container declares (cut off, damaged) is refused; with this flag the frames that decode are "
+                        "written, with a warning")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -59,7 +70,11 @@ def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
     from ..model import parse_size
 
     if args.scale is not None:
-        return scaled_size(video_size, args.scale)
+        size = scaled_size(video_size, args.scale)
+        if max(size) > MAX_SIDE:
+            raise LivestyleError(f"--scale {args.scale:g} of the {video_size[0]}x{video_size[1]} video is "
+                                 f"{size[0]}x{size[1]}, over {MAX_SIDE} pixels a side; use a smaller --scale")
+        return size
     if args.size == "auto":
         return candidate_sizes(video_size, widths=(DEFAULT_WIDTH,))[0]
     return parse_size(args.size, "--size")
@@ -69,74 +84,69 @@ def output_size(text: str) -> tuple[int, int]:
     import re
 
     match = re.fullmatch(r"\s*(\d+)\s*[x×X]\s*(\d+)\s*", text)
-    if not match or not (2 <= int(match[1]) <= 16384 and 2 <= int(match[2]) <= 16384):
-        raise LivestyleError(f"--output-size {text}: write WIDTHxHEIGHT, 2 to 16384 pixels a side, e.g. 1920x1080")
+    if not match or not (2 <= int(match[1]) <= MAX_SIDE and 2 <= int(match[2]) <= MAX_SIDE):
+        raise LivestyleError(f"--output-size {text}: write WIDTHxHEIGHT, 2 to {MAX_SIDE} pixels a side, e.g. 1920x1080")
     return int(match[1]), int(match[2])
 
 
 def check_arguments(args) -> None:
+    """What argparse's types cannot check, and where the outputs go, before any video is opened."""
+    from ..files import check_writable
     from ..model import parse_size
-    from ..stabilizer import check_strength
 
-    check_strength(args.stabilize)
-    if args.scale is not None and not (0 < args.scale <= 4):
-        raise LivestyleError(f"--scale {args.scale:g}: give a fraction of the video's size, e.g. 0.5")
     if args.size != "auto":
         parse_size(args.size, "--size")
     if args.output_size is not None:
         output_size(args.output_size)
-    if args.threads is not None and args.threads < 1:
-        raise LivestyleError(f"--threads {args.threads}: at least 1")
-    if not 0 <= args.crf <= 51:
-        raise LivestyleError(f"--crf {args.crf}: give 0 (lossless) to 51 (worst); 18 is visually lossless")
-    if args.stats is not None and args.stats.is_dir():
-        raise LivestyleError(f"--stats {args.stats} is a folder; give a file name, e.g. {args.stats}/video.json")
+    if args.stats is not None:
+        check_writable(args.stats, "--stats")
+        if args.stats.resolve() == args.output.resolve():
+            raise LivestyleError(f"--stats {args.stats} is OUT as well; give the numbers another file name")
+    check_outputs(args, {"--model": args.model})
+
+
+def check_outputs(args, models: dict) -> None:
+    from ..files import check_apart
+
+    check_apart({"OUT": args.output, "--stats": args.stats}, {"IN": args.input, **models})
 
 
 def choose_model(args, video_size: tuple[int, int], engines_dir: Path, runs_dir: Path, log):
     """--model, else the first of the app's candidates (engines, runs, demo) that fits the video: an engine
     built for another aspect ratio would squash every frame, so it is passed over for the weights."""
     from ..app import model_candidates, resolve_model
-    from ..artifacts import read_sidecar
     from ..machine import probe
 
     machine = probe()
     if args.model is not None:
-        return resolve_model(args.model, engines_dir, runs_dir, machine)
+        return resolve_model(args.model, engines_dir, runs_dir, machine, log)
     video = video_size[0] / video_size[1]
-    for candidate in model_candidates(engines_dir, runs_dir, machine):
+    for candidate in model_candidates(engines_dir, runs_dir, machine, log):
         if candidate.engine is None:
             return candidate
-        width, height = read_sidecar(candidate.engine).get("input", {}).get("size", (0, 0)) or (0, 0)
-        if height and abs(width / height / video - 1) <= 0.05:
+        width, height = candidate.built_size
+        if abs(width / height / video - 1) <= 0.05:
             return candidate
         log(f"livestyle.video: passing over {candidate.engine.name}: built for {width}x{height}, another aspect "
             f"ratio than the video's {video_size[0]}x{video_size[1]}")
     return resolve_model(None, engines_dir, runs_dir, machine)  # nothing fits: its message says what to do
 
 
-def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(temporary, path)
-
-
 def run(args, log) -> dict:
-    from ..app import open_stylizer
+    from ..app import open_stylizer, write_stats
     from .io import VideoReader, resolve_codec
-    from .job import check_paths, check_writable, stylize_video
+    from .job import check_container, check_paths, stylize_video
 
-    check_arguments(args)
     check_paths(args.input, args.output, args.overwrite)
+    check_arguments(args)
     codec = resolve_codec(args.codec)
     with VideoReader(args.input) as reader:
         info = reader.info
         if next(reader.frames(), None) is None:  # before any model is loaded
             raise LivestyleError(f"{args.input}: has no video frames to stylise; check that it plays")
     size_out = output_size(args.output_size) if args.output_size else info.size
-    check_writable(info, args.output, (2 * size_out[0], size_out[1]) if args.side_by_side else size_out, codec,
-                   args.crf, not args.no_audio)
+    check_container(info, args.output, (2 * size_out[0], size_out[1]) if args.side_by_side else size_out, codec,
+                    args.crf, not args.no_audio)
     log(f"livestyle.video: {args.input} ({info.describe()})")
     threads = args.threads or os.cpu_count() or 1
 
@@ -147,6 +157,7 @@ def run(args, log) -> dict:
     cv2.setNumThreads(threads)
     engines_dir, runs_dir = Path("engines"), Path("runs")
     choice = choose_model(args, info.size, engines_dir, runs_dir, log)
+    check_outputs(args, {"the model": [choice.weights, choice.engine]})
     log(f"livestyle.video: model {choice.label} ({choice.why})")
     size = None if choice.engine is not None else inference_size(args, info.size)
     stylizer = open_stylizer(choice, args.backend, size, threads, engines_dir, log)
@@ -168,7 +179,8 @@ def run(args, log) -> dict:
     try:
         stats = stylize_video(args.input, args.output, stylizer, stabilizer=stabilizer, output_size=size_out,
                               compare=args.side_by_side, codec=codec, crf=args.crf, overwrite=args.overwrite,
-                              progress=not args.quiet, audio=not args.no_audio)
+                              progress=not args.quiet, audio=not args.no_audio,
+                              allow_truncated=args.allow_truncated)
     finally:
         stylizer.close()
     stats["model"] = str(choice.engine or choice.weights)
@@ -181,7 +193,7 @@ def run(args, log) -> dict:
         f"({stats['fps']:.1f} fps); per frame " + ", ".join(f"{k} {v:.1f} ms" for k, v in stage.items() if v)
         + f" — {slowest} sets the pace")
     if args.stats is not None:
-        write_json(args.stats, stats)
+        write_stats(args.stats, stats)
     return stats
 
 
@@ -207,6 +219,12 @@ def main(argv=None) -> int:
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
+    except OSError as error:  # one the checks before the work could not foresee (a drive gone mid-run)
+        from ..files import describe
+
+        print(f"error: {describe(error, doing='livestyle.video failed on')}; {args.output} was not written",
+              file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
         print(f"interrupted: {args.output} was not written", file=sys.stderr, flush=True)
         return 130

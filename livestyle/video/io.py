@@ -1,10 +1,13 @@
 """Video in and out with PyAV: frames as uint8 H×W×3 BGR with their own time stamps, audio carried over.
 
     reader = VideoReader("gameplay.mp4")                 # one clear LivestyleError for anything unreadable
-    writer = VideoWriter(".out.partial.mp4", reader.info, size=(1280, 720), codec="h264")
+    writer = VideoWriter(temporary, reader.info, size=(1280, 720), codec="h264", shown_as="out.mp4")
     for index, pts, image in reader.frames():
         writer.write(image, pts)                          # pts in reader.info.time_base: VFR is kept
     writer.close()                                        # flushes the encoder, the rest of the audio, the trailer
+
+The writer writes to the path it is given, which the caller owns (livestyle.files.atomic_path: a private
+file that becomes OUT only once complete); it never deletes or renames anything itself.
 
 The writer copies every audio stream of the source packet for packet, interleaved with the video by
 time; a stream the output container cannot hold is re-encoded to the container's default audio codec
@@ -28,6 +31,14 @@ CODEC_ALIASES = {**CODECS, "x264": "libx264", "avc": "libx264", "h265": "libx265
 LOSSLESS = {"ffv1"}  # written in RGB, so a lossless file holds exactly the stylised pixels
 CONSTANT_RATE_FORMATS = {"avi"}  # containers that store one frame rate, no per-frame time stamps
 RE_ENCODE = "re-encode it (e.g. ffmpeg -i IN -c:v libx264 -c:a aac OUT.mp4)"
+
+
+class TruncatedVideo(LivestyleError):
+    """Fewer frames could be decoded than the container declares: the file was cut off or is damaged."""
+
+    def __init__(self, detail: str, read: int):
+        super().__init__(f"{detail}; {RE_ENCODE}")
+        self.detail, self.read = detail, read
 
 
 def _av():
@@ -76,7 +87,11 @@ class VideoReader:
             raise LivestyleError(f"{self.path}: cannot be read as a video ({error}); check that it plays, or "
                                  f"{RE_ENCODE}") from None
         if not self.container.streams.video:
+            empty = not self.container.streams
             self.container.close()
+            if empty:  # an MP4 recording stopped before its index (moov) was written looks like this
+                raise LivestyleError(f"{self.path}: no video stream found: it is not a video, or a recording cut off "
+                                     f"before its index was written; {RE_ENCODE} if it plays anywhere")
             raise LivestyleError(f"{self.path}: has no video stream; give a video file")
         stream = self.container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -101,10 +116,48 @@ class VideoReader:
             audio.append(f"{ctx.name} {ctx.sample_rate} Hz {getattr(ctx.layout, 'name', '?')}")
         self.info = VideoInfo(self.path, context.width, context.height, stream.time_base or Fraction(1, 1000),
                               Fraction(rate) if rate else None, frames, estimated, context.name, audio)
+        self.truncated: str | None = None  # what frames(allow_truncated=True) let through, for a warning
 
-    def frames(self):
+    def _declared_end(self) -> float | None:
+        """Where the container says the video ends, in seconds. Matroska's duration counts from 0 and
+        MP4's from the first frame, so only the stream's own start + duration is taken as is; the
+        container's duration alone can only err early, which never refuses a whole video."""
+        stream = self.stream
+        if stream.duration and stream.time_base:
+            return float(((stream.start_time or 0) + stream.duration) * stream.time_base)
+        if self.container.duration:
+            return self.container.duration / 1_000_000
+        return None
+
+    def _shortfall(self, count: int, last_pts: int | None) -> str | None:
+        """Why `count` decoded frames ending at `last_pts` fall short of what the container declares."""
+        info = self.info
+        if info.frames is None or count >= info.frames or not info.rate:
+            return None
+        period = 1 / float(info.rate)
+        declared = self._declared_end()
+        decoded = (float(last_pts * info.time_base) + period) if last_pts is not None else 0.0
+        missing = None if declared is None else declared - decoded
+        # A frame or two of slack: a variable frame rate's last frame may last longer than the average.
+        if info.estimated and (missing is None or missing <= 2 * period):
+            return None
+        if not info.estimated and missing is not None and missing <= period:
+            return None  # an edit list that drops a few leading frames: the video still runs to its end
+        expected = info.frames if not info.estimated else count + round(missing / period)
+        timing = f"{decoded:.2f} s of {declared:.2f} s" if declared is not None else "the container's duration unknown"
+        return self._problem(count, expected, timing)
+
+    def _problem(self, count: int, expected: int | None, why: str) -> str:
+        of = "" if expected is None else f" of {'about ' if self.info.estimated else ''}{expected}"
+        return f"only {count}{of} frames could be decoded ({why}): the file is cut off or damaged"
+
+    def frames(self, allow_truncated: bool = False):
         """(index, pts in info.time_base, uint8 H×W×3 BGR) in display order. A frame without a time stamp
-        gets the previous one plus one frame period; a frame of another size is resized to the first's."""
+        gets the previous one plus one frame period; a frame of another size is resized to the first's.
+
+        A video that ends early (fewer frames than the container declares, or a decoding error) raises
+        TruncatedVideo once its last good frame has been yielded, so no caller takes it for the whole
+        video; with allow_truncated the frames simply end, and `truncated` says why."""
         av = _av()
         info = self.info
         step = max(1, round(1 / (info.rate * info.time_base))) if info.rate else 1
@@ -121,7 +174,14 @@ class VideoReader:
                 last_pts = pts
                 index += 1
         except av.FFmpegError as error:
-            raise LivestyleError(f"{self.path}: decoding failed after {index} frames ({error}); {RE_ENCODE}") from None
+            problem = self._problem(index, info.frames, f"then decoding failed: {error}")
+        else:
+            problem = self._shortfall(index, last_pts)
+        if problem is None:
+            return
+        if not allow_truncated:
+            raise TruncatedVideo(f"{self.path}: {problem}", index)
+        self.truncated = f"{self.path}: {problem}"
 
     def close(self) -> None:
         self.container.close()
@@ -183,7 +243,6 @@ class VideoWriter:
                 self._add_video(av, codec, crf)
             except (av.FFmpegError, ValueError) as error:
                 self.container.close()
-                self.path.unlink(missing_ok=True)
                 raise LivestyleError(f"{shown}: {shown.suffix} cannot hold {codec} video ({error}); use .mp4 or "
                                      f".mkv, or another --codec") from None
             try:
@@ -193,7 +252,6 @@ class VideoWriter:
                 break
             except (av.FFmpegError, ValueError) as error:
                 self.container.close()
-                self.path.unlink(missing_ok=True)
                 if attempt == "copy" and audio and source.audio:
                     self.notes.append(f"audio re-encoded to {default_audio}: {shown.suffix} cannot hold "
                                       f"{', '.join(source.audio)} as is")

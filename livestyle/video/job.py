@@ -6,13 +6,17 @@ pool; the finish stage only warps and blends, in frame order.
     stats = stylize_video("in.mp4", "out.mp4", Stylizer(weights, size=(640, 360)), stabilizer=Stabilizer(0.5))
 
 Stages hand frames over through small bounded queues, so the slowest stage sets the pace and memory
-stays flat. The output is written to a hidden temporary file next to OUT and renamed onto OUT only
-when it is complete: an interrupted or failed run leaves OUT as it was (absent, or the old file).
+stays flat. The output is written to a private temporary file next to OUT (livestyle.files.atomic_path:
+mkstemp, so no link planted under a name we might use is ever followed) and moved onto OUT only when
+it is complete: an interrupted or failed run leaves OUT as it was (absent, or the old file). A
+source that ends early (cut off, damaged) fails the run too, unless allow_truncated.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +26,10 @@ import cv2
 import numpy as np
 
 from ..errors import LivestyleError
+from ..files import atomic_path, check_apart, check_writable, describe
 from ..flow import to_grey
 from ..pipeline import resize_bgr
-from .io import VideoReader, VideoWriter
+from .io import RE_ENCODE, TruncatedVideo, VideoReader, VideoWriter
 
 QUEUE_FRAMES = 4  # per hand-over; enough to ride out jitter, small enough for 4K frames
 MOTION_THREADS = max(1, min(8, (os.cpu_count() or 2) // 2))  # optical flow for several frames at once
@@ -40,33 +45,59 @@ def check_paths(source: Path, output: Path, overwrite: bool) -> None:
     if output.resolve() == source.resolve() or (output.exists() and os.path.samefile(output, source)):
         raise LivestyleError(f"{output} is the input video; write the result to another file, e.g. "
                              f"{source.with_name(source.stem + '-styled.mp4')}")
+    check_apart({"OUT": output}, {"IN": source})
     if not output.suffix:
         raise LivestyleError(f"{output}: no file extension to choose a container by; end it in .mp4, .mkv or .mov")
     if output.exists() and not overwrite:
         raise LivestyleError(f"{output} exists; add --overwrite to replace it, or choose another name")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise LivestyleError(f"cannot write {output}: {error.strerror or error}; choose a folder you can write "
-                             "to") from None
-    if not os.access(output.parent, os.W_OK):
-        raise LivestyleError(f"cannot write {output}: {output.parent} is not writable; choose a folder you can "
-                             "write to")
+    check_writable(output, "OUT")
 
 
-def temporary_path(output: Path) -> Path:
-    """Hidden, next to OUT (same file system, so the final rename is atomic), same suffix (the container)."""
-    return output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
+def nearest_folder(path: Path) -> Path:
+    folder = Path(os.path.abspath(path)).parent
+    while not folder.is_dir() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
-def check_writable(source, output: Path, size: tuple[int, int], codec: str, crf: int | None, audio: bool) -> None:
+def check_container(source, output: Path, size: tuple[int, int], codec: str, crf: int | None,
+                    audio: bool) -> None:
     """Open (and throw away) the output as it will be written: container, codec and audio problems show now,
-    before any model is loaded."""
-    temporary = temporary_path(output)
+    before any model is loaded. The trial file is a private mkstemp file, removed at once."""
     try:
-        VideoWriter(temporary, source, size, codec=codec, crf=crf, audio=audio, shown_as=output).abandon()
+        fd, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".trial{output.suffix}",
+                                    dir=nearest_folder(output))
+    except OSError as error:
+        raise LivestyleError(describe(error, output)) from None
+    os.close(fd)
+    try:
+        VideoWriter(name, source, size, codec=codec, crf=crf, audio=audio, shown_as=output).abandon()
+    except OSError as error:  # PyAV's own OSErrors (a full disk writing the header) are FFmpegErrors too
+        raise LivestyleError(describe(error, output)) from None
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+@contextlib.contextmanager
+def parent_folders(output: Path):
+    """OUT's missing folders, made for the run and removed again if it fails (only those it made)."""
+    made, folder = [], output.parent
+    while not folder.exists():
+        made.append(folder)
+        folder = folder.parent
+    try:
+        for folder in reversed(made):
+            folder.mkdir()
+    except OSError as error:
+        raise LivestyleError(describe(error, output)) from None
+    try:
+        yield
+    except BaseException:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def label(image: np.ndarray, text: str, x: int = 0) -> None:
@@ -91,7 +122,8 @@ def side_by_side(source: np.ndarray, styled: np.ndarray) -> np.ndarray:
 class _Stages:
     """Shared stop flag, first error, and time spent per stage."""
 
-    def __init__(self):
+    def __init__(self, source: Path, output: Path):
+        self.paths = {"decode": source, "encode": output}
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.seconds = {"decode": 0.0, "stylize": 0.0, "motion": 0.0, "finish": 0.0, "encode": 0.0}
@@ -99,8 +131,13 @@ class _Stages:
 
     def fail(self, stage: str, error: BaseException) -> None:
         if self.error is None:
-            self.error = error if isinstance(error, LivestyleError) else \
-                LivestyleError(f"{stage} failed: {type(error).__name__}: {error}")
+            if isinstance(error, LivestyleError):
+                self.error = error
+            elif isinstance(error, OSError) and error.errno and stage in self.paths:  # a full disk, a lost drive
+                doing = "cannot read" if stage == "decode" else "cannot write"
+                self.error = LivestyleError(describe(error, self.paths[stage], doing))
+            else:
+                self.error = LivestyleError(f"{stage} failed: {type(error).__name__}: {error}")
         self.stop.set()
 
     def put(self, box: queue.Queue, item) -> bool:
@@ -135,23 +172,36 @@ class _Stages:
 def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilizer=None,
                   output_size: tuple[int, int] | None = None, compare: bool = False, codec: str = "libx264",
                   crf: int | None = 18, overwrite: bool = False, progress: bool = True, audio: bool = True,
-                  ) -> dict:
+                  allow_truncated: bool = False) -> dict:
     """Stylise every frame of `source` into `output` (same frame count and time stamps, audio carried over).
 
     stylizer: a livestyle Stylizer (or any callable BGR frame → stylised BGR frame, with .size).
     stabilizer: a livestyle Stabilizer, or None.  output_size: (width, height); default the source's.
-    compare: write source | stylised side by side (twice as wide).  Returns the run's numbers; stage_ms
-    is each stage's busy time per frame (motion: summed over its MOTION_THREADS threads)."""
-    from tqdm import tqdm
-
+    compare: write source | stylised side by side (twice as wide).  allow_truncated: a source that ends
+    before the frames its container declares is written as far as it decodes (with a note), instead of
+    failing.  Returns the run's numbers; stage_ms is each stage's busy time per frame (motion: summed over
+    its MOTION_THREADS threads)."""
     source, output = Path(source), Path(output)
     check_paths(source, output, overwrite)
-    reader = VideoReader(source)
+    with parent_folders(output):
+        reader = VideoReader(source)
+        try:
+            with atomic_path(output) as temporary:
+                stats = _stylize(reader, source, output, temporary, stylizer, stabilizer, output_size, compare, codec,
+                                 crf, progress, audio, allow_truncated)
+        finally:
+            reader.close()
+    return stats
+
+
+def _stylize(reader: VideoReader, source: Path, output: Path, temporary: Path, stylizer, stabilizer, output_size,
+             compare: bool, codec: str, crf: int | None, progress: bool, audio: bool, allow_truncated: bool) -> dict:
+    from tqdm import tqdm
+
     info = reader.info
     size = tuple(output_size) if output_size else info.size
     frame_size = (2 * size[0], size[1]) if compare else size
-    temporary = temporary_path(output)
-    stages = _Stages()
+    stages = _Stages(source, output)
     decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
     styled_frames: queue.Queue = queue.Queue(QUEUE_FRAMES)
     finished: queue.Queue = queue.Queue(QUEUE_FRAMES)
@@ -169,7 +219,7 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
             stages.seconds["motion"] += time.perf_counter() - clock
         return motion
 
-    done = False
+    closed = False
     bar = None
     began = time.perf_counter()
     try:
@@ -179,16 +229,20 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
 
         def decode():
             clock, previous_grey = time.perf_counter(), None
-            for index, pts, image in reader.frames():
-                motion = None
-                if pool is not None:  # start the flow now: it needs source frames only
-                    grey = to_grey(image, styled_size)
-                    motion = pool.submit(timed_motion, previous_grey, grey)
-                    previous_grey = grey
-                stages.seconds["decode"] += time.perf_counter() - clock
-                if not stages.put(decoded, (pts, image, motion)):
-                    return
-                clock = time.perf_counter()
+            try:
+                for index, pts, image in reader.frames(allow_truncated=allow_truncated):
+                    motion = None
+                    if pool is not None:  # start the flow now: it needs source frames only
+                        grey = to_grey(image, styled_size)
+                        motion = pool.submit(timed_motion, previous_grey, grey)
+                        previous_grey = grey
+                    stages.seconds["decode"] += time.perf_counter() - clock
+                    if not stages.put(decoded, (pts, image, motion)):
+                        return
+                    clock = time.perf_counter()
+            except TruncatedVideo as error:
+                raise LivestyleError(f"{error.detail}; nothing was written. Add --allow-truncated to write the "
+                                     f"{error.read} frames that decode, or {RE_ENCODE}") from None
             stages.put(decoded, DONE)
 
         def finish():
@@ -215,7 +269,7 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
                 bar.update(1)
 
         workers += [stages.thread("decode", decode), stages.thread("finish", finish),
-                   stages.thread("encode", encode)]
+                    stages.thread("encode", encode)]
         stylised = 0
         while (item := stages.get(decoded)) is not DONE:  # stylise on this thread: Ctrl+C lands here
             clock = time.perf_counter()
@@ -243,15 +297,17 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
         if writer.frames == 0:
             raise LivestyleError(f"{source}: has no video frames to stylise; check that it plays")
         clock = time.perf_counter()
-        writer.close()
+        try:
+            writer.close()  # the encoder's last frames, the rest of the audio and the trailer: the disk may fill here
+        except OSError as error:
+            raise LivestyleError(describe(error, output)) from None
+        closed = True
         stages.seconds["encode"] += time.perf_counter() - clock
-        os.replace(temporary, output)
-        done = True
     except BaseException as error:
         stages.fail("stylize", error)
         raise
     finally:
-        if not done:
+        if not closed:
             stages.stop.set()
         for worker in workers:  # before the reader and writer close under them
             worker.join(5.0)
@@ -259,18 +315,19 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
             pool.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
-        reader.close()
-        if not done:
-            if writer is not None:
-                writer.abandon()
-            temporary.unlink(missing_ok=True)
+        if not closed and writer is not None:
+            writer.abandon()
     seconds = time.perf_counter() - began
     frames = writer.frames
+    notes = list(writer.notes)
+    if reader.truncated:
+        notes.append(f"warning: {reader.truncated}; --allow-truncated: wrote the {frames} frames that decode")
     return {
         "input": str(source), "output": str(output), "frames": frames, "seconds": round(seconds, 3),
         "fps": round(frames / seconds, 2) if seconds > 0 else None,
         "stage_ms": {name: round(value / frames * 1000, 2) for name, value in stages.seconds.items()},
         "input_size": list(info.size), "output_size": list(frame_size), "inference_size": list(stylizer.size),
         "backend": getattr(stylizer, "name", "?"), "stabilize": getattr(stabilizer, "strength", 0.0),
-        "codec": writer.codec_name, "notes": writer.notes, "motion_threads": MOTION_THREADS if pool else 0,
+        "codec": writer.codec_name, "notes": notes, "motion_threads": MOTION_THREADS if pool else 0,
+        "truncated": reader.truncated,
     }

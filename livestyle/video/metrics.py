@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import MAX_SIDE, ArgumentParser, bounded_int
 from ..errors import LivestyleError
 from ..flow import farneback, reliable, sample_maps, to_grey, warp
 
@@ -76,39 +77,42 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
     per_pair = {name: [] for name in names}
     squared_error, pairs, count = 0.0, 0, 0
     previous = None
-    bar = tqdm(total=info.frames, unit="frame", desc="warping error", disable=not progress)
+    # "measuring", not the metric's name: a line with "error" in it reads as a failure in a log
+    bar = tqdm(total=info.frames, unit="frame", desc="measuring", disable=not progress)
     sentinel = object()
-    while True:
-        current = [next(stream, sentinel) for stream in streams]
-        ended = [name for name, frame in zip(names, current) if frame is sentinel]
-        if ended:
-            if len(ended) != len(names):
-                lengths = {name: count + (0 if name in ended else 1) for name in names}
-                longer = [name for name in names if name not in ended]
-                raise LivestyleError(
-                    f"the videos have different frame counts: {', '.join(ended)} ended after {count} frames while "
-                    f"{', '.join(longer)} go on; compare a video with its own stylised version "
-                    f"({', '.join(f'{k} ≥ {v}' for k, v in lengths.items())})")
-            break
-        frames = [frame.astype(np.float32) / 255 for frame in current]
-        if reference is not None:
-            squared_error += float(((frames[1] - frames[2]) ** 2).mean())
-        grey = to_grey(current[0])
-        if previous is not None:
-            previous_grey, previous_frames = previous
-            backward = farneback(grey, previous_grey)
-            forward = farneback(previous_grey, grey)
-            maps = sample_maps(backward)
-            mask = reliable(backward, forward, maps, motion_boundaries=True)
-            if mask.any():
-                for name, frame, before in zip(names, frames, previous_frames):
-                    difference = ((frame - warp(before, backward, maps)) ** 2).sum(axis=2)
-                    per_pair[name].append(float(difference[mask].mean()))
-                pairs += 1
-        previous = (grey, frames)
-        count += 1
-        bar.update(1)
-    bar.close()
+    try:
+        while True:
+            current = [next(stream, sentinel) for stream in streams]
+            ended = [name for name, frame in zip(names, current) if frame is sentinel]
+            if ended:
+                if len(ended) != len(names):
+                    lengths = {name: count + (0 if name in ended else 1) for name in names}
+                    longer = [name for name in names if name not in ended]
+                    raise LivestyleError(
+                        f"the videos have different frame counts: {', '.join(ended)} ended after {count} frames while "
+                        f"{', '.join(longer)} go on; compare a video with its own stylised version "
+                        f"({', '.join(f'{k} ≥ {v}' for k, v in lengths.items())})")
+                break
+            frames = [frame.astype(np.float32) / 255 for frame in current]
+            if reference is not None:
+                squared_error += float(((frames[1] - frames[2]) ** 2).mean())
+            grey = to_grey(current[0])
+            if previous is not None:
+                previous_grey, previous_frames = previous
+                backward = farneback(grey, previous_grey)
+                forward = farneback(previous_grey, grey)
+                maps = sample_maps(backward)
+                mask = reliable(backward, forward, maps, motion_boundaries=True)
+                if mask.any():
+                    for name, frame, before in zip(names, frames, previous_frames):
+                        difference = ((frame - warp(before, backward, maps)) ** 2).sum(axis=2)
+                        per_pair[name].append(float(difference[mask].mean()))
+                    pairs += 1
+            previous = (grey, frames)
+            count += 1
+            bar.update(1)
+    finally:  # before an error is printed, not in the middle of the bar's line
+        bar.close()
     if count == 0:
         raise LivestyleError(f"{source}: has no video frames")
     result = {
@@ -144,24 +148,31 @@ def format_table(result: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m livestyle.video.metrics", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m livestyle.video.metrics", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, metavar="IN", help="the source video")
     parser.add_argument("output", type=Path, metavar="OUT", help="its stylised version")
     parser.add_argument("--reference", type=Path, metavar="REF", help="the same video stylised without --stabilize: "
                         "adds fidelity (PSNR of OUT vs REF) and REF's warping error")
-    parser.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"measure at this width (default "
+    parser.add_argument("--width", type=bounded_int(16, MAX_SIDE), default=DEFAULT_WIDTH,
+                        help=f"measure at this width (default "
                         f"{DEFAULT_WIDTH}; the source's aspect ratio)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON (for scripts)")
     parser.add_argument("--per-frame", action="store_true", help="with --json: also each frame pair's error")
-    args = parser.parse_args(argv)
     try:
-        if args.width < 16:
-            raise LivestyleError(f"--width {args.width}: at least 16 pixels")
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
         result = measure(args.input, args.output, args.reference, args.width, progress=not args.json)
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
+    except OSError as error:  # a drive gone while reading
+        from ..files import describe
+
+        print(f"error: {describe(error, doing='cannot read')}", file=sys.stderr, flush=True)
+        return 1
     if args.json:
         if not args.per_frame:
             result.pop("per_pair")
