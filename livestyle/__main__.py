@@ -9,57 +9,52 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import LivestyleError
+from .app import main as app_main
+from .checks import ArgumentParser, bounded_int
+from .doctor import report
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, run_command
+from .files import describe
+from .generator import WEIGHTS_FILE
+from .model import load_model, parse_size
+from .selection import MAX_THREADS
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] != "doctor":
-        from .app import main as app_main
-
-        try:
-            return app_main(argv)
-        except OSError as error:  # a last net: the app's own checks should have said it better
-            from .files import describe
-
-            print(f"error: {describe(error, None, 'cannot use')}", file=sys.stderr)
-            return 1
-    from .checks import ArgumentParser, bounded_int
-
+def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m livestyle", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", parser_class=ArgumentParser)
     doctor = commands.add_parser("doctor", help="what this machine offers: GPU, CUDA, TensorRT, ONNX Runtime, "
                                  "screen capture, and which backend auto picks")
-    doctor.add_argument("--model", type=Path, help="game2movie.safetensors (or run folder): time the backends for it")
+    doctor.add_argument("--model", type=Path, help=f"{WEIGHTS_FILE} (or run folder): time the backends for it")
     doctor.add_argument("--size", default="640x360", help="inference size for --model (default 640x360)")
     doctor.add_argument("--engines", type=Path, default=Path("engines"), help="engine folder (default engines/)")
-    doctor.add_argument("--threads", type=bounded_int(1, 1024),
+    doctor.add_argument("--threads", type=bounded_int(1, MAX_THREADS),
                         help="CPU threads for the CPU backends (default: all cores)")
-    args = parser.parse_args(argv)
-    try:
-        from .doctor import report
-        from .model import load_model, parse_size
+    return parser
 
-        size = parse_size(args.size, "--size")
-        # A model that cannot even be loaded is one line, before the machine is probed and backends timed.
-        model = load_model(args.model) if args.model is not None else None
-        failures: list[str] = []
-        for line in report(model=model, size=size, engines_dir=args.engines, threads=args.threads,
-                           failures=failures):
-            print(line, flush=True)
-        if failures:
-            print(f"error: --model {args.model}: {failures[0]}", file=sys.stderr)
-            return 2
-    except LivestyleError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        from .files import describe
 
-        print(f"error: {describe(error, None, 'cannot use')}", file=sys.stderr)
-        return 1
+def run_doctor(args) -> int:
+    size = parse_size(args.size, "--size")
+    # A model that cannot even be loaded is one line, before the machine is probed and backends timed.
+    model = load_model(args.model) if args.model is not None else None
+    failures: list[str] = []
+    for line in report(model=model, size=size, engines_dir=args.engines, threads=args.threads, failures=failures):
+        print(line, flush=True)
+    if failures:
+        print(f"error: --model {args.model}: {failures[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] != "doctor":
+        try:
+            return app_main(argv)
+        except OSError as error:  # a last net: the app's own checks should have said it better
+            print(f"error: {describe(error, None, 'cannot use')}", file=sys.stderr)
+            return EXIT_FAILED
+    return run_command(build_parser(), argv, run_doctor, lambda error, args: describe(error, None, "cannot use"))
 
 
 if __name__ == "__main__":

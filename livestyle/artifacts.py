@@ -19,7 +19,6 @@ from pathlib import Path
 
 from .checks import FileCheck
 from .errors import LivestyleError
-from .files import write_json
 from .machine import Machine
 from .model import format_size, sha256_file
 
@@ -33,10 +32,6 @@ REBUILD = "python scripts/build_engine.py"
 FORMATS = tuple(SUFFIX)
 PRECISIONS = tuple(TOLERANCE)
 SHA256 = re.compile(r"[0-9a-f]{64}")
-
-# livestyle.app still imports this name; it is livestyle.files' write (private temporary file, os.replace).
-write_json_atomic = write_json
-
 
 def sidecar_path(artifact: str | Path) -> Path:
     artifact = Path(artifact)

@@ -26,6 +26,8 @@ import torch
 from . import __version__
 from .artifacts import SIDECAR_FORMAT, TOLERANCE, artifact_name, sidecar_path, slug
 from .backends.base import Backend
+from .backends.onnx_runtime import OnnxRuntimeBackend, export_onnx, onnxruntime_or_error
+from .backends.tensorrt_engine import TensorRTBackend, tensorrt_or_error
 from .errors import LivestyleError
 from .files import atomic_writer, check_apart, write_bytes, write_json
 from .machine import Machine
@@ -150,8 +152,6 @@ def keep(model, fmt, precision, size, temporary: Path, final: Path, machine, par
 
 def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, tolerance: float | None = None,
                parity_inputs: int = 3, log=print) -> Path:
-    from .backends.onnx_runtime import OnnxRuntimeBackend, export_onnx, onnxruntime_or_error
-
     onnxruntime_or_error()  # the parity check needs it: fail before exporting
     started = time.perf_counter()
     tolerance = TOLERANCE["fp32"] if tolerance is None else tolerance
@@ -180,9 +180,6 @@ def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Mach
 
 def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, precision: str = "fp16",
                    tolerance: float | None = None, parity_inputs: int = 3, log=print) -> Path:
-    from .backends.onnx_runtime import export_onnx
-    from .backends.tensorrt_engine import TensorRTBackend, tensorrt_or_error
-
     trt = tensorrt_or_error()
     if not torch.cuda.is_available():
         raise LivestyleError("--format tensorrt: no CUDA device visible to torch")

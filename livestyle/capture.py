@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LivestyleError
+from .errors import LivestyleError, first_line
 
 Rect = tuple[int, int, int, int]  # left, top, width, height
 
@@ -90,11 +90,6 @@ def open_mss():
         display = os.environ.get("DISPLAY", "")
         raise LivestyleError(f"screen capture cannot start on display {display!r}: {first_line(error)} "
                              f"(is the X server running and may this user connect to it?)") from None
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def list_monitors() -> list[dict]:

@@ -17,6 +17,8 @@ from typing import Any
 from .errors import LivestyleError
 
 MAX_SIDE = 8192          # pixels, any image or inference side (8K is 7680)
+SIZE_MULTIPLE = 8        # the generator halves the image three times, so its sides are multiples of 8
+MIN_SIDE = 16            # ... and at least 16: the deepest level's reflect padding needs 2 pixels there
 MAX_FEATURES = 1024      # generator / discriminator width N (the report uses 64 and 32)
 MAX_JSON_BYTES = 64 << 20  # a sidecar, manifest or config larger than this is not ours
 
@@ -155,9 +157,28 @@ def bounded_int(low: int, high: int | None = None):
     return parse
 
 
-def check_side(value: int, what: str, *, multiple: int = 8, low: int = 16) -> int:
-    """A training or inference side: a multiple of `multiple`, within low..MAX_SIDE."""
-    if not low <= value <= MAX_SIDE or value % multiple:
+# ----------------------------------------------------------------------------- image sides
+
+def smallest_side(multiple: int = SIZE_MULTIPLE) -> int:
+    """The smallest side a network of this size multiple takes: the first multiple of it ≥ MIN_SIDE."""
+    return -(-MIN_SIDE // multiple) * multiple
+
+
+def side_fits(value: int, multiple: int = SIZE_MULTIPLE) -> bool:
+    """The size rule: a multiple of `multiple`, at least smallest_side(multiple), at most MAX_SIDE."""
+    return smallest_side(multiple) <= value <= MAX_SIDE and value % multiple == 0
+
+
+def nearest_side(value: float, multiple: int = SIZE_MULTIPLE) -> int:
+    """The side nearest to `value` that the network takes (halves round up: 180 → 184, as 16:9 sizes go)."""
+    return max(smallest_side(multiple), math.floor(value / multiple + 0.5) * multiple)
+
+
+def check_side(value: int, what: str, *, multiple: int = SIZE_MULTIPLE, low: int | None = None) -> int:
+    """A training or inference side: a multiple of `multiple`, within low (default: the smallest
+    side the rule allows)..MAX_SIDE."""
+    low = smallest_side(multiple) if low is None else low
+    if value < low or not side_fits(value, multiple):
         raise LivestyleError(f"{what} {value}: use a multiple of {multiple} from {low} to {MAX_SIDE} (e.g. 128)")
     return value
 

@@ -13,8 +13,10 @@ from pathlib import Path
 from . import __version__
 from .backends import NAMES, unavailable
 from .errors import LivestyleError
+from .generator import WEIGHTS_FILE
 from .machine import Machine, probe
 from .model import format_size
+from .stylizer import Stylizer
 
 TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"
 
@@ -104,10 +106,8 @@ def report(machine: Machine | None = None, model=None, size=(640, 360), engines_
             reason_text = "available" if reason is None else reason
         lines.append(f"  {name}: {reason_text}")
     if model is None:
-        lines.append("auto: pass --model runs/<run>/game2movie.safetensors to time the backends and see its choice")
+        lines.append(f"auto: pass --model runs/<run>/{WEIGHTS_FILE} to time the backends and see its choice")
         return lines
-    from .stylizer import Stylizer
-
     lines.append(f"auto for {getattr(model, 'label', model)} at {format_size(size)}:")
     try:
         stylizer = Stylizer(model, "auto", size=size, engines_dir=engines_dir, cache_path=cache_path, threads=threads,

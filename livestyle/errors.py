@@ -1,7 +1,15 @@
 """The one exception type the runtime raises for problems a user can fix (a missing or wrong file, a
 bad size, a backend that is not installed). Its message is a single line that names the file or
-value and says what to do; the command-line tools print it as `error: ...` and exit non-zero."""
+value and says what to do; the command-line tools print it as `error: ...` and exit EXIT_BAD_INPUT.
+Also the few helpers every command shares for its messages and exit codes."""
 from __future__ import annotations
+
+import importlib
+import sys
+
+# Every livestyle command exits with these: 2 when the input is at fault (what argparse does for a
+# bad flag, too), 1 when the work failed on the way (a disk or display gone mid-run).
+EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
 
 
 class LivestyleError(Exception):
@@ -10,11 +18,38 @@ class LivestyleError(Exception):
 
 def require(module: str, install: str):
     """Import an optional library, or raise one clear LivestyleError saying how to get it."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError:
         raise LivestyleError(f"{module}: not installed ({install})") from None
     except Exception as error:  # noqa: BLE001 — a broken install (missing CUDA libraries, ...)
         raise LivestyleError(f"{module}: import failed ({error})") from None
+
+
+def run_command(parser, argv, work, os_error_line) -> int:
+    """A command's main(): argv parsed (argparse's own status for --help and for bad flags, which it
+    has printed), then work(args) and its exit status. The user's LivestyleError becomes its line
+    and EXIT_BAD_INPUT; an OSError the checks before the work could not foresee (a drive gone
+    mid-run) becomes os_error_line(error, args) and EXIT_FAILED."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return work(args)
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        print(f"error: {os_error_line(error, args)}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def log_to_stderr(message: str) -> None:
+    """The commands' log: progress and warnings on stderr, so stdout stays for results."""
+    print(message, file=sys.stderr, flush=True)

@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+import cv2
+
 from .errors import LivestyleError
 
 FIXES = {
@@ -129,6 +131,20 @@ def write_text(target: str | Path, text: str) -> Path:
 
 def write_json(target: str | Path, value) -> Path:
     return write_bytes(target, (json.dumps(value, indent=2) + "\n").encode())
+
+
+def make_folder(folder: Path) -> None:
+    """The folder and any missing parents; one LivestyleError line when they cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LivestyleError(describe(error, folder)) from None
+
+
+def write_stats(path: Path, data: dict) -> None:
+    """A run's numbers (--stats) as JSON, its folder made first."""
+    make_folder(path.parent)
+    write_json(path, data)
 
 
 def append_line(target: str | Path, line: str) -> None:
@@ -249,8 +265,6 @@ def check_apart(outputs: dict[str, str | Path | None], inputs: dict[str, str | P
 
 def write_image(target: str | Path, bgr, params: tuple[int, ...] = ()) -> Path:
     """An OpenCV image (BGR uint8), encoded by the target's extension and written atomically."""
-    import cv2
-
     target = Path(target)
     ok, encoded = cv2.imencode(target.suffix or ".png", bgr, list(params))
     if not ok:

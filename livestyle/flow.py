@@ -21,6 +21,8 @@ import threading
 import cv2
 import numpy as np
 
+from .images import resize
+
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
@@ -28,8 +30,7 @@ DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DI
 def to_grey(image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8 BGR/BGRA/grey → uint8 grey, resized to (width, height) when given."""
     if size is not None and (image.shape[1], image.shape[0]) != tuple(size):
-        shrink = image.shape[0] * image.shape[1] > size[0] * size[1]
-        image = cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        image = resize(image, size)
     if image.ndim == 2:
         return image
     return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)

@@ -12,17 +12,22 @@ header alone, before any network is built or any tensor read.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save
 from torch import nn
 
-from .checks import MAX_FEATURES, FileCheck
+from .checks import MAX_FEATURES, SIZE_MULTIPLE, FileCheck
 from .errors import LivestyleError
 from .files import describe, write_bytes
 
 WEIGHTS_FORMAT = "livestyle-generator/1"
+WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
+KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole frames
 
 
 def _norm_relu(channels: int) -> list[nn.Module]:
@@ -56,6 +61,8 @@ class Generator(nn.Module):
     tanh(atanh(x) + change) with the last layer zero-initialised, so training starts at
     "do nothing" and can only move away from it where the losses ask for it."""
 
+    size_multiple = SIZE_MULTIPLE  # three stride-2 steps; saved in the weights' metadata
+
     def __init__(self, features: int = 64, upsample: str = "deconv", residual: bool = False):
         super().__init__()
         if upsample not in ("deconv", "resize"):
@@ -79,8 +86,9 @@ class Generator(nn.Module):
             nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] % 8 or x.shape[-2] % 8:
-            raise ValueError(f"generator input H×W must be divisible by 8, got {tuple(x.shape[-2:])}")
+        if x.shape[-1] % self.size_multiple or x.shape[-2] % self.size_multiple:
+            raise ValueError(f"generator input H×W must be divisible by {self.size_multiple}, "
+                             f"got {tuple(x.shape[-2:])}")
         skip = self.blocks_2n(self.down2(self.down1(x)))
         deep = self.blocks_4n(self.down3(skip))
         y = self.fuse_skip(torch.cat([self.up3(deep), skip], dim=1))
@@ -102,15 +110,13 @@ def count_parameters(module: nn.Module) -> int:
 def save_generator(generator: Generator, path: str | Path, direction: str, extra: dict | None = None) -> None:
     """Write weights + self-describing metadata atomically (livestyle.files: a private temporary
     file, then os.replace), so a crash or a full disk never leaves half a weights file."""
-    from safetensors.torch import save
-
     metadata = {
         "format": WEIGHTS_FORMAT,
         "architecture": json.dumps(generator.architecture()),
         "direction": direction,
         "channel_order": "rgb",
         "value_range": "[-1, 1]",
-        "size_multiple": "8",
+        "size_multiple": str(generator.size_multiple),
     }
     for key, value in (extra or {}).items():
         metadata[key] = value if isinstance(value, str) else json.dumps(value)
@@ -122,7 +128,7 @@ class WeightsError(LivestyleError, ValueError):
     """Weights that cannot be used; a ValueError too, for callers that caught that before."""
 
 
-FIX = "pass the game2movie.safetensors written by python -m training.fit"
+FIX = f"pass the {WEIGHTS_FILE} written by python -m training.fit"
 FLOATS = ("F16", "BF16", "F32", "F64")
 
 
@@ -155,7 +161,29 @@ def check_metadata(path: Path, metadata: dict) -> dict:
     features = check.get(architecture, "features", int, low=1, high=MAX_FEATURES, name="architecture.features")
     upsample = check.get(architecture, "upsample", str, choices=("deconv", "resize"), name="architecture.upsample")
     residual = check.get(architecture, "residual", bool, required=False, default=False, name="architecture.residual")
+    size_multiple(path, metadata)
+    trained_on(path, metadata)
     return {"class": "Generator", "features": features, "upsample": upsample, "residual": residual}
+
+
+def size_multiple(path: Path, metadata: dict) -> int:
+    """What the sides of an inference size must be a multiple of, as the weights declare it (their
+    architecture's own, or a coarser multiple of it); the Generator's 8 where they do not say."""
+    text = metadata.get("size_multiple", str(Generator.size_multiple))
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 4
+            and int(text) > 0 and int(text) % Generator.size_multiple == 0):
+        raise _WeightsCheck(path, FIX).fail(f"field 'size_multiple' is {text!r}, not a multiple of "
+                                            f"{Generator.size_multiple} (the generator halves the image three times)")
+    return int(text)
+
+
+def trained_on(path: Path, metadata: dict) -> str:
+    """"faces" or "frames": the weights' `kind`, else their training preset, else frames (whole frames
+    is what a model that does not say was made for: the demo model, older runs)."""
+    kind = _WeightsCheck(path, FIX).get(metadata, "kind", str, required=False, choices=KINDS)
+    if kind is not None:
+        return kind
+    return "faces" if metadata.get("preset") == "faces" else "frames"
 
 
 def check_tensors(path: Path, handle, architecture: dict) -> None:
@@ -187,20 +215,14 @@ def check_tensors(path: Path, handle, architecture: dict) -> None:
             raise WeightsError(f"{path}: tensor {name} holds {dtype}, not floating-point weights; {FIX}")
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
-    """Rebuild a generator from a .safetensors file written by save_generator; WeightsError (one
-    line naming the file and the fix) for anything else."""
-    from safetensors import safe_open
-
-    path = Path(path)
+@contextlib.contextmanager
+def open_weights(path: Path):
+    """safe_open on a weights file, every failure to read it one WeightsError line naming the file."""
     if not path.is_file():
         raise WeightsError(f"generator weights not found: {path}; {FIX}")
     try:
         with safe_open(str(path), framework="pt") as handle:
-            metadata = dict(handle.metadata() or {})
-            architecture = check_metadata(path, metadata)
-            check_tensors(path, handle, architecture)
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
+            yield handle
     except LivestyleError:
         raise
     except OSError as error:
@@ -208,6 +230,26 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     except Exception as error:  # noqa: BLE001 — the safetensors parser raises its own types for damaged files
         message = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         raise WeightsError(f"{path} is not a readable .safetensors file ({message}); {FIX}") from None
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The checked metadata of a weights file, read from its header alone (no tensor is loaded)."""
+    path = Path(path)
+    with open_weights(path) as handle:
+        metadata = dict(handle.metadata() or {})
+    check_metadata(path, metadata)
+    return metadata
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+    """Rebuild a generator from a .safetensors file written by save_generator; WeightsError (one
+    line naming the file and the fix) for anything else."""
+    path = Path(path)
+    with open_weights(path) as handle:
+        metadata = dict(handle.metadata() or {})
+        architecture = check_metadata(path, metadata)
+        check_tensors(path, handle, architecture)
+        state = {name: handle.get_tensor(name) for name in handle.keys()}
     generator = Generator(features=architecture["features"], upsample=architecture["upsample"],
                           residual=architecture["residual"])
     generator.load_state_dict(state)

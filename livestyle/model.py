@@ -10,12 +10,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checks import MAX_SIDE
+from .checks import MAX_SIDE, SIZE_MULTIPLE, nearest_side, side_fits, smallest_side
 from .errors import LivestyleError
 from .files import describe
-from .generator import load_generator
+from .generator import WEIGHTS_FILE, load_generator, size_multiple, trained_on
 
-WEIGHTS_FILE = "game2movie.safetensors"
 DEFAULT_SIZE = (640, 360)  # width × height; 16:9, both divisible by 8 (360 = 45 × 8)
 TRAIN_FIRST = "train first: python -m training.fit faces --quick"
 
@@ -27,6 +26,8 @@ class Model:
     path: Path | None = None
     architecture: dict = field(default_factory=dict)
     direction: str = "game2movie"
+    size_multiple: int = SIZE_MULTIPLE  # inference sides must be multiples of this (the weights' metadata)
+    kind: str = "frames"  # trained on "faces" or "frames" (the weights' metadata)
 
     @property
     def label(self) -> str:
@@ -77,7 +78,8 @@ def load_model(source: str | Path | nn.Module | Model) -> Model:
         sha256 = sha256_file(path)
     except OSError as error:
         raise LivestyleError(describe(error, path, "cannot read")) from None
-    return Model(module, sha256, path, module.architecture(), metadata.get("direction", "game2movie"))
+    return Model(module, sha256, path, module.architecture(), metadata.get("direction", "game2movie"),
+                 size_multiple(path, metadata), trained_on(path, metadata))
 
 
 def newest_weights(runs: str | Path = "runs") -> Path:
@@ -93,9 +95,10 @@ def format_size(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def validate_size(size: tuple[int, int], what: str = "size") -> tuple[int, int]:
-    """Inference sizes are width × height, each a multiple of 8 (three stride-2 steps), ≥ 16 (the
-    deepest level's reflect padding needs 2 pixels) and ≤ MAX_SIDE (a typo must not allocate)."""
+def validate_size(size: tuple[int, int], what: str = "size", multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
+    """Inference sizes are width × height, each a multiple of `multiple` (the weights' size_multiple:
+    8 for three stride-2 steps), ≥ 16 (the deepest level's reflect padding needs 2 pixels) and
+    ≤ MAX_SIDE (a typo must not allocate)."""
     try:
         width, height = (int(v) for v in size)
     except (TypeError, ValueError, OverflowError):
@@ -103,23 +106,24 @@ def validate_size(size: tuple[int, int], what: str = "size") -> tuple[int, int]:
     if width > MAX_SIDE or height > MAX_SIDE:
         raise LivestyleError(f"{what} {width}x{height}: width and height must be at most {MAX_SIDE} "
                              f"(8K is 7680x4320); e.g. 640x360")
-    if width % 8 or height % 8 or width < 16 or height < 16:
-        nearest = tuple(max(16, round(v / 8) * 8) for v in (width, height))
-        raise LivestyleError(f"{what} {width}x{height}: width and height must be multiples of 8 and at least 16 "
-                             f"(the generator halves the image three times); nearest: {format_size(nearest)}")
+    if not (side_fits(width, multiple) and side_fits(height, multiple)):
+        nearest = tuple(nearest_side(v, multiple) for v in (width, height))
+        why = "the generator halves the image three times" if multiple == SIZE_MULTIPLE else "the model's size_multiple"
+        raise LivestyleError(f"{what} {width}x{height}: width and height must be multiples of {multiple} and at least "
+                             f"{smallest_side(multiple)} ({why}); nearest: {format_size(nearest)}")
     return width, height
 
 
-def parse_size(text: str | tuple[int, int], what: str = "size") -> tuple[int, int]:
+def parse_size(text: str | tuple[int, int], what: str = "size", multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
     if isinstance(text, (tuple, list)):
-        return validate_size(tuple(text), what)
+        return validate_size(tuple(text), what, multiple)
     match = re.fullmatch(r"\s*(\d+)\s*[x×X,]\s*(\d+)\s*", str(text))
     if not match:
         raise LivestyleError(f"{what} {text!r}: write WIDTHxHEIGHT, e.g. 640x360")
     if max(len(match[1]), len(match[2])) > 6:  # int() of thousands of digits is itself an error
         raise LivestyleError(f"{what} {str(text).strip()[:40]}: width and height must be at most {MAX_SIDE}; "
                              f"e.g. 640x360")
-    return validate_size((int(match[1]), int(match[2])), what)
+    return validate_size((int(match[1]), int(match[2])), what, multiple)
 
 
 def random_frames(count: int, size: tuple[int, int], seed: int = 0) -> torch.Tensor:

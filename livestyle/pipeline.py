@@ -22,10 +22,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from .errors import LivestyleError
+from .images import resize_bgr  # also livestyle.video.job's import of it
 
 FPS_WINDOW_S = 2.0  # the HUD's rates are over the last two seconds
 RECENT = 120  # the HUD's medians are over the last 120 values
@@ -419,13 +419,3 @@ class Pipeline:
                     self.on_result()
                 except Exception:  # noqa: BLE001
                     pass
-
-
-def resize_bgr(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """BGRA or BGR frame → BGR at (width, height)."""
-    if frame.shape[1] != size[0] or frame.shape[0] != size[1]:
-        shrink = frame.shape[0] * frame.shape[1] > size[0] * size[1]
-        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-    return np.ascontiguousarray(frame)

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .errors import LivestyleError
 from .flow import DISFlow, reliable, sample_maps, to_grey, warp
+from .images import resize
 
 FLOW_WIDTH = 640  # flow is measured at most this wide: DIS cost grows with pixels, its accuracy hardly does
 LIVE_PRESET = "fast"  # the live app's DIS preset: half the time of the offline default
@@ -38,8 +40,6 @@ LIVE_PRESET = "fast"  # the live app's DIS preset: half the time of the offline 
 def check_strength(value: float, what: str = "--stabilize") -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0 or value != value:
-        from .errors import LivestyleError
-
         raise LivestyleError(f"{what} {value:g}: give a strength from 0 (off) to 1 (e.g. 0.5)")
     return value
 
@@ -81,14 +81,12 @@ class Stabilizer:
             return Motion(None, np.full((height, width), self.strength, np.float32))
         scale = min(1.0, self.flow_width / width)
         small = (max(8, round(width * scale)), max(8, round(height * scale)))
-        current, before = (grey, previous_grey) if scale == 1.0 else \
-            (cv2.resize(grey, small, interpolation=cv2.INTER_AREA),
-             cv2.resize(previous_grey, small, interpolation=cv2.INTER_AREA))
+        current, before = (grey, previous_grey) if scale == 1.0 else (resize(grey, small), resize(previous_grey, small))
         backward = self.flow(current, before)  # where each current pixel was
         forward = self.flow(before, current)
         trusted = reliable(backward, forward)
         if scale != 1.0:
-            backward = cv2.resize(backward, (width, height), interpolation=cv2.INTER_LINEAR) * np.float32(1 / scale)
+            backward = resize(backward, (width, height)) * np.float32(1 / scale)
             trusted = cv2.resize(trusted.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
         maps = sample_maps(backward)
         trusted &= cv2.absdiff(grey, warp(previous_grey, backward, maps)) <= self.max_difference

@@ -9,7 +9,6 @@ end-to-end latency once it has been drawn.
 """
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
@@ -20,8 +19,10 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeySequence, 
 from PySide6.QtWidgets import QWidget
 
 from .capture import Rect, ScreenGeometry, intersect, logical_to_physical, physical_to_logical
-from .errors import LivestyleError
-from .pipeline import Pipeline, Styled, resize_bgr
+from .errors import LivestyleError, log_to_stderr
+from .images import resize_bgr
+from .pipeline import Pipeline, Styled
+from .stabilizer import LIVE_PRESET, Stabilizer
 
 VIEWS = ("stylised", "side", "blend")
 HOTKEYS = {  # key (inside the window) → action; global hotkeys are Ctrl+Alt+<the same key>
@@ -131,7 +132,7 @@ class LiveWindow(QWidget):
         self.view = view if view in VIEWS else "stylised"
         self.excluded = excluded
         self.switch_model = switch_model
-        self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+        self.log = log or log_to_stderr
         self.exit_reason: str | None = None
         self.exit_code = 0
         self.overlapping = False
@@ -281,8 +282,6 @@ class LiveWindow(QWidget):
             self.pipeline.stabilizer = None
             self.notice("stabiliser off")
         else:
-            from .stabilizer import LIVE_PRESET, Stabilizer
-
             self.pipeline.stabilizer = Stabilizer(self.steady_strength, preset=LIVE_PRESET)
             self.notice(f"stabiliser on ({self.steady_strength:g}): less flicker")
         self.update()

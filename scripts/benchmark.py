@@ -24,16 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-from benchmark_doc import machine as machine_line, update_section  # noqa: E402
-from livestyle.backends import NAMES, open_backend, unavailable  # noqa: E402
-from livestyle.errors import LivestyleError  # noqa: E402
-from livestyle.generator import Generator  # noqa: E402
-from livestyle.machine import probe  # noqa: E402
-from livestyle.model import format_size, load_model, parse_size  # noqa: E402
-from livestyle.stylizer import Stylizer  # noqa: E402
+from livestyle.backends import NAMES, open_backend, unavailable
+from livestyle.devtools.benchmark_doc import machine as machine_line, update_section
+from livestyle.errors import LivestyleError
+from livestyle.generator import Generator
+from livestyle.machine import probe
+from livestyle.model import format_size, load_model, parse_size
+from livestyle.stylizer import Stylizer
 
 ALL_SIZES = "320x184,640x360,1280x720,1920x1080"
 CPU_SIZES = "320x184,640x360"

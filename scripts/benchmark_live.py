@@ -42,13 +42,11 @@ import threading
 import time
 from pathlib import Path
 
+from livestyle.devtools.benchmark_doc import machine as machine_line, update_section
+from livestyle.devtools.xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, x_env
+from livestyle.files import write_image
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-sys.path.insert(0, str(REPO / "tests"))
-from _xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, x_env  # noqa: E402
-from benchmark_doc import machine as machine_line, update_section  # noqa: E402
-from livestyle.files import write_image  # noqa: E402
 
 DEFAULT_SIZES = "320x184,640x360"
 SCREEN = (1920, 1080)
@@ -159,7 +157,7 @@ def find_window(display: str, title: str) -> int | None:
 # ---------------------------------------------------------------------------------------------- scenes
 
 class ContentScene:
-    """tests/_xvfb.py's window of known moving pictures, captured by region."""
+    """livestyle/devtools/xvfb.py's window of known moving pictures, captured by region."""
 
     name = "content window"
 
@@ -176,8 +174,8 @@ class ContentScene:
         return ["--region", ",".join(map(str, self.rect))]
 
     def describe(self) -> str:
-        return (f"a {self.rect[2]}x{self.rect[3]} window of moving pictures (tests/_xvfb.py: colour cycling at "
-                f"10 Hz beside a fixed pattern), captured with `--region {','.join(map(str, self.rect))}`")
+        return (f"a {self.rect[2]}x{self.rect[3]} window of moving pictures (livestyle/devtools/xvfb.py: colour "
+                f"cycling at 10 Hz beside a fixed pattern), captured with `--region {','.join(map(str, self.rect))}`")
 
     def check(self) -> None:
         if self.process.poll() is not None:
@@ -552,7 +550,7 @@ def default_model() -> Path:
 
 def describe_model(path: Path, machine):
     """(label, parameter count, ModelChoice, Model) of the generator behind `path` (weights, run folder or engine)."""
-    from livestyle.app import resolve_model
+    from livestyle.selection import resolve_model
     from livestyle.errors import LivestyleError
     from livestyle.generator import count_parameters
     from livestyle.model import load_model

@@ -22,9 +22,8 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmark_doc import machine, update_section  # noqa: E402
-from training import prepare  # noqa: E402
+from livestyle.devtools.benchmark_doc import machine, update_section
+from training import prepare
 
 
 def write_clip(path: Path, seconds: float, width: int, height: int, fps: int = 30) -> int:

@@ -11,18 +11,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmark_doc import machine, update_section  # noqa: E402
-from training.fit import BASE, RECIPES, Environment, Nets, train_step  # noqa: E402
-from training.losses import StructuralSimilarity  # noqa: E402
+from livestyle.devtools.benchmark_doc import machine, update_section
+from training.config import make_config
+from training.fit import Environment, Nets, train_step
+from training.losses import StructuralSimilarity
 
 
 def measure(batch: int, image_size: int, amp: bool, device: str, seconds: float) -> dict:
-    config = {**BASE, **RECIPES["default"], "device": device, "amp": amp}
+    config = make_config("faces", device=device, amp=amp, image_size=image_size)
     env = Environment(config)
     if env.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()

@@ -32,11 +32,9 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+from livestyle.files import atomic_path, write_image, write_json
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-sys.path.insert(0, str(REPO / "tests"))
-from livestyle.files import atomic_path, write_image, write_json  # noqa: E402
 
 CLIPS = REPO / "data" / "benchmark-video"
 PLOT = REPO / "docs" / "images" / "video-flicker.png"
@@ -74,7 +72,7 @@ def record_supertux(seconds: float, size=(1280, 720), fps: float = 30.0):
     """(BGR frames, ms time stamps) of SuperTux being played, grabbed on a private Xvfb."""
     import mss
     import numpy as np
-    from _xvfb import have_xvfb, start_xvfb
+    from livestyle.devtools.xvfb import have_xvfb, start_xvfb
     from benchmark_live import GAME, Children, GameScene
 
     if not have_xvfb() or not Path(GAME).is_file():
@@ -199,7 +197,7 @@ def main(argv=None) -> int:
     text = section(results)
     print(text)
     if not args.no_write:
-        from benchmark_doc import update_section
+        from livestyle.devtools.benchmark_doc import update_section
 
         if results.get("per_pair") and args.section == "benchmark_video":
             draw_flicker(results["per_pair"], results["per_pair_strength"], PLOT)
@@ -211,8 +209,8 @@ def measure(args, log) -> dict:
     import cv2
     import torch
 
-    from benchmark_doc import machine
-    from livestyle.app import candidate_sizes
+    from livestyle.devtools.benchmark_doc import machine
+    from livestyle.selection import candidate_sizes
     from livestyle.video.io import VideoReader
     from livestyle.video.metrics import measure as warping
     from livestyle.video.__main__ import DEFAULT_STABILIZE, DEFAULT_WIDTH

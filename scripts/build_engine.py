@@ -24,13 +24,12 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from livestyle.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision  # noqa: E402
-from livestyle.checks import ArgumentParser, bounded_int, finite_float  # noqa: E402
-from livestyle.errors import LivestyleError  # noqa: E402
-from livestyle.files import check_writable, describe  # noqa: E402
-from livestyle.machine import probe  # noqa: E402
-from livestyle.model import format_size, load_model, newest_weights, parse_size  # noqa: E402
+from livestyle.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision
+from livestyle.checks import ArgumentParser, bounded_int, finite_float
+from livestyle.errors import LivestyleError
+from livestyle.files import check_writable, describe
+from livestyle.machine import probe
+from livestyle.model import format_size, load_model, newest_weights, parse_size
 
 
 def main(argv=None) -> int:

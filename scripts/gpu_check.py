@@ -31,9 +31,9 @@ import sys
 import time
 from pathlib import Path
 
+from livestyle.files import write_text
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from livestyle.files import write_text  # noqa: E402
 LOGS = REPO / "runs" / "gpu-check-logs"
 
 
@@ -144,7 +144,6 @@ def check_recipes(args, out: Path, tiny: list[str], size: int) -> dict:
 def check_inference(args, out: Path, tiny: list[str], size: int) -> dict:
     import torch
 
-    sys.path.insert(0, str(REPO / "scripts"))
     from benchmark import conv_flops, time_calls
     from livestyle.backends.torch_cpu import TorchCPUBackend
     from livestyle.build import measure_parity
@@ -217,7 +216,6 @@ def check_inference(args, out: Path, tiny: list[str], size: int) -> dict:
 
 
 def check_video(args, out: Path, tiny: list[str], size: int) -> dict:
-    sys.path.insert(0, str(REPO / "scripts"))
     import benchmark_video
 
     command = [sys.executable, "scripts/benchmark_video.py", "--strengths", "0.5", "--no-write",
@@ -244,8 +242,7 @@ def check_video(args, out: Path, tiny: list[str], size: int) -> dict:
 
 def write_doc(results: dict, source: Path, section: str) -> int:
     """The inference and recipes tables of a saved run as a docs/benchmarks.md section."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    from benchmark_doc import update_section
+    from livestyle.devtools.benchmark_doc import update_section
 
     machine = results.get("video", {}).get("machine", "machine not recorded")
     lines = ["## GPU checks: inference and recipes (`scripts/gpu_check.py`)", "",

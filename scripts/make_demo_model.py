@@ -18,13 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
+from livestyle.devtools.benchmark_doc import machine, update_section
+from livestyle.files import write_image
+from livestyle.generator import count_parameters, load_generator, save_generator
 
-from benchmark_doc import machine, update_section  # noqa: E402
-from livestyle.generator import count_parameters, load_generator, save_generator  # noqa: E402
-from livestyle.files import write_image  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 ASSET = REPO / "livestyle" / "assets" / "demo_game2movie.safetensors"
 FEATURES = 16

@@ -40,6 +40,20 @@ def random_dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """game2movie weights of a seeded 8-feature generator, in a run folder named faces-test."""
+    import torch
+
+    from livestyle.generator import Generator, save_generator
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("run") / "faces-test" / "game2movie.safetensors"
+    path.parent.mkdir()
+    save_generator(Generator(features=8).eval(), path, "game2movie")
+    return path
+
+
+@pytest.fixture(scope="session")
 def synthetic_faces(tmp_path_factory) -> Path:
     from training.synth import write_dataset
 

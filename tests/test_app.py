@@ -5,16 +5,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from _xvfb import SKIP_REASON, have_xvfb, wait_for_window, x_env, xserver_with_content
 from livestyle import app
 from livestyle.capture import ScreenGeometry, intersect, physical_to_logical
+from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb, wait_for_window, x_env, xserver_with_content
 from livestyle.errors import LivestyleError
 from livestyle.generator import Generator, save_generator
 from livestyle.pipeline import Pipeline
@@ -258,65 +257,6 @@ def test_mirror_placement_avoids_the_captured_area():
     assert intersect(spot, physical_to_logical((0, 0, 960, 1080), hidpi)) is None
 
 
-def test_candidate_and_scaled_sizes():
-    assert app.candidate_sizes((1920, 1080)) == [(640, 360), (480, 272), (320, 184), (256, 144)]
-    assert app.candidate_sizes((2560, 1080))[0] == (640, 272)
-    assert app.candidate_sizes((300, 200)) == [(304, 200), (256, 168)]
-    assert app.scaled_size((1920, 1080), 0.5) == (960, 544)
-    assert all(w % 8 == 0 and h % 8 == 0 for w, h in app.candidate_sizes((1366, 768)))
-
-
-def test_size_auto_picks_the_largest_that_fits(weights):
-    lines = []
-    choice = app.ModelChoice(weights)
-    fast = app.choose_size(choice, "torch-cpu", (128, 96), 1.0, 1, Path("engines"), lines.append)
-    assert fast.size == (128, 96)  # 1 fps: the largest fits
-    slow = app.choose_size(choice, "torch-cpu", (128, 96), 1000.0, 1, Path("engines"), lines.append)
-    assert slow.size == app.candidate_sizes((128, 96))[-1]  # nothing fits 1 ms: the smallest, with a note
-    assert any("expect about" in line for line in lines)
-
-
-def test_default_model_order(tmp_path, weights, monkeypatch):
-    from livestyle.machine import probe
-
-    machine = probe()
-    monkeypatch.setattr(app, "DEMO_MODEL", tmp_path / "missing-demo.safetensors")
-    runs, engines = tmp_path / "runs", tmp_path / "engines"
-    with pytest.raises(LivestyleError, match="no model to run.*demo model.*missing-demo.safetensors.*training.fit"):
-        app.resolve_model(None, engines, runs, machine)
-    for index, name in enumerate(("older", "newer")):
-        path = runs / name / "game2movie.safetensors"
-        path.parent.mkdir(parents=True)
-        path.write_bytes(weights.read_bytes())
-        os.utime(path, (1_000_000 + index, 1_000_000 + index))
-    choice = app.resolve_model(None, engines, runs, machine)
-    assert choice.weights == runs / "newer" / "game2movie.safetensors" and choice.label == "newer/game2movie.safetensors"
-    assert [c.weights.parent.name for c in app.model_candidates(engines, runs, machine)] == ["newer", "older"]
-    monkeypatch.setattr(app, "DEMO_MODEL", weights)
-    assert app.model_candidates(engines, runs, machine)[-1].label == "demo model"
-    with pytest.raises(LivestyleError, match="no such file"):
-        app.resolve_model(tmp_path / "nope.safetensors", engines, runs, machine)
-    with pytest.raises(LivestyleError, match="folder without game2movie.safetensors"):
-        app.resolve_model(tmp_path, engines, runs, machine)
-    engines.mkdir()
-    engine = write_engine(engines / "game2movie-x-64x48-fp32.onnx", "runs/gone/game2movie.safetensors")
-    with pytest.raises(LivestyleError, match="built from runs/gone/game2movie.safetensors, which is not here"):
-        app.resolve_model(engine, engines, runs, machine)
-
-
-def write_engine(engine: Path, weights: str, size=(64, 48), **fields) -> Path:
-    """A stand-in engine file with a sidecar that passes every check (fields replace its entries)."""
-    import hashlib
-
-    engine.write_bytes(b"onnx")
-    sidecar = {"sidecar_format": "livestyle-engine/1", "format": "onnx", "precision": "fp32",
-               "artifact_sha256": hashlib.sha256(b"onnx").hexdigest(), "input": {"size": list(size)},
-               "weights": {"sha256": "0" * 64, "path": weights}, "gpu": None, "versions": {},
-               "parity": {"passed": True, "max_abs_error": 0.0, "tolerance": 1e-3}, **fields}
-    (engine.parent / (engine.name + ".json")).write_text(json.dumps(sidecar))
-    return engine
-
-
 # ------------------------------------------------------------------------------------------- bad input
 
 def args_for(*argv):
@@ -467,8 +407,7 @@ def test_high_dpi_overlay_and_overlap_in_physical_pixels(xserver, scale):
     """At 125–200 % (QT_SCALE_FACTOR), the overlay placed over a region in mss's physical pixels lands on
     exactly those pixels of the X screen (±1 at fractional scales, Qt's logical pixels being integers), and
     the overlap check measures the mirror window in physical pixels too."""
-    helper = Path(__file__).with_name("_xvfb.py")
-    process = subprocess.Popen([sys.executable, str(helper), "windows", "100", "60", "640", "360"],
+    process = subprocess.Popen([sys.executable, "-m", "livestyle.devtools.xvfb", "windows", "100", "60", "640", "360"],
                                env=x_env(xserver, QT_SCALE_FACTOR=scale), stdout=subprocess.PIPE, text=True)
     try:
         report = json.loads(process.stdout.readline())

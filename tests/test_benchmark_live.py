@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from _xvfb import SKIP_REASON, have_xvfb
+from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb
 from livestyle.generator import Generator, save_generator
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_live.py"

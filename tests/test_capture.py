@@ -6,10 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from _xvfb import SKIP_REASON, have_xvfb, start_content, x_env, xserver_with_content
 from livestyle.capture import (CaptureError, CaptureTarget, ScreenGeometry, ScreenSource, WindowFinder,
                                check_region, display_problem, logical_to_physical, monitor_rect, parse_region,
                                physical_to_logical, resolve_target, session_warning)
+from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb, start_content, x_env, xserver_with_content
 from livestyle.errors import LivestyleError
 
 MONITORS = [  # mss layout: [0] all together, then each monitor (a 4K at 150 % left of a 1080p)

@@ -30,17 +30,21 @@ def test_end_to_end_run_leaves_every_file(random_dataset, tmp_path):
     assert checkpoint["epoch"] == 2 and checkpoint["config"]["lambdas"] == [0.0625, 0.625, 0.3125]
 
 
+def settings(argv: list[str]) -> dict:
+    return fit.build_config(fit.parse_args(argv)).to_dict()
+
+
 def test_report_recipe_is_table_1():
-    config = fit.build_config(fit.parse_args(["faces", "--recipe", "report"]))
+    config = settings(["faces", "--recipe", "report"])
     assert (config["lr_g"], config["lr_d"], config["lambdas"], config["gan_loss"]) == (1e-3, 1e-4, [0.7, 0.2, 0.1], "bce")
     assert (config["epochs"], config["batch_size"], config["image_size"], config["count"]) == (36, 1, 128, 1000)
-    frames = fit.build_config(fit.parse_args(["frames", "--recipe", "report"]))
+    frames = settings(["frames", "--recipe", "report"])
     assert (frames["lambdas"], frames["epochs"], frames["count"]) == ([0.5, 0.3, 0.2], 40, 1500)
     assert (frames["upsample"], frames["identity"]) == ("deconv", "report")  # the report's network and loss
-    default = fit.build_config(fit.parse_args(["frames"]))  # the recipe study's choice (issue 3)
+    default = settings(["frames"])  # the recipe study's choice (issue 3)
     assert (default["upsample"], default["identity"], default["gan_loss"]) == ("resize", "cyclegan", "lsgan")
-    assert fit.build_config(fit.parse_args(["frames", "--upsample", "deconv"]))["upsample"] == "deconv"
-    overridden = fit.build_config(fit.parse_args(["frames", "--quick", "--epochs", "7", "--lambdas", ".2,.5,.3"]))
+    assert settings(["frames", "--upsample", "deconv"])["upsample"] == "deconv"
+    overridden = settings(["frames", "--quick", "--epochs", "7", "--lambdas", ".2,.5,.3"])
     assert overridden["epochs"] == 7 and overridden["lambdas"] == [0.2, 0.5, 0.3] and overridden["image_size"] == 64
 
 
@@ -92,14 +96,14 @@ def test_bad_input_is_one_clear_error(random_dataset, tmp_path, capsys, extra, m
     argv = ["faces", "--run-dir", str(tmp_path / "run"), *TINY, "--epochs", "1"]
     if "--data" not in extra:
         argv += ["--data", str(random_dataset)]
-    assert fit.main(argv + extra) == 1
+    assert fit.main(argv + extra) == 2  # bad input
     error = capsys.readouterr().err
     assert message in error and error.startswith("error:") and "Traceback" not in error
 
 
 def test_batch_larger_than_the_data_is_refused(tmp_path, capsys):
     data = write_random_dataset(tmp_path / "d", size=32, counts=(("train", 3), ("val", 2), ("test", 2)))
-    assert fit.main(["faces", "--data", str(data), *TINY, "--batch-size", "4", "--run-dir", str(tmp_path / "r")]) == 1
+    assert fit.main(["faces", "--data", str(data), *TINY, "--batch-size", "4", "--run-dir", str(tmp_path / "r")]) == 2
     assert "lower --batch-size" in capsys.readouterr().err
 
 
@@ -141,10 +145,9 @@ def test_image_pool_mixes_history_and_keeps_its_size():
 
 
 def test_linear_schedule_keeps_then_decays():
-    config = {"lr_schedule": "linear", "epochs": 10}
-    factors = [fit.learning_rate_factor(config, e) for e in range(10)]
+    factors = [fit.learning_rate_factor("linear", 10, e) for e in range(10)]
     assert factors[:4] == [1.0] * 4 and all(a > b for a, b in zip(factors[4:], factors[5:])) and factors[-1] > 0
-    assert fit.learning_rate_factor({"lr_schedule": "constant", "epochs": 10}, 9) == 1.0
+    assert fit.learning_rate_factor("constant", 10, 9) == 1.0
 
 
 def test_every_recipe_lever_trains(random_dataset, tmp_path):

@@ -311,7 +311,7 @@ def test_faces_in_footage_without_faces_is_a_clear_error(tmp_path, capsys):
     face_video(tmp_path / "movie.avi", 30, 1)
     out = tmp_path / "faces"
     assert run("faces", "--game", tmp_path / "blocks.avi", "--movie", tmp_path / "movie.avi", "--out", out,
-               "--count", 10, "--image-size", SIZE) == 1
+               "--count", 10, "--image-size", SIZE) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: --game: found only 0 of 8 train, 0 of 1 val, 0 of 1 test usable face crops") and "blocks.avi" in error
     assert not out.exists() and not leftovers(tmp_path)
@@ -328,7 +328,7 @@ def expect_error(capsys, tmp_path, args, *fragments, out=None):
     out = out or tmp_path / "out"
     code = prepare.main([str(a) for a in args] + ["--out", str(out), "--count", "10", "--image-size", "32", "--quiet"])
     error = capsys.readouterr().err
-    assert code == 1, error
+    assert code == 2, error  # bad input: the user can fix it
     assert error.startswith("error: ") and error.count("\n") == 1 and "Traceback" not in error, error
     for fragment in fragments:
         assert fragment in error, error
@@ -367,7 +367,7 @@ def test_too_little_footage_then_allow_fewer(tmp_path, good, capsys):
     short = write_cv2(tmp_path / "short.avi", (pattern(i) for i in range(12)), "MJPG")
     args = ["frames", "--game", short, "--movie", good, "--out", tmp_path / "out", "--count", "40",
             "--image-size", "32", "--quiet"]
-    assert prepare.main([str(a) for a in args]) == 1
+    assert prepare.main([str(a) for a in args]) == 2
     error = capsys.readouterr().err
     assert "--game: found only" in error and "short.avi" in error and "--allow-fewer" in error
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
@@ -398,7 +398,7 @@ def test_read_only_output_folder(tmp_path, good, capsys):
         code = prepare.main(["frames", "--game", str(good), "--movie", str(good), "--out", str(out),
                              "--count", "10", "--quiet"])
         error = capsys.readouterr().err
-        assert code == 1 and error.startswith("error: --out") and "cannot write" in error and str(out) in error, error
+        assert code == 2 and error.startswith("error: --out") and "cannot write" in error and str(out) in error, error
         assert not out.exists()
     finally:
         locked.chmod(0o755)
@@ -410,10 +410,24 @@ def test_existing_output_is_refused_unless_overwrite(tmp_path, good, capsys):
     (out / "keep.txt").write_text("mine")
     args = ["frames", "--game", str(good), "--movie", str(good), "--out", str(out), "--count", "10",
             "--image-size", "32", "--quiet"]
-    assert prepare.main(args) == 1
+    assert prepare.main(args) == 2
     assert "already exists" in capsys.readouterr().err and (out / "keep.txt").exists()
     assert prepare.main(args + ["--overwrite"]) == 0
     assert not (out / "keep.txt").exists() and (out / "manifest.json").exists() and not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("error,code", [
+    (prepare.PrepareError("--game x.mp4: no such file or folder"), 2),  # bad input: the user can fix it
+    (OSError(28, "No space left on device"), 1),                      # the machine failed mid-run
+])
+def test_exit_codes(tmp_path, good, capsys, monkeypatch, error, code):
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(prepare, "prepare", failing)
+    assert run("frames", "--game", good, "--movie", good, "--out", tmp_path / "out") == code
+    message = capsys.readouterr().err
+    assert message.startswith("error: ") and message.count("\n") == 1, message
 
 
 def test_help_has_an_example(capsys):

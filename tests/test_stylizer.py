@@ -386,3 +386,21 @@ def test_tensorrt_engine_builds_and_matches_torch(weights, tmp_path):
     cpu = Stylizer(weights, "torch-cpu", size=SIZE, threads=1)
     image = frame()
     assert np.abs(trt(image).astype(int) - cpu(image)).max() <= 8
+
+
+def test_the_size_multiple_comes_from_the_weights(generator, weights, tmp_path):
+    """A model that declares a coarser multiple (a deeper network would) is held to it; one that says
+    nothing, to the generator's 8; a multiple the architecture cannot run is refused on loading."""
+    assert load_model(weights).size_multiple == 8 and load_model(weights).kind == "frames"
+    coarse = tmp_path / "coarse" / "game2movie.safetensors"
+    coarse.parent.mkdir()
+    save_generator(generator, coarse, "game2movie", {"size_multiple": "16", "preset": "faces"})
+    assert load_model(coarse).size_multiple == 16 and load_model(coarse).kind == "faces"
+    with pytest.raises(LivestyleError, match="multiples of 16 and at least 16.*nearest: 64x64"):
+        Stylizer(coarse, "torch-cpu", size=(64, 56), threads=1)
+    assert Stylizer(coarse, "torch-cpu", size=(64, 48), threads=1).size == (64, 48)
+    wrong = tmp_path / "wrong" / "game2movie.safetensors"
+    wrong.parent.mkdir()
+    save_generator(generator, wrong, "game2movie", {"size_multiple": "12"})
+    with pytest.raises(LivestyleError, match="field 'size_multiple' is '12', not a multiple of 8"):
+        load_model(wrong)

@@ -20,10 +20,9 @@ import numpy as np
 import pytest
 import torch
 from _matrix import EROFS, assert_refused, assert_unchanged, call, os_error, snapshot
-from _xvfb import SKIP_REASON, have_xvfb, start_xvfb, wait_for_window, x_env
 
-from livestyle import app
-from livestyle.generator import Generator, save_generator
+from livestyle import app, selection
+from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb, start_xvfb, wait_for_window, x_env
 from livestyle.machine import probe
 from livestyle.video import metrics
 from livestyle.video.__main__ import main as video_main
@@ -45,12 +44,8 @@ def private_cache_and_threads(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("run") / "tiny" / "game2movie.safetensors"
-    path.parent.mkdir()
-    save_generator(Generator(features=8).eval(), path, "game2movie")
-    return path
+def weights(tiny_weights) -> Path:
+    return tiny_weights
 
 
 def frames(count: int) -> list[np.ndarray]:
@@ -277,7 +272,7 @@ def test_default_model_survives_bad_sidecars(weights, tmp_path):
     (runs / "mine" / "game2movie.safetensors").write_bytes(weights.read_bytes())
     names = bad_engines(tmp_path / "engines", weights)
     warnings = []
-    choice = app.resolve_model(None, tmp_path / "engines", runs, probe(), warnings.append)
+    choice = selection.resolve_model(None, tmp_path / "engines", runs, probe(), warnings.append)
     assert choice.weights == runs / "mine" / "game2movie.safetensors" and choice.engine is None
     for name in names:
         assert any(line.startswith("warning: skipping the engine " + name) for line in warnings), warnings

@@ -267,7 +267,7 @@ def test_a_bad_sidecar_does_not_stop_choosing_another_engine(built, good_weights
 
 @needs_ort
 def test_default_model_choice_skips_a_bad_sidecar_and_names_it(built, good_weights, tmp_path):
-    from livestyle.app import resolve_model
+    from livestyle.selection import resolve_model
 
     engines, runs = tmp_path / "engines", tmp_path / "runs"
     bad = copy_engine(built, engines)

@@ -8,6 +8,7 @@ The data type that crosses into the networks: float N×3×H×W, RGB, in [-1, 1].
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +137,18 @@ def to_model_range(images: torch.Tensor, device: torch.device | str | None = Non
     """uint8 N×H×W×3 -> float N×3×H×W in [-1, 1] (moved first, so the copy is uint8)."""
     images = images.to(device, non_blocking=True) if device is not None else images
     return images.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+@torch.no_grad()
+def translate(generator: nn.Module, images: torch.Tensor, device: torch.device | str, batch_size: int = 16,
+              memory_format: torch.memory_format = torch.contiguous_format, autocast=contextlib.nullcontext) -> torch.Tensor:
+    """uint8 N×H×W×3 RGB -> uint8 N×H×W×3 through a generator working in [-1, 1], in batches."""
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        x = to_model_range(images[start:start + batch_size], device).contiguous(memory_format=memory_format)
+        with autocast():
+            outputs.append(to_uint8(generator(x)))
+    return torch.cat(outputs)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -17,15 +17,8 @@ from livestyle.errors import LivestyleError
 from livestyle.files import check_apart, check_writable, describe, write_json
 from livestyle.generator import load_generator
 from training import metrics
-from training.data import DataError, check_root, read_folder, read_manifest, to_model_range, to_uint8
+from training.data import DataError, check_root, read_folder, read_manifest, translate
 from training.grids import labelled_grid, save_png
-
-
-@torch.no_grad()
-def run_generator(generator, images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 N×H×W×3 RGB -> uint8 N×H×W×3 through a generator working in [-1, 1]."""
-    return torch.cat([to_uint8(generator(to_model_range(images[start:start + 16], device)))
-                      for start in range(0, len(images), 16)])
 
 
 def scores(prediction: torch.Tensor, target: torch.Tensor) -> dict:
@@ -59,10 +52,10 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, device: st
     game, names_game = read_folder(root / "test" / "game", size)
     movie, names_movie = read_folder(root / "test" / "movie", size)
 
-    fake_movie = run_generator(game2movie, game, torch_device)
-    fake_game = run_generator(movie2game, movie, torch_device)
-    cycled_game = run_generator(movie2game, fake_movie, torch_device)
-    cycled_movie = run_generator(game2movie, fake_game, torch_device)
+    fake_movie = translate(game2movie, game, torch_device)
+    fake_game = translate(movie2game, movie, torch_device)
+    cycled_game = translate(movie2game, fake_movie, torch_device)
+    cycled_movie = translate(game2movie, fake_game, torch_device)
     result = {
         "run": str(run_dir), "data": str(root), "image_size": size, "test_images": {"game": len(game), "movie": len(movie)},
         "cycle_ssim": {"game": scores(cycled_game, game)["ssim"], "movie": scores(cycled_movie, movie)["ssim"]},
@@ -113,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_run(args.run_dir, args.data, args.device)
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
     except OSError as error:
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1

@@ -2,42 +2,72 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim as library_ssim
 
-GAN_LOSSES = ("bce", "lsgan", "hinge")
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 # pytorch-msssim's private per-scale SSIM: reused so that the clamped scales can be counted.
 _per_scale_ssim = importlib.import_module("pytorch_msssim.ssim")._ssim
 _gauss_window = importlib.import_module("pytorch_msssim.ssim")._fspecial_gauss_1d
 
 
+@dataclass(frozen=True)
+class GanLoss:
+    """One GAN objective: the generator's term, and the discriminator's on real and on fake logits."""
+    generator: Callable[[torch.Tensor], torch.Tensor]
+    real: Callable[[torch.Tensor], torch.Tensor]
+    fake: Callable[[torch.Tensor], torch.Tensor]
+
+
+GAN = {
+    "bce": GanLoss(generator=lambda logits: F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)),
+                   real=lambda logits: F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)),
+                   fake=lambda logits: F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))),
+    "lsgan": GanLoss(generator=lambda logits: F.mse_loss(logits, torch.ones_like(logits)),
+                     real=lambda logits: F.mse_loss(logits, torch.ones_like(logits)),
+                     fake=lambda logits: F.mse_loss(logits, torch.zeros_like(logits))),
+    "hinge": GanLoss(generator=lambda logits: -logits.mean(),
+                     real=lambda logits: F.relu(1.0 - logits).mean(),
+                     fake=lambda logits: F.relu(1.0 + logits).mean()),
+}
+GAN_LOSSES = tuple(GAN)
+
+
+def _gan(kind: str) -> GanLoss:
+    if kind not in GAN:
+        raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
+    return GAN[kind]
+
+
 def generator_adversarial(logits: torch.Tensor, kind: str) -> torch.Tensor:
     """How far the discriminator is from calling the fakes real."""
-    if kind == "bce":
-        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-    if kind == "lsgan":
-        return F.mse_loss(logits, torch.ones_like(logits))
-    if kind == "hinge":
-        return -logits.mean()
-    raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
+    return _gan(kind).generator(logits)
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "bce":
-        real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-        fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    elif kind == "lsgan":
-        real = F.mse_loss(real_logits, torch.ones_like(real_logits))
-        fake = F.mse_loss(fake_logits, torch.zeros_like(fake_logits))
-    elif kind == "hinge":
-        real = F.relu(1.0 - real_logits).mean()
-        fake = F.relu(1.0 + fake_logits).mean()
-    else:
-        raise ValueError(f"unknown GAN loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
-    return 0.5 * (real + fake)
+    loss = _gan(kind)
+    return 0.5 * (loss.real(real_logits) + loss.fake(fake_logits))
+
+
+@dataclass(frozen=True)
+class IdentityTerm:
+    """An identity loss: `same_domain` asks the step for each generator's output on its own target domain."""
+    loss: Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor]
+    same_domain: bool
+
+
+IDENTITY_TERMS = {
+    # The report: the output should keep the input's shape, L1(x, G(x)).
+    "report": IdentityTerm(lambda game, movie, out: (game - out["fake_movie"]).abs().mean()
+                           + (movie - out["fake_game"]).abs().mean(), same_domain=False),
+    # CycleGAN: a generator fed an image already in its target domain should leave it alone, L1(y, G(y)).
+    "cyclegan": IdentityTerm(lambda game, movie, out: (movie - out["same_movie"]).abs().mean()
+                             + (game - out["same_game"]).abs().mean(), same_domain=True),
+}
 
 
 class StructuralSimilarity:

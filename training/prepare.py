@@ -81,7 +81,7 @@ MAX_PASSES = 4
 
 
 class PrepareError(LivestyleError):
-    """A problem the user can fix; main() prints it as one line and exits with 1."""
+    """A problem the user can fix; main() prints it as one line and exits with 2."""
 
 
 # ----------------------------------------------------------------------------- sources
@@ -471,22 +471,7 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
             seed: int = 0, min_gap: float | None = None, allow_fewer: bool = False,
             overwrite: bool = False, progress: bool = True, command: str | None = None) -> dict:
     """Write a data set from footage to ``out``; returns its manifest. Raises PrepareError."""
-    if kind not in KINDS:
-        raise PrepareError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
-    count = DEFAULT_COUNT[kind] if count is None else count
-    if fit not in FITS:
-        raise PrepareError(f"--fit {fit!r}: use one of {', '.join(FITS)}")
-    if not 16 <= image_size <= MAX_SIDE or image_size % 8:
-        raise PrepareError(f"--image-size {image_size} is invalid; use a multiple of 8 from 16 to {MAX_SIDE} "
-                           "(e.g. 128)")
-    if len(split) != 3 or min(split) < 1:
-        raise PrepareError(f"--split {','.join(map(str, split))}: use three positive whole numbers, e.g. 8,1,1")
-    quotas = split_quotas(count, split)
-    if min(quotas.values()) < 1:
-        raise PrepareError(f"--count {count} is too small for --split {','.join(map(str, split))}: "
-                           "every split needs at least one image per domain")
-    if min_gap is not None and min_gap < 0:
-        raise PrepareError(f"--min-gap {min_gap}: use a number of seconds, 0 or more")
+    count, quotas = _check_options(kind, count, image_size, fit, split, min_gap)
     out = Path(out)
     specs = {"game": game, "movie": movie}
     # Before anything else: --overwrite must never delete footage it was asked to read.
@@ -502,34 +487,10 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
     # Built in a private folder next to --out and renamed into place at the end: an interrupted or
     # failed run leaves nothing behind, and an existing --out stays as it was until then.
     with folder_under_construction(out, overwrite=overwrite) as tmp:
-        domains = {}
-        for name in DOMAINS:
-            domain_sources = sources[name]
-            with tqdm(desc=f"count {name}", unit="frame", disable=not progress) as bar:
-                for source in domain_sources:
-                    bar.set_postfix_str(source.path.name)
-                    scan(source, kind == "frames", bar)
-            frames = 0
-            for source in domain_sources:
-                source.start, frames = frames, frames + source.frames
-            split_of = assign_segments(frames, split, rng)
-            wanted = count * (FACE_CANDIDATES if kind == "faces" else 1)
-            gaps = _gaps(domain_sources, min_gap, frames, wanted)
-            sampler = Sampler(domain_sources, split_of, gaps, rng)
-            domains[name] = Domain(name, domain_sources, split_of, sampler, gaps)
-
-        passes = 1
-        if kind == "frames":  # the draw knows what is usable before anything is decoded again
-            for domain in domains.values():
-                _draw_frames(domain, quotas)
-            _check_counts(domains, kind, quotas, min_gap, allow_fewer)
-            for domain in domains.values():
-                _extract_frames(domain, tmp, image_size, fit, progress)
-        else:
-            for domain in domains.values():
-                passes = max(passes, _find_faces(domain, quotas, tmp, image_size, progress))
-            _check_counts(domains, kind, quotas, min_gap, allow_fewer)
-
+        # In DOMAINS order: the domains share the rng, so this order fixes their splits and draws.
+        domains = {name: _count_domain(name, sources[name], kind, count, split, min_gap, rng, progress)
+                   for name in DOMAINS}
+        passes = _pick_images(domains, kind, quotas, tmp, image_size, fit, min_gap, allow_fewer, progress)
         images = _name_images(domains, tmp)
         counts = {s: {d: sum(1 for p in domains[d].picked if p.split == i) for d in DOMAINS}
                   for i, s in enumerate(SPLITS)}
@@ -547,6 +508,61 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _write(tmp / "preview.png", contact_sheet(tmp, images))
     return manifest
+
+
+def _check_options(kind: str, count: int | None, image_size: int, fit: str, split: tuple[int, int, int],
+                   min_gap: float | None) -> tuple[int, dict[str, int]]:
+    """The checks that need no file: (count, with its default for the kind, and images per split)."""
+    if kind not in KINDS:
+        raise PrepareError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
+    count = DEFAULT_COUNT[kind] if count is None else count
+    if fit not in FITS:
+        raise PrepareError(f"--fit {fit!r}: use one of {', '.join(FITS)}")
+    if not 16 <= image_size <= MAX_SIDE or image_size % 8:
+        raise PrepareError(f"--image-size {image_size} is invalid; use a multiple of 8 from 16 to {MAX_SIDE} "
+                           "(e.g. 128)")
+    if len(split) != 3 or min(split) < 1:
+        raise PrepareError(f"--split {','.join(map(str, split))}: use three positive whole numbers, e.g. 8,1,1")
+    quotas = split_quotas(count, split)
+    if min(quotas.values()) < 1:
+        raise PrepareError(f"--count {count} is too small for --split {','.join(map(str, split))}: "
+                           "every split needs at least one image per domain")
+    if min_gap is not None and min_gap < 0:
+        raise PrepareError(f"--min-gap {min_gap}: use a number of seconds, 0 or more")
+    return count, quotas
+
+
+def _count_domain(name: str, sources: list[Source], kind: str, count: int, split: tuple[int, int, int],
+                  min_gap: float | None, rng: np.random.Generator, progress: bool) -> Domain:
+    """Counting pass over one domain's sources, then its split into segments and its sampler."""
+    with tqdm(desc=f"count {name}", unit="frame", disable=not progress) as bar:
+        for source in sources:
+            bar.set_postfix_str(source.path.name)
+            scan(source, kind == "frames", bar)
+    frames = 0
+    for source in sources:
+        source.start, frames = frames, frames + source.frames
+    split_of = assign_segments(frames, split, rng)
+    wanted = count * (FACE_CANDIDATES if kind == "faces" else 1)
+    gaps = _gaps(sources, min_gap, frames, wanted)
+    return Domain(name, sources, split_of, Sampler(sources, split_of, gaps, rng), gaps)
+
+
+def _pick_images(domains: dict[str, Domain], kind: str, quotas: dict[str, int], tmp: Path, image_size: int,
+                 fit: str, min_gap: float | None, allow_fewer: bool, progress: bool) -> int:
+    """Draw and extract every domain's images into scratch files; returns the extraction passes it took."""
+    passes = 1
+    if kind == "frames":  # the draw knows what is usable before anything is decoded again
+        for domain in domains.values():
+            _draw_frames(domain, quotas)
+        _check_counts(domains, kind, quotas, min_gap, allow_fewer)
+        for domain in domains.values():
+            _extract_frames(domain, tmp, image_size, fit, progress)
+    else:
+        for domain in domains.values():
+            passes = max(passes, _find_faces(domain, quotas, tmp, image_size, progress))
+        _check_counts(domains, kind, quotas, min_gap, allow_fewer)
+    return passes
 
 
 def _write(path: Path, image: np.ndarray) -> None:
@@ -766,10 +782,10 @@ def main(argv: list[str] | None = None) -> int:
                            fit=args.fit, split=args.split, seed=args.seed, min_gap=args.min_gap,
                            allow_fewer=args.allow_fewer, overwrite=args.overwrite,
                            progress=not args.quiet, command=command)
-    except LivestyleError as error:
+    except LivestyleError as error:  # bad input, which the user can fix: 2, like a usage error
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # e.g. the disk filled up while writing images
+        return 2
+    except OSError as error:  # the machine failed mid-run (e.g. the disk filled up while writing images): 1
         print(f"error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -281,24 +281,49 @@ def _darker(colour, factor: float) -> list[float]:
     return [min(1.0, c * factor) for c in colour]
 
 
+_FACE_CENTRE = (0.5, 0.47)  # the head's centre before the pose, in image fractions
+
+
 def _draw_face(cv: _Canvas, p: dict) -> None:
-    bg = p["background"]
+    # Painter's order: each part covers the ones drawn before it, and each part adds its materials
+    # (label numbers) in turn, so reordering these calls changes the data set.
+    _draw_face_background(cv, p["background"])
+    pose = p["pose"]
+    cv.set_pose(_FACE_CENTRE, pose["scale"], pose["angle"], pose["dx"], pose["dy"])
+    _draw_back_hair(cv, p)
+    _draw_body(cv, p)
+    outline = _draw_head(cv, p)
+    if p["beard"]:
+        _draw_beard(cv, p, outline)
+    if p["hair"]["style"] not in ("bald", "afro"):
+        _draw_hair_cap(cv, p)
+    if p["blush"] > 0:
+        _draw_blush(cv, p)
+    _draw_eyes(cv, p)
+    if p["glasses"] is not None:
+        _draw_glasses(cv, p)
+    _draw_nose(cv, p)
+    _draw_mouth(cv, p)
+
+
+def _head_geometry(p: dict) -> tuple[float, float, float, float, float]:
+    """(cx, cy, rx, ry, relief): the head's centre and radii before the pose, and the scene's relief."""
+    head = p["head"]
+    return _FACE_CENTRE[0], _FACE_CENTRE[1], head["rx"], head["ry"], p["relief"]
+
+
+def _draw_face_background(cv: _Canvas, bg: dict) -> None:
     cv.graded(bg["colour"], 1.0 + bg["gradient"], 1.0 - bg["gradient"], step=0.2, outline=False, background=True)
     for blob in bg["blobs"]:
         label = cv.graded(blob["colour"], 1.05, 0.95, blob["y"] - blob["r"], blob["y"] + blob["r"],
                           step=0.25, outline=False, background=True)
         cv.ellipse(label, blob["x"], blob["y"], blob["r"], blob["r"])
 
-    head, hair, eyes, relief = p["head"], p["hair"], p["eyes"], p["relief"]
-    cx, cy = 0.5, 0.47
-    rx, ry = head["rx"], head["ry"]
-    pose = p["pose"]
-    cv.set_pose((cx, cy), pose["scale"], pose["angle"], pose["dx"], pose["dy"])
-    skin = p["skin"]
-    hair_colour = hair["colour"]
 
-    # Hair that hangs behind the head comes first in painter's order.
-    style = hair["style"]
+def _draw_back_hair(cv: _Canvas, p: dict) -> None:
+    """Hair that hangs behind the head, so it comes first in painter's order."""
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    hair_colour, style = p["hair"]["colour"], p["hair"]["style"]
     if style in ("long", "bob", "afro"):
         back = cv.lit(hair_colour, (cx, cy), rx * 1.3, relief)
         if style == "long":
@@ -313,6 +338,11 @@ def _draw_face(cv: _Canvas, p: dict) -> None:
         bun = cv.lit(hair_colour, (cx, cy - ry * 1.05), rx * 0.35, relief)
         cv.ellipse(bun, cx, cy - ry * 1.05, rx * 0.38, rx * 0.35)
 
+
+def _draw_body(cv: _Canvas, p: dict) -> None:
+    """Shirt, neck and ears: what the face outline is drawn over."""
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    skin = p["skin"]
     shirt = cv.lit(p["shirt"], (cx, cy + ry * 1.7), rx * 2.0, relief)
     cv.ellipse(shirt, cx, cy + ry * 1.85, rx * 2.1, ry * 0.85)
     neck = cv.lit(_darker(skin, 0.82), (cx, cy + ry), rx * 0.5, relief)
@@ -321,49 +351,64 @@ def _draw_face(cv: _Canvas, p: dict) -> None:
     for side in (-1, 1):
         cv.ellipse(ears, cx + side * rx * 0.97, cy + ry * 0.05, rx * 0.16, ry * 0.16)
 
-    # Face outline: a superellipse narrowed towards the chin.
-    face_label = cv.lit(skin, (cx, cy), rx, relief)
+
+def _draw_head(cv: _Canvas, p: dict) -> np.ndarray:
+    """The face outline, a superellipse narrowed towards the chin; returns it relative to the centre."""
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    head = p["head"]
+    face_label = cv.lit(p["skin"], (cx, cy), rx, relief)
     outline = _ellipse_points(0, 0, rx, ry, 0, 360, head["squareness"], n=64)
     below = np.clip(outline[:, 1] / ry, 0, 1)
     outline[:, 0] *= 1 - head["taper"] * below ** 2
     cv.polygon(face_label, outline + (cx, cy))
+    return outline
 
-    if p["beard"]:
-        beard = cv.lit(hair_colour, (cx, cy + ry * 0.5), rx, relief)
-        cv.polygon(beard, np.concatenate([outline[outline[:, 1] > ry * 0.1] + (cx, cy),
-                                          _ellipse_points(cx, cy + ry * 0.45, rx * 0.5, ry * 0.22, 0, 180)[::-1]]))
 
-    # Hair cap: the top of the head outline, closed by a (parted) fringe line.
-    if style not in ("bald", "afro"):
-        cap = cv.lit(hair_colour, (cx, cy - ry * 0.5), rx, relief)
-        top = _ellipse_points(cx, cy - ry * 0.02, rx * 1.08, ry * 1.06, 175, 365, 2.2, n=40)
-        if style == "spiky":
-            tips = _ellipse_points(cx, cy - ry * 0.05, rx * 1.3, ry * 1.28, 175, 365, n=hair["spikes"] * 2 + 1)
-            top = np.where((np.arange(len(tips)) % 2 == 1)[:, None], tips,
-                           _ellipse_points(cx, cy - ry * 0.02, rx * 1.05, ry * 1.03, 175, 365, n=len(tips)))
-        # The fringe stays above the eyes, whatever the head proportions.
-        eye_top = cy + eyes["y"] - eyes["ry"]
-        fringe_y, side_y = eye_top - ry * hair["fringe"], eye_top - eyes["ry"] * 0.3
-        part_x = cx + rx * hair["part"] * 0.6
-        fringe = [(cx + rx * 1.02, side_y), (part_x + rx * 0.3, fringe_y),
-                  (part_x, fringe_y - ry * 0.12), (part_x - rx * 0.3, fringe_y),
-                  (cx - rx * 1.02, side_y)]
-        cv.polygon(cap, np.concatenate([top, fringe]))
+def _draw_beard(cv: _Canvas, p: dict, outline: np.ndarray) -> None:
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    beard = cv.lit(p["hair"]["colour"], (cx, cy + ry * 0.5), rx, relief)
+    cv.polygon(beard, np.concatenate([outline[outline[:, 1] > ry * 0.1] + (cx, cy),
+                                      _ellipse_points(cx, cy + ry * 0.45, rx * 0.5, ry * 0.22, 0, 180)[::-1]]))
 
-    if p["blush"] > 0:
-        blush = cv.lit(np.clip(np.array(skin) * (1 - 0.25 * p["blush"]) + [0.2 * p["blush"], 0, 0], 0, 1),
-                       (cx, cy), rx, relief, outline=False)
-        for side in (-1, 1):
-            cv.ellipse(blush, cx + side * rx * 0.55, cy + ry * 0.2, rx * 0.17, ry * 0.07)
 
-    # Eyes: white, iris, pupil and a catch-light.
+def _draw_hair_cap(cv: _Canvas, p: dict) -> None:
+    """The top of the head outline, closed by a (parted) fringe line."""
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    hair, eyes = p["hair"], p["eyes"]
+    cap = cv.lit(hair["colour"], (cx, cy - ry * 0.5), rx, relief)
+    top = _ellipse_points(cx, cy - ry * 0.02, rx * 1.08, ry * 1.06, 175, 365, 2.2, n=40)
+    if hair["style"] == "spiky":
+        tips = _ellipse_points(cx, cy - ry * 0.05, rx * 1.3, ry * 1.28, 175, 365, n=hair["spikes"] * 2 + 1)
+        top = np.where((np.arange(len(tips)) % 2 == 1)[:, None], tips,
+                       _ellipse_points(cx, cy - ry * 0.02, rx * 1.05, ry * 1.03, 175, 365, n=len(tips)))
+    # The fringe stays above the eyes, whatever the head proportions.
+    eye_top = cy + eyes["y"] - eyes["ry"]
+    fringe_y, side_y = eye_top - ry * hair["fringe"], eye_top - eyes["ry"] * 0.3
+    part_x = cx + rx * hair["part"] * 0.6
+    fringe = [(cx + rx * 1.02, side_y), (part_x + rx * 0.3, fringe_y),
+              (part_x, fringe_y - ry * 0.12), (part_x - rx * 0.3, fringe_y),
+              (cx - rx * 1.02, side_y)]
+    cv.polygon(cap, np.concatenate([top, fringe]))
+
+
+def _draw_blush(cv: _Canvas, p: dict) -> None:
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    blush = cv.lit(np.clip(np.array(p["skin"]) * (1 - 0.25 * p["blush"]) + [0.2 * p["blush"], 0, 0], 0, 1),
+                   (cx, cy), rx, relief, outline=False)
+    for side in (-1, 1):
+        cv.ellipse(blush, cx + side * rx * 0.55, cy + ry * 0.2, rx * 0.17, ry * 0.07)
+
+
+def _draw_eyes(cv: _Canvas, p: dict) -> None:
+    """Eyes (white, iris, pupil and a catch-light) and brows."""
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    eyes, brows = p["eyes"], p["brows"]
     ey = cy + eyes["y"]
     white = cv.lit((0.95, 0.94, 0.92), (cx, ey), rx * 0.6, relief * 0.5)
     iris = cv.lit(eyes["iris"], (cx, ey), eyes["rx"], relief * 0.5)
     pupil = cv.lit((0.05, 0.04, 0.04), (cx, ey), eyes["rx"], 0.0, outline=False)
     glint = cv.lit((1.0, 1.0, 1.0), (cx, ey), eyes["rx"], 0.0, outline=False)
-    brows = p["brows"]
-    brow = cv.lit(_darker(hair_colour, 0.8), (cx, ey), rx, relief * 0.5)
+    brow = cv.lit(_darker(p["hair"]["colour"], 0.8), (cx, ey), rx, relief * 0.5)
     for side in (-1, 1):
         ex = cx + side * eyes["spacing"]
         cv.ellipse(white, ex, ey, eyes["rx"], eyes["ry"])
@@ -377,22 +422,33 @@ def _draw_face(cv: _Canvas, p: dict) -> None:
         cv.polyline(brow, [(ex - eyes["rx"] * 1.1, by + tilt), (ex, by - brows["raise"] * 0.3),
                            (ex + eyes["rx"] * 1.1, by - tilt)], brows["thickness"])
 
-    if p["glasses"] is not None:
-        frame = cv.lit(p["glasses"], (cx, ey), rx, relief * 0.3, outline=False)
-        for side in (-1, 1):
-            ring = _ellipse_points(cx + side * eyes["spacing"], ey, eyes["rx"] * 1.45, eyes["ry"] * 1.9, n=32)
-            cv.polyline(frame, ring, 0.012, closed=True)
-        cv.polyline(frame, [(cx - eyes["spacing"] + eyes["rx"] * 1.45, ey),
-                            (cx + eyes["spacing"] - eyes["rx"] * 1.45, ey)], 0.012)
 
-    nose = p["nose"]
-    # The nose is only its shadowed underside, like a drawn nose.
-    nose_label = cv.lit(_darker(skin, 0.82), (cx, cy), rx, relief, outline=False)
+def _draw_glasses(cv: _Canvas, p: dict) -> None:
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    eyes = p["eyes"]
+    ey = cy + eyes["y"]
+    frame = cv.lit(p["glasses"], (cx, ey), rx, relief * 0.3, outline=False)
+    for side in (-1, 1):
+        ring = _ellipse_points(cx + side * eyes["spacing"], ey, eyes["rx"] * 1.45, eyes["ry"] * 1.9, n=32)
+        cv.polyline(frame, ring, 0.012, closed=True)
+    cv.polyline(frame, [(cx - eyes["spacing"] + eyes["rx"] * 1.45, ey),
+                        (cx + eyes["spacing"] - eyes["rx"] * 1.45, ey)], 0.012)
+
+
+def _draw_nose(cv: _Canvas, p: dict) -> None:
+    """Only the nose's shadowed underside, like a drawn nose."""
+    cx, cy, rx, ry, relief = _head_geometry(p)
+    nose, eyes = p["nose"], p["eyes"]
+    nose_label = cv.lit(_darker(p["skin"], 0.82), (cx, cy), rx, relief, outline=False)
+    ey = cy + eyes["y"]
     tip_y = ey + eyes["ry"] + ry * nose["length"]
     nw = rx * nose["width"]
     cv.polygon(nose_label, np.concatenate([[(cx + nw * 0.15, tip_y - ry * nose["length"] * 0.6)],
                                            _ellipse_points(cx, tip_y, nw, nw * 0.45, -20, 200, n=16)]))
 
+
+def _draw_mouth(cv: _Canvas, p: dict) -> None:
+    cx, cy, rx, ry, relief = _head_geometry(p)
     mouth = p["mouth"]
     my, mw = cy + ry * mouth["y"], rx * mouth["width"]
     lips = cv.lit(mouth["lips"], (cx, my), mw, relief * 0.6)
@@ -811,10 +867,10 @@ def main(argv=None) -> int:
     try:
         out = write_dataset(args.kind, args.out, args.count, args.image_size, args.seed, progress=not args.quiet,
                             overwrite=args.overwrite, command=command)
-    except LivestyleError as error:
+    except LivestyleError as error:  # something the user can fix: 2, like the checks above
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # e.g. the disk filled up while writing images
+        return 2
+    except OSError as error:  # the machine failed mid-run (e.g. the disk filled up while writing images): 1
         print(f"{parser.prog}: error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1
     manifest = json.loads((out / "manifest.json").read_text())

@@ -1,5 +1,6 @@
 """The four inference backends, each in its own small module and each importing its optional
-library only when opened. NAMES is also the order `auto` tries them in when nothing is cached."""
+library (onnxruntime, tensorrt) only when opened. NAMES is also the order `auto` tries them in
+when nothing is cached."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,10 @@ from ..errors import LivestyleError
 from ..machine import Machine
 from ..model import Model, format_size
 from .base import Backend
+from .onnx_runtime import OnnxRuntimeBackend, export_onnx
+from .tensorrt_engine import TensorRTBackend
+from .torch_cpu import TorchCPUBackend
+from .torch_cuda import TorchCUDABackend
 
 NAMES = ("tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
 FIXES = {"tensorrt": "pip install -e '.[tensorrt]' on a machine with an NVIDIA GPU",
@@ -43,12 +48,8 @@ def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machin
     if reason:
         raise LivestyleError(f"{name}: {reason} ({FIXES[name]})")
     if name == "torch-cpu":
-        from .torch_cpu import TorchCPUBackend
-
         return TorchCPUBackend(model.module, size, threads)
     if name == "torch-cuda":
-        from .torch_cuda import TorchCUDABackend
-
         return TorchCUDABackend(model.module, size, mode=cuda_mode, log=log)
     fmt = "tensorrt" if name == "tensorrt" else "onnx"
     if engine is not None:
@@ -69,11 +70,7 @@ def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machin
         if refused:
             log(f"{name}: ignoring {'; '.join(refused)}")
     if name == "tensorrt":
-        from .tensorrt_engine import TensorRTBackend
-
         return TensorRTBackend(path, size, (sidecar or {}).get("precision", ""))
-    from .onnx_runtime import OnnxRuntimeBackend, export_onnx
-
     cache_dir = Path(engines_dir) / "onnxruntime-trt-cache"
     if path is None:
         log(f"onnxruntime: no ONNX file for these weights at {format_size(size)} in {engines_dir}/; exporting in "

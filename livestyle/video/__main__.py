@@ -19,13 +19,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 
-from ..app import MAX_THREADS, add_model_options
+import cv2
+import torch
+
 from ..checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float
-from ..errors import LivestyleError
+from ..errors import LivestyleError, log_to_stderr, run_command
+from ..files import check_apart, check_writable, describe, write_stats
+from ..machine import probe
+from ..model import parse_size
+from ..selection import (MAX_THREADS, add_model_options, candidate_sizes, check_size_flag, model_candidates,
+                         open_stylizer, resolve_model, scaled_size)
+from ..stabilizer import Stabilizer
+from .io import VideoReader, resolve_codec
+from .job import check_container, check_paths, stylize_video
 
 DEFAULT_WIDTH = 640  # --size auto: the live app's default width; the networks are trained on small crops
 DEFAULT_STABILIZE = 0.5  # --stabilize without a value
@@ -66,23 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
-    from ..app import candidate_sizes, scaled_size
-    from ..model import parse_size
-
     if args.scale is not None:
-        size = scaled_size(video_size, args.scale)
-        if max(size) > MAX_SIDE:
-            raise LivestyleError(f"--scale {args.scale:g} of the {video_size[0]}x{video_size[1]} video is "
-                                 f"{size[0]}x{size[1]}, over {MAX_SIDE} pixels a side; use a smaller --scale")
-        return size
+        return scaled_size(video_size, args.scale, "video")
     if args.size == "auto":
         return candidate_sizes(video_size, widths=(DEFAULT_WIDTH,))[0]
     return parse_size(args.size, "--size")
 
 
 def output_size(text: str) -> tuple[int, int]:
-    import re
-
     match = re.fullmatch(r"\s*(\d+)\s*[x×X]\s*(\d+)\s*", text)
     if not match or not (2 <= int(match[1]) <= MAX_SIDE and 2 <= int(match[2]) <= MAX_SIDE):
         raise LivestyleError(f"--output-size {text}: write WIDTHxHEIGHT, 2 to {MAX_SIDE} pixels a side, e.g. 1920x1080")
@@ -91,11 +93,7 @@ def output_size(text: str) -> tuple[int, int]:
 
 def check_arguments(args) -> None:
     """What argparse's types cannot check, and where the outputs go, before any video is opened."""
-    from ..files import check_writable
-    from ..model import parse_size
-
-    if args.size != "auto":
-        parse_size(args.size, "--size")
+    check_size_flag(args)
     if args.output_size is not None:
         output_size(args.output_size)
     if args.stats is not None:
@@ -106,17 +104,12 @@ def check_arguments(args) -> None:
 
 
 def check_outputs(args, models: dict) -> None:
-    from ..files import check_apart
-
     check_apart({"OUT": args.output, "--stats": args.stats}, {"IN": args.input, **models})
 
 
 def choose_model(args, video_size: tuple[int, int], engines_dir: Path, runs_dir: Path, log):
     """--model, else the first of the app's candidates (engines, runs, demo) that fits the video: an engine
     built for another aspect ratio would squash every frame, so it is passed over for the weights."""
-    from ..app import model_candidates, resolve_model
-    from ..machine import probe
-
     machine = probe()
     if args.model is not None:
         return resolve_model(args.model, engines_dir, runs_dir, machine, log)
@@ -133,10 +126,6 @@ def choose_model(args, video_size: tuple[int, int], engines_dir: Path, runs_dir:
 
 
 def run(args, log) -> dict:
-    from ..app import open_stylizer, write_stats
-    from .io import VideoReader, resolve_codec
-    from .job import check_container, check_paths, stylize_video
-
     check_paths(args.input, args.output, args.overwrite)
     check_arguments(args)
     codec = resolve_codec(args.codec)
@@ -149,10 +138,6 @@ def run(args, log) -> dict:
                     args.crf, not args.no_audio)
     log(f"livestyle.video: {args.input} ({info.describe()})")
     threads = args.threads or os.cpu_count() or 1
-
-    import cv2
-    import torch
-
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     engines_dir, runs_dir = Path("engines"), Path("runs")
@@ -169,11 +154,7 @@ def run(args, log) -> dict:
             f"aspect ratio than the video's {info.width}x{info.height}, so frames are squashed; build an engine at the "
             f"video's shape (python scripts/build_engine.py --size {inference_size(args, info.size)[0]}x"
             f"{inference_size(args, info.size)[1]}) or pass --model with the weights")
-    stabilizer = None
-    if args.stabilize > 0:
-        from ..stabilizer import Stabilizer
-
-        stabilizer = Stabilizer(args.stabilize)
+    stabilizer = Stabilizer(args.stabilize) if args.stabilize > 0 else None
     log(f"livestyle.video: {stylizer.describe()}, stabilise {args.stabilize:g}"
         f"{', side by side' if args.side_by_side else ''} → {args.output}")
     try:
@@ -197,16 +178,8 @@ def run(args, log) -> dict:
     return stats
 
 
-def main(argv=None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
+def stylize(args) -> int:
+    """run() with SIGTERM taken as Ctrl+C: either way OUT is left as it was."""
     def on_term(*_):
         raise KeyboardInterrupt
 
@@ -215,16 +188,7 @@ def main(argv=None) -> int:
     except ValueError:  # not the main thread
         previous = None
     try:
-        run(args, log)
-    except LivestyleError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
-    except OSError as error:  # one the checks before the work could not foresee (a drive gone mid-run)
-        from ..files import describe
-
-        print(f"error: {describe(error, doing='livestyle.video failed on')}; {args.output} was not written",
-              file=sys.stderr, flush=True)
-        return 1
+        run(args, log_to_stderr)
     except KeyboardInterrupt:
         print(f"interrupted: {args.output} was not written", file=sys.stderr, flush=True)
         return 130
@@ -232,6 +196,11 @@ def main(argv=None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def main(argv=None) -> int:
+    return run_command(build_parser(), argv, stylize, lambda error, args: (
+        f"{describe(error, doing='livestyle.video failed on')}; {args.output} was not written"))
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ..errors import LivestyleError
+from ..errors import LivestyleError, require
+from ..images import resize
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1", "mpeg4": "mpeg4",
           "mjpeg": "mjpeg", "ffv1": "ffv1"}  # --codec NAME → FFmpeg encoder
@@ -42,8 +42,6 @@ class TruncatedVideo(LivestyleError):
 
 
 def _av():
-    from ..errors import require
-
     return require("av", "pip install av")
 
 
@@ -169,7 +167,7 @@ class VideoReader:
                     pts = 0 if last_pts is None else last_pts + step
                 image = frame.to_ndarray(format="bgr24")
                 if (image.shape[1], image.shape[0]) != info.size:
-                    image = cv2.resize(image, info.size, interpolation=cv2.INTER_AREA)
+                    image = resize(image, info.size)
                 yield index, int(pts), image
                 last_pts = pts
                 index += 1

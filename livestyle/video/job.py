@@ -198,136 +198,173 @@ def _stylize(reader: VideoReader, source: Path, output: Path, temporary: Path, s
              compare: bool, codec: str, crf: int | None, progress: bool, audio: bool, allow_truncated: bool) -> dict:
     from tqdm import tqdm
 
-    info = reader.info
-    size = tuple(output_size) if output_size else info.size
-    frame_size = (2 * size[0], size[1]) if compare else size
-    stages = _Stages(source, output)
-    decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
-    styled_frames: queue.Queue = queue.Queue(QUEUE_FRAMES)
-    finished: queue.Queue = queue.Queue(QUEUE_FRAMES)
-    writer = None
-    workers: list[threading.Thread] = []
-    produced = getattr(stylizer, "output_size", None)
-    styled_size = info.size if produced == "input" else tuple(produced if isinstance(produced, tuple) else stylizer.size)
-    pool = ThreadPoolExecutor(MOTION_THREADS, thread_name_prefix="livestyle-video-motion") \
-        if stabilizer is not None else None
-
-    def timed_motion(previous_grey, grey):
-        clock = time.perf_counter()
-        motion = stabilizer.motion(previous_grey, grey)
-        with stages.lock:
-            stages.seconds["motion"] += time.perf_counter() - clock
-        return motion
-
+    run = _Run(reader, source, output, stylizer, stabilizer, output_size, compare, allow_truncated)
     closed = False
-    bar = None
     began = time.perf_counter()
     try:
-        writer = VideoWriter(temporary, info, frame_size, codec=codec, crf=crf, audio=audio, shown_as=output)
-        bar = tqdm(total=info.frames, unit="frame", desc=output.name, disable=not progress, dynamic_ncols=True,
-                   smoothing=0.1)
-
-        def decode():
-            clock, previous_grey = time.perf_counter(), None
-            try:
-                for index, pts, image in reader.frames(allow_truncated=allow_truncated):
-                    motion = None
-                    if pool is not None:  # start the flow now: it needs source frames only
-                        grey = to_grey(image, styled_size)
-                        motion = pool.submit(timed_motion, previous_grey, grey)
-                        previous_grey = grey
-                    stages.seconds["decode"] += time.perf_counter() - clock
-                    if not stages.put(decoded, (pts, image, motion)):
-                        return
-                    clock = time.perf_counter()
-            except TruncatedVideo as error:
-                raise LivestyleError(f"{error.detail}; nothing was written. Add --allow-truncated to write the "
-                                     f"{error.read} frames that decode, or {RE_ENCODE}") from None
-            stages.put(decoded, DONE)
-
-        def finish():
-            while (item := stages.get(styled_frames)) is not DONE:
-                pts, image, motion, styled = item
-                if motion is not None:
-                    motion = motion.result()  # usually long done: it started when the frame was decoded
-                clock = time.perf_counter()
-                if stabilizer is not None:
-                    styled = stabilizer.apply(styled, motion)
-                styled = resize_bgr(styled, size)
-                if compare:
-                    styled = side_by_side(image, styled)
-                stages.seconds["finish"] += time.perf_counter() - clock
-                if not stages.put(finished, (pts, styled)):
-                    return
-            stages.put(finished, DONE)
-
-        def encode():
-            while (item := stages.get(finished)) is not DONE:
-                clock = time.perf_counter()
-                writer.write(item[1], item[0])
-                stages.seconds["encode"] += time.perf_counter() - clock
-                bar.update(1)
-
-        workers += [stages.thread("decode", decode), stages.thread("finish", finish),
-                    stages.thread("encode", encode)]
-        stylised = 0
-        while (item := stages.get(decoded)) is not DONE:  # stylise on this thread: Ctrl+C lands here
-            clock = time.perf_counter()
-            pts, image, motion = item
-            try:
-                styled = stylizer(image)
-            except LivestyleError:
-                raise
-            except Exception as error:  # noqa: BLE001 — a backend failing mid-video: say which, and what to try
-                name = getattr(stylizer, "name", "the backend")
-                raise LivestyleError(f"stylising frame {stylised + 1} failed on {name} ({type(error).__name__}: "
-                                     f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
-                                     f"try --backend torch-cpu") from error
-            stages.seconds["stylize"] += time.perf_counter() - clock
-            stylised += 1
-            if not stages.put(styled_frames, (pts, image, motion, styled)):
-                break
-        else:
-            stages.put(styled_frames, DONE)
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(0.2)
-        if stages.error is not None:
-            raise stages.error
-        if writer.frames == 0:
+        run.writer = VideoWriter(temporary, reader.info, run.frame_size, codec=codec, crf=crf, audio=audio,
+                                 shown_as=output)
+        run.bar = tqdm(total=reader.info.frames, unit="frame", desc=output.name, disable=not progress,
+                       dynamic_ncols=True, smoothing=0.1)
+        run.workers = [run.stages.thread("decode", run.decode), run.stages.thread("finish", run.finish),
+                       run.stages.thread("encode", run.encode)]
+        run.stylize_frames()  # on this thread: Ctrl+C lands here
+        run.wait_for_workers()
+        if run.writer.frames == 0:
             raise LivestyleError(f"{source}: has no video frames to stylise; check that it plays")
-        clock = time.perf_counter()
-        try:
-            writer.close()  # the encoder's last frames, the rest of the audio and the trailer: the disk may fill here
-        except OSError as error:
-            raise LivestyleError(describe(error, output)) from None
+        run.close_writer()
         closed = True
-        stages.seconds["encode"] += time.perf_counter() - clock
     except BaseException as error:
-        stages.fail("stylize", error)
+        run.stages.fail("stylize", error)
         raise
     finally:
+        run.tear_down(closed)
+    return run.stats(time.perf_counter() - began)
+
+
+class _Run:
+    """One run of stylize_video: what its stages share, and a method per stage. decode, finish and encode
+    run on threads of their own (_Stages.thread); the stylise stage runs on the calling thread."""
+
+    def __init__(self, reader: VideoReader, source: Path, output: Path, stylizer, stabilizer, output_size,
+                 compare: bool, allow_truncated: bool):
+        self.reader, self.source, self.output = reader, source, output
+        self.stylizer, self.stabilizer = stylizer, stabilizer
+        self.compare, self.allow_truncated = compare, allow_truncated
+        info = reader.info
+        self.size = tuple(output_size) if output_size else info.size
+        self.frame_size = (2 * self.size[0], self.size[1]) if compare else self.size
+        self.stages = _Stages(source, output)
+        self.decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
+        self.styled_frames: queue.Queue = queue.Queue(QUEUE_FRAMES)
+        self.finished: queue.Queue = queue.Queue(QUEUE_FRAMES)
+        produced = getattr(stylizer, "output_size", None)
+        # The size the stylizer hands back, which the stabiliser's flow must be computed at.
+        self.styled_size = info.size if produced == "input" else \
+            tuple(produced if isinstance(produced, tuple) else stylizer.size)
+        self.pool = ThreadPoolExecutor(MOTION_THREADS, thread_name_prefix="livestyle-video-motion") \
+            if stabilizer is not None else None
+        self.writer: VideoWriter | None = None
+        self.bar = None
+        self.workers: list[threading.Thread] = []
+
+    def timed_motion(self, previous_grey, grey):
+        clock = time.perf_counter()
+        motion = self.stabilizer.motion(previous_grey, grey)
+        with self.stages.lock:
+            self.stages.seconds["motion"] += time.perf_counter() - clock
+        return motion
+
+    def decode(self) -> None:
+        stages = self.stages
+        clock, previous_grey = time.perf_counter(), None
+        try:
+            for index, pts, image in self.reader.frames(allow_truncated=self.allow_truncated):
+                motion = None
+                if self.pool is not None:  # start the flow now: it needs source frames only
+                    grey = to_grey(image, self.styled_size)
+                    motion = self.pool.submit(self.timed_motion, previous_grey, grey)
+                    previous_grey = grey
+                stages.seconds["decode"] += time.perf_counter() - clock
+                if not stages.put(self.decoded, (pts, image, motion)):
+                    return
+                clock = time.perf_counter()
+        except TruncatedVideo as error:
+            raise LivestyleError(f"{error.detail}; nothing was written. Add --allow-truncated to write the "
+                                 f"{error.read} frames that decode, or {RE_ENCODE}") from None
+        stages.put(self.decoded, DONE)
+
+    def stylize_frames(self) -> None:
+        stages = self.stages
+        stylised = 0
+        while (item := stages.get(self.decoded)) is not DONE:
+            clock = time.perf_counter()
+            pts, image, motion = item
+            styled = self.stylize(image, stylised + 1)
+            stages.seconds["stylize"] += time.perf_counter() - clock
+            stylised += 1
+            if not stages.put(self.styled_frames, (pts, image, motion, styled)):
+                return  # stopped: another stage failed
+        stages.put(self.styled_frames, DONE)
+
+    def stylize(self, image: np.ndarray, number: int) -> np.ndarray:
+        try:
+            return self.stylizer(image)
+        except LivestyleError:
+            raise
+        except Exception as error:  # noqa: BLE001 — a backend failing mid-video: say which, and what to try
+            name = getattr(self.stylizer, "name", "the backend")
+            raise LivestyleError(f"stylising frame {number} failed on {name} ({type(error).__name__}: "
+                                 f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
+                                 f"try --backend torch-cpu") from error
+
+    def finish(self) -> None:
+        stages = self.stages
+        while (item := stages.get(self.styled_frames)) is not DONE:
+            pts, image, motion, styled = item
+            if motion is not None:
+                motion = motion.result()  # usually long done: it started when the frame was decoded
+            clock = time.perf_counter()
+            if self.stabilizer is not None:
+                styled = self.stabilizer.apply(styled, motion)
+            styled = resize_bgr(styled, self.size)
+            if self.compare:
+                styled = side_by_side(image, styled)
+            stages.seconds["finish"] += time.perf_counter() - clock
+            if not stages.put(self.finished, (pts, styled)):
+                return
+        stages.put(self.finished, DONE)
+
+    def encode(self) -> None:
+        stages = self.stages
+        while (item := stages.get(self.finished)) is not DONE:
+            clock = time.perf_counter()
+            self.writer.write(item[1], item[0])
+            stages.seconds["encode"] += time.perf_counter() - clock
+            self.bar.update(1)
+
+    def wait_for_workers(self) -> None:
+        """Until every frame is written (or a stage failed: then its error is raised here)."""
+        for worker in self.workers:
+            while worker.is_alive():
+                worker.join(0.2)
+        if self.stages.error is not None:
+            raise self.stages.error
+
+    def close_writer(self) -> None:
+        clock = time.perf_counter()
+        try:
+            # The encoder's last frames, the rest of the audio and the trailer: the disk may fill here.
+            self.writer.close()
+        except OSError as error:
+            raise LivestyleError(describe(error, self.output)) from None
+        self.stages.seconds["encode"] += time.perf_counter() - clock
+
+    def tear_down(self, closed: bool) -> None:
+        """Stop and wait for the stages, whether the run ended well or not; abandon an unfinished output."""
         if not closed:
-            stages.stop.set()
-        for worker in workers:  # before the reader and writer close under them
+            self.stages.stop.set()
+        for worker in self.workers:  # before the reader and writer close under them
             worker.join(5.0)
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        if bar is not None:
-            bar.close()
-        if not closed and writer is not None:
-            writer.abandon()
-    seconds = time.perf_counter() - began
-    frames = writer.frames
-    notes = list(writer.notes)
-    if reader.truncated:
-        notes.append(f"warning: {reader.truncated}; --allow-truncated: wrote the {frames} frames that decode")
-    return {
-        "input": str(source), "output": str(output), "frames": frames, "seconds": round(seconds, 3),
-        "fps": round(frames / seconds, 2) if seconds > 0 else None,
-        "stage_ms": {name: round(value / frames * 1000, 2) for name, value in stages.seconds.items()},
-        "input_size": list(info.size), "output_size": list(frame_size), "inference_size": list(stylizer.size),
-        "backend": getattr(stylizer, "name", "?"), "stabilize": getattr(stabilizer, "strength", 0.0),
-        "codec": writer.codec_name, "notes": notes, "motion_threads": MOTION_THREADS if pool else 0,
-        "truncated": reader.truncated,
-    }
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.bar is not None:
+            self.bar.close()
+        if not closed and self.writer is not None:
+            self.writer.abandon()
+
+    def stats(self, seconds: float) -> dict:
+        reader, writer = self.reader, self.writer
+        frames = writer.frames
+        notes = list(writer.notes)
+        if reader.truncated:
+            notes.append(f"warning: {reader.truncated}; --allow-truncated: wrote the {frames} frames that decode")
+        return {
+            "input": str(self.source), "output": str(self.output), "frames": frames, "seconds": round(seconds, 3),
+            "fps": round(frames / seconds, 2) if seconds > 0 else None,
+            "stage_ms": {name: round(value / frames * 1000, 2) for name, value in self.stages.seconds.items()},
+            "input_size": list(reader.info.size), "output_size": list(self.frame_size),
+            "inference_size": list(self.stylizer.size), "backend": getattr(self.stylizer, "name", "?"),
+            "stabilize": getattr(self.stabilizer, "strength", 0.0), "codec": writer.codec_name, "notes": notes,
+            "motion_threads": MOTION_THREADS if self.pool else 0, "truncated": reader.truncated,
+        }

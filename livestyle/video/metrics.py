@@ -23,10 +23,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..checks import MAX_SIDE, ArgumentParser, bounded_int
-from ..errors import LivestyleError
+from ..errors import LivestyleError, run_command
+from ..files import describe
 from ..flow import farneback, reliable, sample_maps, to_grey, warp
+from ..images import resize_bgr
+from .io import VideoReader
 
 DEFAULT_WIDTH = 480
 
@@ -38,17 +42,12 @@ def work_size(size: tuple[int, int], width: int) -> tuple[int, int]:
 
 
 def _frames(path: Path, size: tuple[int, int]):
-    from .io import VideoReader
-    from ..pipeline import resize_bgr
-
     with VideoReader(path) as reader:
         for _, _, image in reader.frames():
             yield resize_bgr(image, size)
 
 
 def _check_not_side_by_side(source: Path, other: Path, source_size) -> None:
-    from .io import VideoReader
-
     with VideoReader(other) as reader:
         size = reader.info.size
     if abs(size[0] / size[1] - 2 * source_size[0] / source_size[1]) < 0.02 and \
@@ -60,10 +59,6 @@ def _check_not_side_by_side(source: Path, other: Path, source_size) -> None:
 def measure(source: str | Path, output: str | Path, reference: str | Path | None = None,
             width: int = DEFAULT_WIDTH, progress: bool = False) -> dict:
     """The numbers the command prints; see the module docstring."""
-    from tqdm import tqdm
-
-    from .io import VideoReader
-
     source, output = Path(source), Path(output)
     reference = Path(reference) if reference is not None else None
     with VideoReader(source) as reader:
@@ -159,20 +154,11 @@ def main(argv=None) -> int:
                         f"{DEFAULT_WIDTH}; the source's aspect ratio)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON (for scripts)")
     parser.add_argument("--per-frame", action="store_true", help="with --json: also each frame pair's error")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    try:
-        result = measure(args.input, args.output, args.reference, args.width, progress=not args.json)
-    except LivestyleError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
-    except OSError as error:  # a drive gone while reading
-        from ..files import describe
+    return run_command(parser, argv, report, lambda error, args: describe(error, doing="cannot read"))
 
-        print(f"error: {describe(error, doing='cannot read')}", file=sys.stderr, flush=True)
-        return 1
+
+def report(args) -> int:
+    result = measure(args.input, args.output, args.reference, args.width, progress=not args.json)
     if args.json:
         if not args.per_frame:
             result.pop("per_pair")

@@ -1,5 +1,6 @@
-"""Helpers for the tests that need a real X server: start Xvfb on a free display, and show a window of
-known, moving content in a separate process (`python tests/_xvfb.py content TITLE X Y W H`).
+"""Helpers for the tests and benchmarks that need a real X server: start Xvfb on a free display, and show
+a window of known, moving content in a separate process
+(`python -m livestyle.devtools.xvfb content TITLE X Y W H`).
 
 The content window: the left half cycles through colours (so frames differ), the right half is
 fixed green (0, 200, 0) with a white square, so a capture can be checked pixel by pixel."""
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the checkout: child processes import livestyle from it
 XVFB_PACKAGES = ("xvfb xdotool libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 "
                  "libxcb-shape0 libxkbcommon-x11-0")
 SKIP_REASON = f"Xvfb or xdotool not installed (apt-get install {XVFB_PACKAGES})"
@@ -79,7 +80,7 @@ def xserver_with_content(screen: tuple[int, int], title: str, rect):
 
 
 def start_content(display: str, title: str, rect=(0, 0, 320, 240)) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "content", title, *map(str, rect)],
+    process = subprocess.Popen([sys.executable, "-m", "livestyle.devtools.xvfb", "content", title, *map(str, rect)],
                                env=x_env(display), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if wait_for_window(display, title) is None:
         process.kill()

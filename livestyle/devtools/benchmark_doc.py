@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: describe the machine and replace one section of
+"""Shared by the benchmark scripts and training.study: describe the machine and replace one section of
 docs/benchmarks.md (atomically), so every script owns its own block of the file."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 
 from livestyle.files import write_text
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"  # livestyle/devtools/ -> the checkout
 HEADER = "# Benchmarks\n\nEvery number here came from a run of the script named in its section.\n"
 
 

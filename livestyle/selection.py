@@ -1,0 +1,293 @@
+"""Choosing what a run uses: the model (an engine, a trained run or the demo model), its backend and
+its inference size. Shared by the live app (python -m livestyle), the video command and the
+benchmark scripts; nothing here needs a display or Qt.
+
+    choice = resolve_model(None, Path("engines"), Path("runs"), probe())   # newest engine, run, or demo
+    stylizer = open_stylizer(choice, "auto", (640, 360), threads=4, engines_dir=Path("engines"), log=print)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import REBUILD, SUFFIX, problems, read_sidecar, sidecar_path
+from .auto import median_ms
+from .backends import NAMES, unavailable
+from .checks import MAX_SIDE, nearest_side
+from .errors import LivestyleError, first_line
+from .generator import WEIGHTS_FILE, read_metadata, trained_on
+from .model import parse_size
+from .stylizer import Stylizer
+
+AUTO_WIDTHS = (640, 480, 320, 256)  # --size auto tries these widths, keeping the capture's aspect
+DEMO_MODEL = Path(__file__).resolve().parent / "assets" / "demo_game2movie.safetensors"
+BACKEND_CHOICES = ("auto", *NAMES)
+MAX_THREADS = 1024
+
+
+def default_threads() -> int:
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def add_model_options(parser: argparse.ArgumentParser, default_note: str = "") -> None:
+    """--model and --backend, worded the same in every command that runs a model."""
+    parser.add_argument("--model", type=Path, help="an engine in engines/ (.engine/.onnx with its sidecar), generator "
+                        "weights (.safetensors) or a run folder (default: the newest usable engine, else the newest "
+                        f"runs/*/{WEIGHTS_FILE}, else the bundled demo model{default_note})")
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
+                        help="inference backend (default auto: the fastest this machine runs)")
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+@dataclass
+class ModelChoice:
+    weights: Path
+    engine: Path | None = None
+    why: str = ""
+    built_size: tuple[int, int] | None = None  # an engine's input size, from its sidecar
+
+    @property
+    def label(self) -> str:
+        if self.engine is not None:
+            return self.engine.name
+        if self.weights.resolve() == DEMO_MODEL:
+            return "demo model"
+        return f"{self.weights.parent.name}/{self.weights.name}"
+
+    @property
+    def kind(self) -> str:
+        """"faces" or "frames": what the model was trained on, from its weights' metadata (read when
+        asked, so a damaged file costs nothing until it is used)."""
+        return trained_on(self.weights, read_metadata(self.weights))
+
+
+def recorded_weights(engine: Path, sidecar: dict) -> str:
+    weights = sidecar.get("weights")
+    recorded = weights.get("path") if isinstance(weights, dict) else None
+    if not isinstance(recorded, str) or not recorded:
+        raise LivestyleError(f"{engine}: its sidecar does not name the weights it was built from; pass --model "
+                             f"runs/<run>/{WEIGHTS_FILE} instead")
+    return recorded
+
+
+def engine_weights(engine: Path, sidecar: dict) -> Path:
+    """The weights an engine was built from (the Stylizer needs them: model identity and fallback)."""
+    recorded = recorded_weights(engine, sidecar)
+    for candidate in (Path(recorded), engine.parent.parent / recorded, engine.parent / recorded):
+        if candidate.is_file():
+            return candidate
+    raise LivestyleError(f"{engine} was built from {recorded}, which is not here; the engine needs its weights "
+                         f"(for the model's identity and the torch-cpu fallback): pass --model with those weights")
+
+
+def sidecar_size(sidecar: dict) -> tuple[int, int]:
+    """An engine's input size from its sidecar, checked: [width, height], whole numbers 1..MAX_SIDE."""
+    section = sidecar.get("input")
+    size = section.get("size") if isinstance(section, dict) else None
+    if not (isinstance(size, list) and len(size) == 2 and
+            all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in size)):
+        raise LivestyleError(f"field 'input.size' should be [width, height], whole numbers 1..{MAX_SIDE}, "
+                             f"not {size!r}")
+    return size[0], size[1]
+
+
+def usable_engine(artifact: Path, fmt: str, machine, engines_dir: Path, log) -> tuple[float, ModelChoice] | None:
+    """(built time, choice) for an engine that can run here and whose weights exist, else None. A
+    sidecar that cannot be trusted (not JSON, not an object, fields of the wrong type) costs only
+    its own engine: it is skipped, with a warning through `log`."""
+    try:
+        sidecar = read_sidecar(artifact)
+        if sidecar.get("format") != fmt:
+            return None
+        recorded_weights(artifact, sidecar)
+        size = sidecar_size(sidecar)
+        # problems() reads more fields; in a file we did not write any of them may be of any
+        # type, and a TypeError there is that file's fault, not a reason to stop choosing.
+        refused = problems(sidecar, machine, artifact=artifact)
+    except LivestyleError as error:
+        if log is not None:
+            log(f"warning: skipping the engine {artifact.name}: {first_line(error)}")
+        return None
+    except (TypeError, AttributeError, ValueError, KeyError) as error:
+        if log is not None:
+            log(f"warning: skipping the engine {artifact.name}: {sidecar_path(artifact)} has a field of the wrong type "
+                f"({type(error).__name__}: {first_line(error)}); rebuild it with {REBUILD}")
+        return None
+    if refused:
+        return None
+    try:  # its weights elsewhere, or the engine gone meanwhile: not usable here, nothing to warn about
+        weights = engine_weights(artifact, sidecar)
+        built = artifact.stat().st_mtime
+    except (LivestyleError, OSError):
+        return None
+    return built, ModelChoice(weights, artifact, f"newest engine in {engines_dir}/", size)
+
+
+def usable_engines(engines_dir: Path, machine, log=None) -> list[ModelChoice]:
+    """Engines in engines_dir that can run here and whose weights exist, newest first (see usable_engine)."""
+    found = []
+    for fmt, backend in (("tensorrt", "tensorrt"), ("onnx", "onnxruntime")):
+        if not engines_dir.is_dir() or unavailable(backend, machine):
+            continue
+        for path in engines_dir.glob(f"*{SUFFIX[fmt]}.json"):
+            usable = usable_engine(path.with_name(path.name[: -len(".json")]), fmt, machine, engines_dir, log)
+            if usable is not None:
+                found.append(usable)
+    return [choice for _, choice in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def trained_runs(runs_dir: Path) -> list[ModelChoice]:
+    found = sorted(runs_dir.glob(f"*/{WEIGHTS_FILE}"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if runs_dir.is_dir() else []
+    return [ModelChoice(path, None, f"newest trained run in {runs_dir}/") for path in found]
+
+
+def model_candidates(engines_dir: Path, runs_dir: Path, machine, log=None) -> list[ModelChoice]:
+    """Every model M cycles through: usable engines, trained runs, the demo model."""
+    candidates = usable_engines(engines_dir, machine, log) + trained_runs(runs_dir)
+    if DEMO_MODEL.is_file():
+        candidates.append(ModelChoice(DEMO_MODEL, None, "the bundled demo model"))
+    return candidates
+
+
+def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None) -> ModelChoice:
+    if path is None:
+        candidates = model_candidates(engines_dir, runs_dir, machine, log)
+        if not candidates:
+            raise LivestyleError(f"no model to run: no usable engine in {engines_dir}/, no "
+                                 f"{runs_dir}/*/{WEIGHTS_FILE}, and the bundled demo model {DEMO_MODEL} is missing "
+                                 f"(reinstall livestyle). Train one: python -m training.fit faces --quick, or pass "
+                                 f"--model PATH")
+        return candidates[0]
+    if not path.exists():
+        raise LivestyleError(f"--model {path}: no such file or folder")
+    if path.suffix in (".engine", ".onnx"):
+        return ModelChoice(engine_weights(path, read_sidecar(path)), path, "--model")
+    if path.is_dir():
+        if not (path / WEIGHTS_FILE).is_file():
+            raise LivestyleError(f"--model {path} is a folder without {WEIGHTS_FILE}; pass a run folder or a file")
+        return ModelChoice(path / WEIGHTS_FILE, None, "--model")
+    return ModelChoice(path, None, "--model")
+
+
+def next_model(current: ModelChoice, candidates: list[ModelChoice]) -> ModelChoice | None:
+    """The candidate after `current` (wrapping around) that is another model; None when there is none."""
+    def key(choice: ModelChoice):
+        return choice.weights.resolve(), choice.engine.resolve() if choice.engine else None
+
+    keys = [key(choice) for choice in candidates]
+    now = key(current)
+    position = keys.index(now) if now in keys else -1
+    return next((candidates[(position + step) % len(candidates)] for step in range(1, len(candidates) + 1)
+                 if keys[(position + step) % len(candidates)] != now), None)
+
+
+class ModelSwitcher:
+    """The live app's M key: the next model after the current one in model_candidates() (engines, runs,
+    demo), opened at the current size (an engine at its own); called on a worker thread."""
+
+    def __init__(self, choice: ModelChoice, backend: str, threads: int, engines_dir: Path, runs_dir: Path,
+                 machine, log, current_size):
+        self.choice = choice  # the model running now
+        self.backend, self.threads, self.machine, self.log = backend, threads, machine, log
+        self.engines_dir, self.runs_dir = engines_dir, runs_dir
+        self.current_size = current_size  # () -> the running stylizer's size
+
+    def __call__(self) -> tuple[Stylizer, str]:
+        candidates = model_candidates(self.engines_dir, self.runs_dir, self.machine)  # warnings were given at start
+        following = next_model(self.choice, candidates)
+        if following is None:
+            raise LivestyleError(f"no other model: add engines to {self.engines_dir}/ or train runs into "
+                                 f"{self.runs_dir}/")
+        size = None if following.engine else self.current_size()
+        new = open_stylizer(following, self.backend, size, self.threads, self.engines_dir, self.log)
+        self.choice = following
+        return new, following.label
+
+
+def open_stylizer(choice: ModelChoice, backend: str, size, threads: int, engines_dir: Path, log) -> Stylizer:
+    return Stylizer(choice.weights, backend, size=size, engine=choice.engine, threads=threads,
+                    engines_dir=engines_dir, log=log)
+
+
+# ---------------------------------------------------------------------------------------------- sizes
+
+def candidate_sizes(capture: tuple[int, int], widths=AUTO_WIDTHS) -> list[tuple[int, int]]:
+    """Largest first, the capture's aspect ratio, multiples of 8, never wider than the capture."""
+    width, height = capture
+    aspect = width / height
+    sizes = []
+    for candidate in widths:
+        w = nearest_side(min(candidate, width))
+        h = nearest_side(w / aspect)
+        if (w, h) not in sizes:
+            sizes.append((w, h))
+    return sizes
+
+
+def scaled_size(capture: tuple[int, int], scale: float, what: str = "capture") -> tuple[int, int]:
+    """--scale of the captured (or video) size, on the size rule; at most MAX_SIDE a side."""
+    size = nearest_side(capture[0] * scale), nearest_side(capture[1] * scale)
+    if max(size) > MAX_SIDE:
+        raise LivestyleError(f"--scale {scale:g} of the {capture[0]}x{capture[1]} {what} is {size[0]}x{size[1]}, "
+                             f"over {MAX_SIDE} pixels a side; use a smaller --scale")
+    return size
+
+
+def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps_cap: float, threads: int,
+                engines_dir: Path, log) -> Stylizer:
+    """--size auto: the largest candidate size whose measured ms/frame fits the fps cap's budget."""
+    budget_ms = 1000.0 / fps_cap
+    frame = np.random.default_rng(0).integers(0, 256, (capture[1], capture[0], 4), dtype=np.uint8)
+    chosen, last_error = None, None
+    for size in candidate_sizes(capture):
+        try:
+            stylizer = open_stylizer(choice, backend, size, threads, engines_dir, log)
+        except LivestyleError as error:
+            log(f"size auto: {size[0]}x{size[1]} skipped ({error})")
+            last_error = error
+            continue
+        backend = stylizer.name  # auto chose at the largest size; the smaller sizes keep that backend
+        # Capture-sized frame in → stylised out; a first frame far over budget is not timed further.
+        ms = median_ms(lambda: stylizer(frame), min_runs=2, max_runs=5, seconds=1.0,
+                       too_slow_ms=max(4 * budget_ms, 250))
+        log(f"size auto: {size[0]}x{size[1]} on {stylizer.name}: {ms:.1f} ms/frame "
+            f"({'fits' if ms <= budget_ms else 'over'} the {budget_ms:.1f} ms budget of --fps-cap {fps_cap:g})")
+        if chosen is not None:
+            chosen[0].close()
+        chosen = (stylizer, ms)
+        if ms <= budget_ms:
+            return stylizer
+    if chosen is None:
+        raise last_error or LivestyleError("size auto: no size could be opened")
+    stylizer, ms = chosen
+    log(f"size auto: even {stylizer.size[0]}x{stylizer.size[1]} takes {ms:.0f} ms on {stylizer.name}: expect about "
+        f"{1000 / ms:.1f} fps (a GPU backend, or a smaller --size, is faster)")
+    return stylizer
+
+
+def open_for_capture(choice: ModelChoice, args, capture: tuple[int, int], threads: int, engines_dir: Path,
+                     log) -> Stylizer:
+    """The live app's stylizer: an engine at its built size, else --scale of the capture, --size, or
+    the largest size that keeps up with --fps-cap (--size auto)."""
+    if choice.engine is not None:
+        stylizer = open_stylizer(choice, args.backend, None, threads, engines_dir, log)
+        if args.size != "auto" or args.scale is not None:
+            log(f"livestyle: {choice.engine.name} runs at its built size {stylizer.size[0]}x{stylizer.size[1]}")
+        return stylizer
+    if args.scale is not None:
+        return open_stylizer(choice, args.backend, scaled_size(capture, args.scale), threads, engines_dir, log)
+    if args.size != "auto":
+        return open_stylizer(choice, args.backend, args.size, threads, engines_dir, log)
+    return choose_size(choice, args.backend, capture, args.fps_cap, threads, engines_dir, log)
+
+
+def check_size_flag(args) -> None:
+    """--size as far as it can be checked before a model is chosen (the usual multiple of 8)."""
+    if args.size != "auto":
+        parse_size(args.size, "--size")
