@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float
+from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float, side_fits
 from livestyle.errors import LivestyleError
 from livestyle.files import check_apart, check_writable, describe, folder_under_construction
 from training.data import DOMAINS, IMAGE_SUFFIXES
@@ -518,7 +518,7 @@ def _check_options(kind: str, count: int | None, image_size: int, fit: str, spli
     count = DEFAULT_COUNT[kind] if count is None else count
     if fit not in FITS:
         raise PrepareError(f"--fit {fit!r}: use one of {', '.join(FITS)}")
-    if not 16 <= image_size <= MAX_SIDE or image_size % 8:
+    if not side_fits(image_size):
         raise PrepareError(f"--image-size {image_size} is invalid; use a multiple of 8 from 16 to {MAX_SIDE} "
                            "(e.g. 128)")
     if len(split) != 3 or min(split) < 1:

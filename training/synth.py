@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int
+from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int, side_fits
 from livestyle.errors import LivestyleError
 from livestyle.files import check_writable, describe, folder_under_construction
 
@@ -699,7 +699,7 @@ def _check_kind(kind: str) -> None:
 
 
 def _check_size(image_size: int) -> None:
-    if not 16 <= image_size <= MAX_SIDE or image_size % 8:
+    if not side_fits(image_size):
         raise ValueError(f"image_size must be a multiple of 8 from 16 to {MAX_SIDE}, got {image_size}")
 
 
@@ -850,7 +850,7 @@ def main(argv=None) -> int:
         problem = f"unknown kind {args.kind!r}; use one of: {', '.join(KINDS)}"
     elif args.count < 10:
         problem = f"--count {args.count} is too small; use at least 10 images per domain (split 8:1:1)"
-    elif args.image_size % 8:
+    elif not side_fits(args.image_size):
         problem = f"--image-size {args.image_size} is invalid; use a multiple of 8 (e.g. 128)"
     elif args.out.exists() and not args.overwrite:
         problem = f"--out {args.out} already exists; choose another folder or add --overwrite"
