@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import REBUILD, SUFFIX, problems, read_sidecar, sidecar_path
+from .artifacts import SUFFIX, problems, read_sidecar
 from .auto import median_ms
 from .backends import NAMES, unavailable
 from .checks import MAX_SIDE, nearest_side
@@ -85,47 +85,28 @@ def engine_weights(engine: Path, sidecar: dict) -> Path:
                          f"(for the model's identity and the torch-cpu fallback): pass --model with those weights")
 
 
-def sidecar_size(sidecar: dict) -> tuple[int, int]:
-    """An engine's input size from its sidecar, checked: [width, height], whole numbers 1..MAX_SIDE."""
-    section = sidecar.get("input")
-    size = section.get("size") if isinstance(section, dict) else None
-    if not (isinstance(size, list) and len(size) == 2 and
-            all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in size)):
-        raise LivestyleError(f"field 'input.size' should be [width, height], whole numbers 1..{MAX_SIDE}, "
-                             f"not {size!r}")
-    return size[0], size[1]
-
-
 def usable_engine(artifact: Path, fmt: str, machine, engines_dir: Path, log) -> tuple[float, ModelChoice] | None:
     """(built time, choice) for an engine that can run here and whose weights exist, else None. A
-    sidecar that cannot be trusted (not JSON, not an object, fields of the wrong type) costs only
-    its own engine: it is skipped, with a warning through `log`."""
+    sidecar that cannot be trusted (read_sidecar checks every field) costs only its own engine: it
+    is skipped, with a warning through `log`."""
     try:
         sidecar = read_sidecar(artifact)
-        if sidecar.get("format") != fmt:
+        if sidecar["format"] != fmt:
             return None
         recorded_weights(artifact, sidecar)
-        size = sidecar_size(sidecar)
-        # problems() reads more fields; in a file we did not write any of them may be of any
-        # type, and a TypeError there is that file's fault, not a reason to stop choosing.
-        refused = problems(sidecar, machine, artifact=artifact)
     except LivestyleError as error:
         if log is not None:
             log(f"warning: skipping the engine {artifact.name}: {first_line(error)}")
         return None
-    except (TypeError, AttributeError, ValueError, KeyError) as error:
-        if log is not None:
-            log(f"warning: skipping the engine {artifact.name}: {sidecar_path(artifact)} has a field of the wrong type "
-                f"({type(error).__name__}: {first_line(error)}); rebuild it with {REBUILD}")
-        return None
-    if refused:
+    if problems(sidecar, machine, artifact=artifact):
         return None
     try:  # its weights elsewhere, or the engine gone meanwhile: not usable here, nothing to warn about
         weights = engine_weights(artifact, sidecar)
         built = artifact.stat().st_mtime
     except (LivestyleError, OSError):
         return None
-    return built, ModelChoice(weights, artifact, f"newest engine in {engines_dir}/", size)
+    width, height = sidecar["input"]["size"]
+    return built, ModelChoice(weights, artifact, f"newest engine in {engines_dir}/", (width, height))
 
 
 def usable_engines(engines_dir: Path, machine, log=None) -> list[ModelChoice]:
