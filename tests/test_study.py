@@ -35,3 +35,22 @@ def test_choice_must_beat_report_in_both_metrics_on_every_oracle():
     assert not study.beats(records, "cycle-lsgan-resize", kinds, "nothing")
     text = study.table(records, kinds)
     assert "| `cycle-lsgan-resize` |" in text and "| yes |" in text
+
+
+def test_table_shows_structure_and_display_scores_of_real_footage():
+    def record(kind, name, ssim, display):
+        scores = {"model": {"ssim": ssim, "psnr": 15.0, "structure": 0.61},
+                  "do_nothing": {"ssim": 0.5, "psnr": 15.0, "structure": 0.97}}
+        result = {"oracle": {"game2movie": scores, "movie2game": scores}}
+        if display:
+            result["display"] = {"model": {"ssim": 0.44, "psnr": 13.5, "structure": 0.52},
+                                 "do_nothing": {"ssim": 0.75, "psnr": 19.4, "structure": 0.96}}
+        return {"kind": kind, "name": name, "eval": result}
+
+    kinds = ["frames", "data/real-toy-v1"]
+    records = [record(k, n, 0.4, k != "frames") for n in ("report", "resize-cg-id") for k in kinds]
+    text = study.table(records, kinds)
+    assert "| real-toy-v1 game→movie at display size |" in text.splitlines()[0]
+    assert "0.750 / 19.40 / 0.960" in text  # doing nothing at display size
+    assert "0.440 / 13.50 / 0.520" in text and "0.400 / 15.00 / 0.610" in text
+    assert study.fit_target("data/real-toy-v1") == ["frames", "--data", "data/real-toy-v1"]

@@ -21,6 +21,9 @@ from livestyle.checks import MAX_SIDE, FileCheck
 from livestyle.errors import LivestyleError
 
 DOMAINS = ("game", "movie")
+# Val pairs scored at display resolution after every epoch (recorded footage): enough to follow
+# the trend, few enough to cost seconds on a CPU.
+DISPLAY_VAL_PAIRS = 8
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
@@ -57,6 +60,21 @@ def read_folder(folder: Path, image_size: int, limit: int | None = None,
         files = files[:limit]
     images = np.stack([read_image(path, image_size) for path in files])
     return torch.from_numpy(images), [p.name for p in files]
+
+
+def read_frames(folder: Path, names: list[str] | None = None, limit: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Images of a folder at their own size, RGB, sorted by name (or the given names)."""
+    files = [folder / name for name in names] if names is not None else image_files(folder)
+    files = files[:limit] if limit is not None else files
+    if not files:
+        raise DataError(f"no images in {folder}: display scores need the paired test frames")
+    frames = []
+    for path in files:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"cannot read image {path}: the file is damaged or not an image; delete or replace it")
+        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    return frames, [p.name for p in files]
 
 
 MANIFEST_FIX = ("fix or delete it (python -m training.prepare and python -m training.synth write it; "
@@ -97,6 +115,8 @@ class Dataset:
     train: dict[str, torch.Tensor]
     val: dict[str, torch.Tensor]
     val_oracle: PairedOracle | None = field(default=None)
+    # Recorded footage only: a few val pairs at full size (lists of H×W×3 RGB) for display scores.
+    val_display: tuple[list[np.ndarray], list[np.ndarray]] | None = field(default=None)
 
     @property
     def paired(self) -> bool:
@@ -130,7 +150,12 @@ def load_training_data(root: str | Path, image_size: int, limit: int | None = No
     train = {d: read_folder(root / "train" / d, image_size, limit)[0] for d in DOMAINS}
     val = {d: read_folder(root / "val" / d, image_size, val_limit)[0] for d in DOMAINS}
     oracle = load_oracle(root, manifest, "val", image_size, val_limit)
-    return Dataset(root=root, manifest=manifest, train=train, val=val, val_oracle=oracle)
+    shown = None
+    if oracle is not None and manifest.get("source") == "recorded":
+        entry = manifest["oracle"]["val"]
+        inputs, names = read_frames(root / entry["game"], limit=DISPLAY_VAL_PAIRS)
+        shown = (inputs, read_frames(root / entry["movie"], names)[0])
+    return Dataset(root=root, manifest=manifest, train=train, val=val, val_oracle=oracle, val_display=shown)
 
 
 def to_model_range(images: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:

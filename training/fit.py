@@ -35,7 +35,8 @@ from livestyle.checks import ArgumentParser
 from livestyle.errors import LivestyleError
 from livestyle.files import append_line, check_apart, check_writable, describe, write_json
 from livestyle.generator import Generator, save_generator
-from training import metrics
+from livestyle.model import DEFAULT_SIZE
+from training import display, metrics
 from training.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from training.config import (PRESETS, QUICK, RECIPES, TrainConfig, TrainingError, add_options, explicit_overrides,
                              flag_name, make_config, may_change_on_resume, parse_lambdas)
@@ -316,6 +317,13 @@ def validate(generators: GeneratorPair, dataset: Dataset, structural: Structural
         target = metrics.uint8_to_unit(oracle.targets)
         results["val_oracle_ssim"] = metrics.ssim(prediction, target).mean().item()
         results["val_oracle_psnr"] = metrics.psnr(prediction, target).mean().item()
+        results["val_oracle_structure"] = metrics.structure(prediction, target).mean().item()
+    if dataset.val_display is not None:
+        # What the player would see: full-size frames through the live app's default size.
+        stylize = display.generator_stylize(generators.game2movie, DEFAULT_SIZE, None, env.device,
+                                            run=lambda generator, images, _: translate_on(generator, images, env))
+        shown, _ = display.display_scores(stylize, *dataset.val_display, DEFAULT_SIZE)
+        results.update({f"val_display_{k}": v for k, v in shown["model"].items()})
     return results
 
 

@@ -2,10 +2,12 @@
 
   python -m training.study                 # every configuration on faces and frames (~55 min, 2-core CPU)
   python -m training.study --only cycle-lsgan residual-cg
+  python -m training.study --kinds data/real-supertux-teal-orange-other-levels-v1 --only report resize-cg-id
 
 Each configuration is a real `training.fit` run at one fixed, short CPU budget (`--quick`: 64×64,
 200 images per domain, 3 epochs, batch 4), scored by `training.evaluate` against the synthetic
-oracle's true renders. Finished runs (runs/study/KIND-NAME/eval.json with the same flags) are
+oracle's true renders (SSIM / PSNR / structure); on a real-footage oracle (a data set folder in
+--kinds) also at display resolution (640x360 on the full-size frames). Finished runs (runs/study/KIND-NAME/eval.json with the same flags) are
 reused, so an interrupted study continues where it stopped. The table goes to
 docs/benchmarks.md (section recipe-study); re-run it whenever the networks change.
 """
@@ -58,11 +60,21 @@ def training_settings(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in _BOOKKEEPING}
 
 
-def run_configuration(kind: str, name: str, overrides: dict, fresh: bool) -> dict:
-    run_dir = STUDY_DIR / f"{kind}-{name}"
+def fit_target(kind: str) -> list[str]:
+    """`faces`/`frames` train on the synthetic oracle; any other kind is a data set folder (e.g. a
+    real-footage oracle from python -m training.oracle), trained in frames mode."""
+    return [kind] if kind in ("faces", "frames") else ["frames", "--data", kind]
+
+
+def label(kind: str) -> str:
+    return kind if kind in ("faces", "frames") else Path(kind).name
+
+
+def run_configuration(kind: str, name: str, overrides: dict, fresh: bool, root: Path = STUDY_DIR) -> dict:
+    run_dir = root / f"{label(kind)}-{name}"
     record_path = run_dir / "study.json"
     flags = to_argv(overrides)
-    wanted = training_settings(fit.build_config(fit.parse_args([kind, *BUDGET, *flags])).to_dict())
+    wanted = training_settings(fit.build_config(fit.parse_args([*fit_target(kind), *BUDGET, *flags])).to_dict())
     if not fresh and record_path.is_file() and (run_dir / "config.json").is_file():
         # Reuse a finished run only if it trained with exactly these settings (a damaged one is re-run).
         try:
@@ -71,19 +83,19 @@ def run_configuration(kind: str, name: str, overrides: dict, fresh: bool) -> dic
         except (OSError, ValueError, AttributeError):
             trained, record = None, None
         if trained == wanted and isinstance(record, dict) and isinstance(record.get("eval"), dict):
-            print(f"{kind:6s} {name:20s} reused ({run_dir})", flush=True)
+            print(f"{label(kind):6s} {name:20s} reused ({run_dir})", flush=True)
             return {**record, "flags": flags}
     if run_dir.exists():
         import shutil
 
         shutil.rmtree(run_dir)
-    command = [sys.executable, "-m", "training.fit", kind, *BUDGET, *flags, "--run-dir", str(run_dir)]
-    print(f"{kind:6s} {name:20s} {' '.join(command[2:])}", flush=True)
+    command = [sys.executable, "-m", "training.fit", *fit_target(kind), *BUDGET, *flags, "--run-dir", str(run_dir)]
+    print(f"{label(kind):6s} {name:20s} {' '.join(command[2:])}", flush=True)
     started = time.perf_counter()
     process = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if process.returncode:
-        raise SystemExit(f"{kind} {name} failed:\n{process.stderr[-2000:]}")
+        raise SystemExit(f"{label(kind)} {name} failed:\n{process.stderr[-2000:]}")
     evaluation = json.loads((run_dir / "eval.json").read_text())
     record = {"kind": kind, "name": name, "flags": flags, "seconds": seconds, "eval": evaluation}
     write_json(record_path, record)
@@ -120,19 +132,22 @@ def choose(records: list[dict], kinds: list[str]) -> str | None:
 
 
 def table(records: list[dict], kinds: list[str]) -> str:
-    def cell(record, direction):
-        model = _score(record, direction)
-        return f"{model['ssim']:.3f} / {model['psnr']:.2f}"
+    def cell(record, direction, which="model"):
+        return format_cell(_score(record, direction, which))
 
-    header = "| configuration | what | " + " | ".join(
-        f"{k} game→movie | {k} movie→game" for k in kinds) + \
-        " | mean game→movie SSIM | beats `report` | beats doing nothing |"
-    lines = [header, "|" + "---|" * (5 + 2 * len(kinds))]
+    def shown(record, which="model"):  # game→movie at display resolution (recorded footage)
+        return format_cell(record["eval"]["display"][which]) if "display" in record["eval"] else "–"
+
     first = {k: next(r for r in records if r["kind"] == k) for k in kinds}
+    displayed = [k for k in kinds if "display" in first[k]["eval"]]
+    header = "| configuration | what | " + " | ".join(
+        f"{label(k)} game→movie | {label(k)} movie→game" for k in kinds) + "".join(
+        f" | {label(k)} game→movie at display size" for k in displayed) + \
+        " | mean game→movie SSIM | beats `report` | beats doing nothing |"
+    lines = [header, "|" + "---|" * (5 + 2 * len(kinds) + len(displayed))]
     lines.append("| *do nothing* | input scored against the truth | " + " | ".join(
-        " | ".join(f"{_score(first[k], d, 'do_nothing')['ssim']:.3f} / "
-                   f"{_score(first[k], d, 'do_nothing')['psnr']:.2f}"
-                   for d in ("game2movie", "movie2game")) for k in kinds) + " | | | |")
+        " | ".join(cell(first[k], d, "do_nothing") for d in ("game2movie", "movie2game")) for k in kinds)
+        + "".join(f" | {shown(first[k], 'do_nothing')}" for k in displayed) + " | | | |")
     has_report = any(r["name"] == "report" for r in records)
     for name in ranked(records, kinds):
         rows = {r["kind"]: r for r in records if r["name"] == name}
@@ -142,8 +157,15 @@ def table(records: list[dict], kinds: list[str]) -> str:
         versus_nothing = "yes" if beats(records, name, kinds, "nothing") else "no"
         lines.append(f"| `{name}` | {CONFIGURATIONS[name][1]} | " + " | ".join(
             f"{cell(rows[k], 'game2movie')} | {cell(rows[k], 'movie2game')}" for k in kinds)
+            + "".join(f" | {shown(rows[k])}" for k in displayed)
             + f" | {mean:.3f} | {versus_report} | {versus_nothing} |")
     return "\n".join(lines)
+
+
+def format_cell(scores: dict) -> str:
+    """SSIM / PSNR / structure (the last missing in runs scored before it existed)."""
+    structure = f" / {scores['structure']:.3f}" if "structure" in scores else ""
+    return f"{scores['ssim']:.3f} / {scores['psnr']:.2f}{structure}"
 
 
 def ranked(records: list[dict], kinds: list[str]) -> list[str]:
@@ -154,7 +176,9 @@ def ranked(records: list[dict], kinds: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kinds", default="faces,frames")
+    parser.add_argument("--kinds", default="faces,frames",
+                        help="comma-separated oracles: faces, frames (synthetic) or data set folders, e.g. "
+                             "data/real-supertux-teal-orange-other-levels-v1 (default faces,frames)")
     parser.add_argument("--only", nargs="+", choices=sorted(CONFIGURATIONS), help="run just these")
     parser.add_argument("--fresh", action="store_true", help="rerun even finished configurations")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
@@ -170,14 +194,14 @@ def main(argv: list[str] | None = None) -> int:
                "No configuration beats `report` in SSIM and PSNR on every oracle.")
     text += "\n\n" + verdict
     print("\n" + text)
-    if not args.no_write and not args.only:
+    if not args.no_write and not args.only and kinds == ["faces", "frames"]:
         from livestyle.devtools.benchmark_doc import machine, update_section
 
         minutes = sum(r["seconds"] for r in records) / 60
         body = (f"## Recipe study on the synthetic oracle (`python -m training.study`)\n\n"
                 f"{machine()}. Budget per configuration: `training.fit KIND --quick` (64×64, 200 images "
                 f"per domain, 3 epochs, batch 4 = 150 steps, seed 0); {len(records)} runs, "
-                f"{minutes:.0f} min in all. Cells: oracle SSIM / PSNR (dB) on the 25 paired test scenes "
+                f"{minutes:.0f} min in all. Cells: oracle SSIM / PSNR (dB) / structure (gradient-magnitude correlation) on the 25 paired test scenes "
                 f"at 64 px. Sorted by mean game→movie SSIM.\n\n{text}\n")
         update_section("recipe-study", body)
         print(f"\nwrote docs/benchmarks.md (python {platform.python_version()}, torch {torch.__version__}, "
