@@ -17,6 +17,9 @@ Checks:
            channels_last in each --inference-modes (eager, CUDA graph, torch.compile + graph),
            ms/frame (network alone, median / p95), and the fp16 backend's parity with torch-cpu fp32
            (max abs difference on a random input). With --smoke on a CPU: N=8, tiny sizes, torch-cpu.
+  oracle   the default recipe's full frames preset (batch 64 + bf16, stopped by --minutes) on the
+           real-footage oracle real-supertux-teal-orange-other-levels (built on the machine from the
+           committed clips), scored at the training size and at 640x360 (issue 14's GPU cell).
 Writes OUT/gpu_check.json, OUT/logs.txt, OUT/benchmarks.md (train) and the runs' test grids;
 prints a short table last.
 """
@@ -138,6 +141,34 @@ def check_recipes(args, out: Path, tiny: list[str], size: int) -> dict:
         full = "full preset" if not r["partial"] else f"stopped at {args.minutes:g} min after {r['epochs_done']} epochs"
         results["table"].append(f"| {key}, batch 64 bf16, {full} ({r['steps']} steps) | {r['seconds']:.0f} s | "
                                 f"{oracle_text(r['eval'])} | {oracle_text(r['eval'], 'movie2game')} |")
+    return results
+
+
+def display_text(evaluation: dict) -> str:
+    row = evaluation["display"]
+    return (f"{row['model']['ssim']:.3f} / {row['model']['psnr']:.2f} dB / {row['model']['structure']:.3f} "
+            f"(resized only {row['resized_only']['ssim']:.3f} / {row['resized_only']['psnr']:.2f} dB; nothing "
+            f"{row['do_nothing']['ssim']:.3f} / {row['do_nothing']['psnr']:.2f} dB / {row['do_nothing']['structure']:.3f})")
+
+
+def check_oracle(args, out: Path, tiny: list[str], size: int) -> dict:
+    """The default recipe's full frames preset on one real-footage oracle, scored at 640x360."""
+    from training.oracle import cached_oracle
+
+    started = time.perf_counter()
+    data = cached_oracle("supertux", "teal-orange", "other-levels")
+    results = {"oracle_build_seconds": time.perf_counter() - started, "data": str(data)}
+    run_dir = REPO / "runs" / "gpu-real-supertux-default"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    results["seconds"] = run([sys.executable, "-m", "training.fit", "frames", "--data", str(data), "--batch-size", "64",
+                              "--amp", "--seed", "0", "--time-limit-minutes", str(args.minutes), "--run-dir",
+                              str(run_dir), "--save-every-minutes", "60", *tiny], LOGS / "real-supertux-default.log")
+    results["eval"] = json.loads((run_dir / "eval.json").read_text())
+    for picture in ("test_grid.png", "display_grid.png"):
+        shutil.copy(run_dir / picture, out / f"real-supertux-default_{picture}")
+    results["table"] = [f"| real-supertux-teal-orange-other-levels, default recipe, frames preset, batch 64 bf16 | "
+                        f"{results['seconds']:.0f} s | {oracle_text(results['eval'])} | at 640x360: "
+                        f"{display_text(results['eval'])} |"]
     return results
 
 
@@ -271,7 +302,7 @@ def main() -> int:
     parser.add_argument("--from-json", type=Path, help="write a saved gpu_check.json's inference and recipes tables to "
                         "docs/benchmarks.md (section --section) instead of running checks")
     parser.add_argument("--section", default="gpu-check", help="with --from-json: the docs/benchmarks.md section")
-    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference")
+    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference, oracle")
     parser.add_argument("--recipes", default="residual-cg,cycle-lsgan", help="training.study configuration names")
     parser.add_argument("--minutes", type=float, default=2.0,
                         help="time limit per training run (train: the report run; recipes: each run)")
@@ -292,7 +323,8 @@ def main() -> int:
     tiny = ["--image-size", "32", "--g-features", "8", "--d-features", "8", "--limit", "64",
             "--epochs", "2"] if args.smoke else []
     size = 32 if args.smoke else 128
-    checks = {"train": check_train, "recipes": check_recipes, "video": check_video, "inference": check_inference}
+    checks = {"train": check_train, "recipes": check_recipes, "video": check_video, "inference": check_inference,
+              "oracle": check_oracle}
     results = {}
     names = args.checks.split(",")
     for name in names:
