@@ -30,7 +30,7 @@ import torch
 
 from livestyle.backends import NAMES as BACKENDS
 from livestyle.checks import MAX_SIDE, ArgumentParser, FileCheck, bounded_int
-from livestyle.errors import LivestyleError
+from livestyle.errors import run_command
 from livestyle.files import check_apart, check_writable, describe, write_json
 from livestyle.generator import load_generator
 from livestyle.model import DEFAULT_SIZE, format_size, parse_size
@@ -246,28 +246,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="training size for --weights (default: the size in its metadata, else 128)")
     parser.add_argument("--out", type=Path, help="with --weights: write the scores to this .json (and a .png beside it)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    args = parser.parse_args(argv)
-    try:
-        output_size = parse_size(args.output_size, "--output-size", multiple=1) if args.output_size else None
-        if args.weights is not None:
-            if args.run_dir is not None:
-                raise DataError("pass a run folder or --weights, not both")
-            if args.data is None:
-                raise DataError("--weights needs --data: a paired data set, e.g. from python -m training.oracle")
-            evaluate_weights(args.weights, args.data, args.image_size, args.device, args.size, output_size,
-                             args.backend, args.out)
-        else:
-            if args.run_dir is None:
-                raise DataError("name a run folder (e.g. runs/frames-20261126-101500) or pass --weights FILE --data DIR")
-            if args.out is not None or args.image_size is not None:
-                raise DataError("--out and --image-size go with --weights; a run writes RUN_DIR/eval.json at its own size")
-            evaluate_run(args.run_dir, args.data, args.device, args.size, output_size, args.backend)
-    except LivestyleError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: {describe(error)}", file=sys.stderr)
-        return 1
+    return run_command(parser, argv, run, lambda error, args: describe(error))
+
+
+def run(args) -> int:
+    output_size = parse_size(args.output_size, "--output-size", multiple=1) if args.output_size else None
+    if args.weights is not None:
+        if args.run_dir is not None:
+            raise DataError("pass a run folder or --weights, not both")
+        if args.data is None:
+            raise DataError("--weights needs --data: a paired data set, e.g. from python -m training.oracle")
+        evaluate_weights(args.weights, args.data, args.image_size, args.device, args.size, output_size,
+                         args.backend, args.out)
+        return 0
+    if args.run_dir is None:
+        raise DataError("name a run folder (e.g. runs/frames-20261126-101500) or pass --weights FILE --data DIR")
+    if args.out is not None or args.image_size is not None:
+        raise DataError("--out and --image-size go with --weights; a run writes RUN_DIR/eval.json at its own size")
+    evaluate_run(args.run_dir, args.data, args.device, args.size, output_size, args.backend)
     return 0
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from livestyle.checks import ArgumentParser, FileCheck, bounded_int
-from livestyle.errors import LivestyleError
+from livestyle.errors import LivestyleError, run_command
 from livestyle.files import check_writable, describe, folder_under_construction
 from training import looks
 
@@ -329,26 +329,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true", help="list the recorded games, levels and looks, then exit")
-    args = parser.parse_args(argv)
-    try:
-        if args.list:
-            print(list_recordings(args.recordings))
-            return 0
-        if not args.game:
-            raise OracleError("name a game, e.g. python -m training.oracle supertux (--list shows them)")
-        out = args.out or default_out(args.game, args.look, args.movie)
-        if out.exists() and not args.overwrite:
-            raise OracleError(f"--out {out} already exists; use it as --data, choose another folder or add --overwrite")
-        check_writable(out, "--out", folder=True)
-        command = "python -m training.oracle " + shlex.join(sys.argv[1:] if argv is None else list(argv))
-        manifest = build(args.game, args.look, args.movie, out, args.recordings, args.seed,
-                         overwrite=args.overwrite, progress=not args.quiet, command=command)
-    except LivestyleError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"{parser.prog}: error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
-        return 1
+    return run_command(parser, argv, lambda args: run(args, argv), lambda error, args: describe(error, f"--out {args.out}"))
+
+
+def run(args, argv: list[str] | None) -> int:
+    if args.list:
+        print(list_recordings(args.recordings))
+        return 0
+    if not args.game:
+        raise OracleError("name a game, e.g. python -m training.oracle supertux (--list shows them)")
+    out = args.out or default_out(args.game, args.look, args.movie)
+    if out.exists() and not args.overwrite:
+        raise OracleError(f"--out {out} already exists; use it as --data, choose another folder or add --overwrite")
+    check_writable(out, "--out", folder=True)
+    command = "python -m training.oracle " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    manifest = build(args.game, args.look, args.movie, out, args.recordings, args.seed,
+                     overwrite=args.overwrite, progress=not args.quiet, command=command)
     reference = reference_hash(args.recordings, default_out(args.game, args.look, args.movie).name)
     print(summary(manifest, out, reference if args.seed == 0 else None))
     return 0
