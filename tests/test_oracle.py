@@ -70,6 +70,8 @@ def test_same_levels_hold_out_whole_segments(recordings, tmp_path):
                  ("test/game", "val/oracle/game")):
         assert not segments[a] & segments[b], (a, b)
     assert manifest["movie"] == "same-levels"
+    assert names(tmp_path / "same" / "val/movie") == names(tmp_path / "same" / "val/game")
+    assert load_training_data(tmp_path / "same", 16).val["movie"].shape[1:] == (16, 16, 3)
 
 
 def test_rebuild_is_identical_and_the_seed_matters(recordings, built, tmp_path):

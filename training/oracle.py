@@ -238,9 +238,12 @@ def build(game: str, look: str, movie: str, out: Path, recordings: Path = RECORD
                 if role == "val" and pattern is MOVIE_LEVELS:
                     role = "val-movie"
                 rng = frame_seed(seed, look, clip_index, index)
-                pair = write_frame(write, look, role, f"{clip.level}-{index:05d}.png", frames[index], rng)
+                name = f"{clip.level}-{index:05d}.png"
+                pair = write_frame(write, look, role, name, frames[index], rng)
                 if pair:
                     test_pairs.append(pair)
+                if role == "val" and pattern is SAME_LEVELS:  # the movie side's val frames: same segments
+                    write_frame(write, look, "val-movie", name, frames[index], rng)
             bar.update()
         bar.close()
         check_minimum(write.counts, minimum, game, movie)
