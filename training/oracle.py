@@ -189,15 +189,12 @@ def write_frame(write: Writer, look: str, role: str, name: str, frame: np.ndarra
         write("train/game", name, frame)
     elif role == "movie":
         write("train/movie", name, looks.apply(look, frame, rng))
-    elif role in ("val", "val-movie"):
-        if role == "val-movie":
-            write("val/movie", name, looks.apply(look, frame, rng))
-            return None
-        graded = looks.apply(look, frame)
+    elif role == "val-movie":
+        write("val/movie", name, looks.apply(look, frame, rng))
+    elif role == "val":
         write("val/game", name, frame)
         write("val/oracle/game", name, frame)
-        write("val/oracle/movie", name, graded)
-        return None
+        write("val/oracle/movie", name, looks.apply(look, frame))
     elif role == "test":
         graded = looks.apply(look, frame)
         write("test/game", name, frame)
