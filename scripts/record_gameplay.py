@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
 import subprocess
 import sys
@@ -31,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from livestyle.devtools.xvfb import start_xvfb, x_env
-from livestyle.files import atomic_path, write_text
+from livestyle.errors import LivestyleError
+from livestyle.files import atomic_path, check_writable, write_text
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDINGS = REPO / "training" / "recordings"
@@ -249,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         return record_all(args.only)
     if not (args.game and args.level and args.out):
         parser.error("give GAME --level LEVEL --out FILE.mp4, or --all")
-    if not os.access(args.out.parent if args.out.parent.exists() else Path.cwd(), os.W_OK):
-        parser.error(f"cannot write {args.out}")
+    try:
+        check_writable(args.out, "--out")
+    except LivestyleError as error:
+        parser.error(str(error))
     frames = record(args.game, args.level, args.seconds, args.seed, args.out)
     print(f"wrote {args.out}: {describe(frames, args.out)}")
     return 0

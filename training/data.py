@@ -35,13 +35,13 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def read_image(path: Path, image_size: int) -> np.ndarray:
-    """RGB uint8 image_size×image_size; other sizes are squashed as the report does."""
+def read_image(path: Path, image_size: int | None) -> np.ndarray:
+    """RGB uint8 image_size×image_size; other sizes are squashed as the report does (None: as stored)."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise DataError(f"cannot read image {path}: the file is damaged or not an image; "
                         "delete or replace it")
-    if image.shape[:2] != (image_size, image_size):
+    if image_size is not None and image.shape[:2] != (image_size, image_size):
         image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
@@ -68,13 +68,7 @@ def read_frames(folder: Path, names: list[str] | None = None, limit: int | None 
     files = files[:limit] if limit is not None else files
     if not files:
         raise DataError(f"no images in {folder}: display scores need the paired test frames")
-    frames = []
-    for path in files:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError(f"cannot read image {path}: the file is damaged or not an image; delete or replace it")
-        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-    return frames, [p.name for p in files]
+    return [read_image(path, None) for path in files], [p.name for p in files]
 
 
 MANIFEST_FIX = ("fix or delete it (python -m training.prepare and python -m training.synth write it; "

@@ -51,9 +51,10 @@ def score(predictions: list[Frame], targets: list[Frame]) -> dict:
 
 def display_scores(stylize: Callable[[Frame], Frame], inputs: list[Frame], truths: list[Frame],
                    size: tuple[int, int], output_size: tuple[int, int] | None = None,
-                   keep: int = 0) -> tuple[dict, list[tuple[Frame, ...]]]:
-    """Scores of the model (`stylize`: full-size RGB frame -> RGB at the display size) and the two
-    references; also the first `keep` (input, resized only, model, truth) quadruples for a picture."""
+                   keep: int = 0, references: bool = True) -> tuple[dict, list[tuple[Frame, ...]]]:
+    """Scores of the model (`stylize`: full-size RGB frame -> RGB at the display size) and, unless
+    `references` is False (they do not change between epochs), of the two references; also the
+    first `keep` (input, resized only, model, truth) quadruples for a picture."""
     model, nothing, small, shown_truths, kept = [], [], [], [], []
     for frame, truth in zip(inputs, truths):
         shown = display_size(frame, output_size)
@@ -67,9 +68,9 @@ def display_scores(stylize: Callable[[Frame], Frame], inputs: list[Frame], truth
         if len(kept) < keep:
             kept.append((nothing[-1], small[-1], prediction, shown_truths[-1]))
     result = {"pairs": len(inputs), "size": list(size),
-              "output_size": list(output_size) if output_size else "input",
-              "model": score(model, shown_truths), "do_nothing": score(nothing, shown_truths),
-              "resized_only": score(small, shown_truths)}
+              "output_size": list(output_size) if output_size else "input", "model": score(model, shown_truths)}
+    if references:
+        result.update(do_nothing=score(nothing, shown_truths), resized_only=score(small, shown_truths))
     return result, kept
 
 

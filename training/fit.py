@@ -322,7 +322,7 @@ def validate(generators: GeneratorPair, dataset: Dataset, structural: Structural
         # What the player would see: full-size frames through the live app's default size.
         stylize = display.generator_stylize(generators.game2movie, DEFAULT_SIZE, None, env.device,
                                             run=lambda generator, images, _: translate_on(generator, images, env))
-        shown, _ = display.display_scores(stylize, *dataset.val_display, DEFAULT_SIZE)
+        shown, _ = display.display_scores(stylize, *dataset.val_display, DEFAULT_SIZE, references=False)
         results.update({f"val_display_{k}": v for k, v in shown["model"].items()})
     return results
 

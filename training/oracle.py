@@ -269,17 +269,10 @@ def check_minimum(counts: dict[str, int], minimum: dict, game: str, movie: str) 
 
 
 def do_nothing(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
-    from training import metrics  # torch only here
+    from training.display import score  # torch only here
 
-    scores = {"ssim": [], "psnr": [], "structure": []}
-    for start in range(0, len(pairs), 16):
-        game, truth = (metrics.uint8_to_unit(np.stack(side)) for side in zip(*pairs[start:start + 16]))
-        scores["ssim"].append(metrics.ssim(game, truth))
-        scores["psnr"].append(metrics.psnr(game, truth))
-        scores["structure"].append(metrics.structure(game, truth))
-    import torch
-
-    return {name: round(float(torch.cat(values).mean()), 4) for name, values in scores.items()}
+    inputs, truths = zip(*pairs)
+    return {name: round(value, 4) for name, value in score(inputs, truths).items()}
 
 
 def default_out(game: str, look: str, movie: str) -> Path:
