@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .app import main as app_main
-from .checks import ArgumentParser, bounded_int
+from .checks import SIZE_MULTIPLE, ArgumentParser, bounded_int
 from .doctor import report
 from .errors import EXIT_BAD_INPUT, EXIT_FAILED, run_command
 from .files import describe
@@ -34,9 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_doctor(args) -> int:
-    size = parse_size(args.size, "--size")
+    size = parse_size(args.size, "--size", multiple=1)
     # A model that cannot even be loaded is one line, before the machine is probed and backends timed.
     model = load_model(args.model) if args.model is not None else None
+    size = parse_size(size, "--size", multiple=model.size_multiple if model else SIZE_MULTIPLE)
     failures: list[str] = []
     for line in report(model=model, size=size, engines_dir=args.engines, threads=args.threads, failures=failures):
         print(line, flush=True)

@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--region", help="capture X,Y,WIDTH,HEIGHT (screen pixels)")
     target.add_argument("--window", metavar="TITLE", help="capture the window whose title contains TITLE (X11)")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--size", default="auto", help="inference size WIDTHxHEIGHT (multiples of 8), or auto (default): "
-                      "the largest of a few sizes the backend runs within the fps cap")
+    size.add_argument("--size", default="auto", help="inference size WIDTHxHEIGHT (multiples of 8; any size for a "
+                      "pyramid model), or auto (default): the largest of a few sizes the backend runs within the fps cap")
     size.add_argument("--scale", type=finite_float(high=4, above=0),
                       help="inference size as a fraction of the captured size, e.g. 0.5")
     parser.add_argument("--mode", choices=("mirror", "overlay"),

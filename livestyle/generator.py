@@ -28,6 +28,7 @@ from .files import describe, write_bytes
 WEIGHTS_FORMAT = "livestyle-generator/1"
 WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
 KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole frames
+CLASSES = ("Generator", "PyramidGenerator")  # livestyle.pyramid wraps the first
 
 
 def _norm_relu(channels: int) -> list[nn.Module]:
@@ -94,8 +95,9 @@ class Generator(nn.Module):
         y = self.fuse_skip(torch.cat([self.up3(deep), skip], dim=1))
         y = self.up1(self.up2(self.up_blocks_2n(y)))
         if self.residual:
-            # 0.999 keeps atanh finite for saturated pixels.
-            return torch.tanh(torch.atanh(x.clamp(-0.999, 0.999)) + y)
+            # 0.999 keeps atanh finite for saturated pixels; atanh written out, as ONNX exporters lack it.
+            x = x.clamp(-0.999, 0.999)
+            return torch.tanh(0.5 * torch.log((1 + x) / (1 - x)) + y)
         return torch.tanh(y)
 
     def architecture(self) -> dict:
@@ -107,7 +109,7 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def save_generator(generator: Generator, path: str | Path, direction: str, extra: dict | None = None) -> None:
+def save_generator(generator: nn.Module, path: str | Path, direction: str, extra: dict | None = None) -> None:
     """Write weights + self-describing metadata atomically (livestyle.files: a private temporary
     file, then os.replace), so a crash or a full disk never leaves half a weights file."""
     metadata = {
@@ -157,23 +159,46 @@ def check_metadata(path: Path, metadata: dict) -> dict:
         raise check.fail("its metadata 'architecture' is not valid JSON") from None
     check.mapping(architecture, "its metadata 'architecture'")
     check.get(metadata, "direction", str, required=False, choices=DIRECTIONS, name="direction")
-    check.get(architecture, "class", str, choices=("Generator",), name="architecture.class")
-    features = check.get(architecture, "features", int, low=1, high=MAX_FEATURES, name="architecture.features")
-    upsample = check.get(architecture, "upsample", str, choices=("deconv", "resize"), name="architecture.upsample")
-    residual = check.get(architecture, "residual", bool, required=False, default=False, name="architecture.residual")
-    size_multiple(path, metadata)
+    kind = check.get(architecture, "class", str, choices=CLASSES, name="architecture.class")
+    checked = {"class": kind,
+               "features": check.get(architecture, "features", int, low=1, high=MAX_FEATURES,
+                                     name="architecture.features"),
+               "upsample": check.get(architecture, "upsample", str, choices=("deconv", "resize"),
+                                     name="architecture.upsample")}
+    if kind == "Generator":
+        checked["residual"] = check.get(architecture, "residual", bool, required=False, default=False,
+                                        name="architecture.residual")
+    else:
+        from .pyramid import MAX_LEVELS
+        checked["levels"] = check.get(architecture, "levels", int, low=1, high=MAX_LEVELS, name="architecture.levels")
+        checked["band_features"] = check.get(architecture, "band_features", int, low=1, high=MAX_FEATURES,
+                                             name="architecture.band_features")
+    size_multiple(path, metadata, checked)
     trained_on(path, metadata)
-    return {"class": "Generator", "features": features, "upsample": upsample, "residual": residual}
+    return checked
 
 
-def size_multiple(path: Path, metadata: dict) -> int:
+def build_generator(architecture: dict) -> nn.Module:
+    """The network a checked architecture describes: the plain Generator or a PyramidGenerator around it."""
+    options = {k: v for k, v in architecture.items() if k != "class"}
+    if architecture["class"] == "PyramidGenerator":
+        from .pyramid import PyramidGenerator  # it builds on Generator, so it imports this module
+        return PyramidGenerator(**options)
+    return Generator(**options)
+
+
+def size_multiple(path: Path, metadata: dict, architecture: dict | None = None) -> int:
     """What the sides of an inference size must be a multiple of, as the weights declare it (their
-    architecture's own, or a coarser multiple of it); the Generator's 8 where they do not say."""
-    text = metadata.get("size_multiple", str(Generator.size_multiple))
+    architecture's own, or a coarser multiple of it); the architecture's own where they do not say:
+    8 for the plain Generator (it halves the image three times), 1 for a PyramidGenerator (it pads)."""
+    if architecture is None:
+        architecture = check_metadata(path, metadata)
+    own = Generator.size_multiple if architecture["class"] == "Generator" else 1
+    text = metadata.get("size_multiple", str(own))
     if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 4
-            and int(text) > 0 and int(text) % Generator.size_multiple == 0):
+            and int(text) > 0 and int(text) % own == 0):
         raise _WeightsCheck(path, FIX).fail(f"field 'size_multiple' is {text!r}, not a multiple of "
-                                            f"{Generator.size_multiple} (the generator halves the image three times)")
+                                            f"{own} (the generator halves the image three times)")
     return int(text)
 
 
@@ -190,13 +215,11 @@ def check_tensors(path: Path, handle, architecture: dict) -> None:
     """The file's tensor names, shapes and types against the network its metadata describes, read
     from the header alone: nothing is allocated for a file that does not fit."""
     with torch.device("meta"):
-        expected = {name: tuple(t.shape) for name, t in Generator(**{k: v for k, v in architecture.items()
-                                                                       if k != "class"}).state_dict().items()}
+        expected = {name: tuple(t.shape) for name, t in build_generator(architecture).state_dict().items()}
     found = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
     missing, extra = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
     wrong = sorted(name for name in expected.keys() & found.keys() if expected[name] != found[name])
-    described = (f"Generator(features={architecture['features']}, upsample={architecture['upsample']}"
-                 f"{', residual' if architecture['residual'] else ''})")
+    described = f"{architecture['class']}({', '.join(f'{k}={v}' for k, v in architecture.items() if k != 'class')})"
     if missing or extra or wrong:
         details = []
         if missing:
@@ -241,7 +264,7 @@ def read_metadata(path: str | Path) -> dict:
     return metadata
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a generator from a .safetensors file written by save_generator; WeightsError (one
     line naming the file and the fix) for anything else."""
     path = Path(path)
@@ -250,7 +273,6 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
         architecture = check_metadata(path, metadata)
         check_tensors(path, handle, architecture)
         state = {name: handle.get_tensor(name) for name in handle.keys()}
-    generator = Generator(features=architecture["features"], upsample=architecture["upsample"],
-                          residual=architecture["residual"])
+    generator = build_generator(architecture)
     generator.load_state_dict(state)
     return generator.to(device).eval(), metadata

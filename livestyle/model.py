@@ -56,7 +56,8 @@ def load_model(source: str | Path | nn.Module | Model) -> Model:
         return source
     if isinstance(source, nn.Module):
         architecture = source.architecture() if hasattr(source, "architecture") else {"class": type(source).__name__}
-        return Model(source.eval(), module_fingerprint(source), None, architecture)
+        return Model(source.eval(), module_fingerprint(source), None, architecture,
+                     size_multiple=getattr(source, "size_multiple", SIZE_MULTIPLE))
     path = Path(source)
     if path.is_dir() and (path / WEIGHTS_FILE).is_file():
         path = path / WEIGHTS_FILE
@@ -97,7 +98,7 @@ def format_size(size: tuple[int, int]) -> str:
 
 def validate_size(size: tuple[int, int], what: str = "size", multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
     """Inference sizes are width × height, each a multiple of `multiple` (the weights' size_multiple:
-    8 for three stride-2 steps), ≥ 16 (the deepest level's reflect padding needs 2 pixels) and
+    8 for three stride-2 steps, 1 for a pyramid model, which pads), ≥ 16 (the deepest level's reflect padding needs 2 pixels) and
     ≤ MAX_SIDE (a typo must not allocate)."""
     try:
         width, height = (int(v) for v in size)
@@ -108,6 +109,9 @@ def validate_size(size: tuple[int, int], what: str = "size", multiple: int = SIZ
                              f"(8K is 7680x4320); e.g. 640x360")
     if not (side_fits(width, multiple) and side_fits(height, multiple)):
         nearest = tuple(nearest_side(v, multiple) for v in (width, height))
+        if multiple == 1:
+            raise LivestyleError(f"{what} {width}x{height}: width and height must be at least {smallest_side(1)}; "
+                                 f"nearest: {format_size(nearest)}")
         why = "the generator halves the image three times" if multiple == SIZE_MULTIPLE else "the model's size_multiple"
         raise LivestyleError(f"{what} {width}x{height}: width and height must be multiples of {multiple} and at least "
                              f"{smallest_side(multiple)} ({why}); nearest: {format_size(nearest)}")

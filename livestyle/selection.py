@@ -17,13 +17,15 @@ import numpy as np
 from .artifacts import SUFFIX, problems, read_sidecar
 from .auto import median_ms
 from .backends import NAMES, unavailable
-from .checks import MAX_SIDE, nearest_side
+from .checks import MAX_SIDE, SIZE_MULTIPLE, nearest_side
 from .errors import LivestyleError, first_line
-from .generator import WEIGHTS_FILE, read_metadata, trained_on
+from .generator import WEIGHTS_FILE, read_metadata, size_multiple, trained_on
 from .model import parse_size
 from .stylizer import Stylizer
 
 AUTO_WIDTHS = (640, 480, 320, 256)  # --size auto tries these widths, keeping the capture's aspect
+# A pyramid model runs its network on 1/4^levels of the pixels and takes any size: larger ones first.
+AUTO_WIDTHS_ANY_SIZE = (1280, 960, *AUTO_WIDTHS)
 DEMO_MODEL = Path(__file__).resolve().parent / "assets" / "demo_game2movie.safetensors"
 BACKEND_CHOICES = ("auto", *NAMES)
 MAX_THREADS = 1024
@@ -64,6 +66,11 @@ class ModelChoice:
         """"faces" or "frames": what the model was trained on, from its weights' metadata (read when
         asked, so a damaged file costs nothing until it is used)."""
         return trained_on(self.weights, read_metadata(self.weights))
+
+    @property
+    def size_multiple(self) -> int:
+        """What the sides of its inference size must be a multiple of (8, or 1 for a pyramid model)."""
+        return size_multiple(self.weights, read_metadata(self.weights))
 
 
 def recorded_weights(engine: Path, sidecar: dict) -> str:
@@ -198,14 +205,15 @@ def open_stylizer(choice: ModelChoice, backend: str, size, threads: int, engines
 
 # ---------------------------------------------------------------------------------------------- sizes
 
-def candidate_sizes(capture: tuple[int, int], widths=AUTO_WIDTHS) -> list[tuple[int, int]]:
-    """Largest first, the capture's aspect ratio, multiples of 8, never wider than the capture."""
+def candidate_sizes(capture: tuple[int, int], widths=AUTO_WIDTHS, multiple: int = SIZE_MULTIPLE) -> list[tuple[int, int]]:
+    """Largest first, the capture's aspect ratio, multiples of `multiple` (the model's size rule),
+    never wider than the capture."""
     width, height = capture
     aspect = width / height
     sizes = []
     for candidate in widths:
-        w = nearest_side(min(candidate, width))
-        h = nearest_side(w / aspect)
+        w = nearest_side(min(candidate, width), multiple)
+        h = nearest_side(w / aspect, multiple)
         if (w, h) not in sizes:
             sizes.append((w, h))
     return sizes
@@ -226,7 +234,9 @@ def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps
     budget_ms = 1000.0 / fps_cap
     frame = np.random.default_rng(0).integers(0, 256, (capture[1], capture[0], 4), dtype=np.uint8)
     chosen, last_error = None, None
-    for size in candidate_sizes(capture):
+    multiple = choice.size_multiple
+    widths = AUTO_WIDTHS if multiple % SIZE_MULTIPLE == 0 else AUTO_WIDTHS_ANY_SIZE
+    for size in candidate_sizes(capture, widths, multiple):
         try:
             stylizer = open_stylizer(choice, backend, size, threads, engines_dir, log)
         except LivestyleError as error:
@@ -269,6 +279,7 @@ def open_for_capture(choice: ModelChoice, args, capture: tuple[int, int], thread
 
 
 def check_size_flag(args) -> None:
-    """--size as far as it can be checked before a model is chosen (the usual multiple of 8)."""
+    """--size as far as it can be checked before a model is chosen (its form and bounds; the model's
+    own size rule, multiples of 8 for the plain generator, is checked when it is opened)."""
     if args.size != "auto":
-        parse_size(args.size, "--size")
+        parse_size(args.size, "--size", multiple=1)

@@ -37,7 +37,8 @@ def main(argv=None) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, help="game2movie.safetensors or a run folder "
                         "(default: the newest runs/*/game2movie.safetensors)")
-    parser.add_argument("--size", default="640x360", help="inference size WIDTHxHEIGHT, multiples of 8 (default 640x360)")
+    parser.add_argument("--size", default="640x360", help="inference size WIDTHxHEIGHT (default 640x360): multiples of 8 for "
+                        "the plain generator, any size for a pyramid model")
     parser.add_argument("--format", default="auto", choices=FORMATS)
     parser.add_argument("--precision", choices=("fp16", "fp32"),
                         help="default: fp16 for tensorrt, fp32 for onnx")
@@ -48,12 +49,13 @@ def main(argv=None) -> int:
                         help="random inputs for the parity check, 1 to 1000 (default 3)")
     args = parser.parse_args(argv)
     try:
-        size = parse_size(args.size, "--size")
+        size = parse_size(args.size, "--size", multiple=1)  # its form now; the model's own rule once it is read
         # Before the weights are even read: a read-only or mistyped --out costs a second, not the export.
         check_writable(args.out, "--out", folder=True)
         weights = args.weights or newest_weights()
         print(f"weights: {weights}", flush=True)
         model = load_model(weights)
+        size = parse_size(size, "--size", multiple=model.size_multiple)
         machine = probe()
         fmt, why = resolve_format(args.format, machine)
         precision = resolve_precision(args.precision, fmt)

@@ -63,7 +63,7 @@ def check_display(manifest: dict, root: Path, size, output_size) -> tuple[int, i
                             f"recorded footage (its manifest says source {manifest.get('source', 'unknown')!r}): "
                             f"build one with python -m training.oracle, or leave --size out")
         return None
-    return parse_size(size, "--size") if size is not None else DEFAULT_SIZE
+    return parse_size(size, "--size", multiple=1) if size is not None else DEFAULT_SIZE
 
 
 def training_size_scores(game2movie, movie2game, root: Path, size: int, device) -> tuple[dict, list]:

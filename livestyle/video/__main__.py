@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("output", type=Path, metavar="OUT", help="the stylised video to write (.mp4, .mkv, .mov)")
     add_model_options(parser, "; an engine built for another aspect ratio than the video's is passed over")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--size", default="auto", help=f"inference size WIDTHxHEIGHT (multiples of 8), or auto "
-                      f"(default): {DEFAULT_WIDTH} wide at the video's aspect ratio")
+    size.add_argument("--size", default="auto", help=f"inference size WIDTHxHEIGHT (multiples of 8; any size for a "
+                      f"pyramid model), or auto (default): {DEFAULT_WIDTH} wide at the video's aspect ratio")
     size.add_argument("--scale", type=finite_float(high=4, above=0),
                       help="inference size as a fraction of the video's size, e.g. 0.5")
     parser.add_argument("--output-size", metavar="WxH", help="size of the written frames (default: the video's)")
@@ -81,7 +81,7 @@ def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
         return scaled_size(video_size, args.scale, "video")
     if args.size == "auto":
         return candidate_sizes(video_size, widths=(DEFAULT_WIDTH,))[0]
-    return parse_size(args.size, "--size")
+    return parse_size(args.size, "--size", multiple=1)  # the model's own rule: checked when it is opened
 
 
 def output_size(text: str) -> tuple[int, int]:

@@ -1,0 +1,157 @@
+"""A Laplacian-pyramid generator around the report's GANimorph (after LPTN, Liang et al., CVPR 2021).
+
+The frame is split into `levels` high-frequency bands and a low-frequency image at 1/2^levels of
+its size with a fixed 5-tap Gaussian (Burt & Adelson's [1 4 6 4 1]/16). The unchanged GANimorph
+`Generator`, in its residual form, translates the low-frequency image as a change to it: the look
+(colour, tone) lives there, and the generator runs on 1/4^levels of the pixels. Each band is then
+scaled per pixel and channel by a gain map that a light network computes at the next coarser
+level from the low frequencies there before and after translation; the frame is rebuilt at full
+size from the adjusted bands. The game's detail travels in the bands, so the model can change it
+only through those gains: it can soften or sharpen, not smear or invent.
+
+Every adjusting network ends in a zero-initialised convolution, so an untrained PyramidGenerator
+returns its input (to within the residual generator's ±0.999 clamp: well under 1/255).
+
+Any H×W works: a level halves with ceil and crops back after doubling; the low-frequency image is
+padded (reflect) to the generator's multiple of 8 and cropped back. Input and output: RGB in
+[-1, 1], NCHW.
+
+The Gaussian filters are separable 5-tap convolutions written out as strided slices (a polyphase
+form): the same numbers as a depthwise conv2d / conv_transpose2d with the 5×5 kernel (the tests
+check it), but 5× faster on the CPU at 1280×720, where oneDNN's depthwise path for 3 channels is
+slow; ONNX exports them as Slice/Add/Mul, which every runtime takes.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checks import SIZE_MULTIPLE
+from .generator import Generator
+
+MAX_LEVELS = 6
+
+
+def _pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    """Reflect where the image is large enough for it, else replicate (tiny images, deep levels)."""
+    if max(left, right) < x.shape[-1] and max(top, bottom) < x.shape[-2]:
+        return F.pad(x, (left, right, top, bottom), mode="reflect")
+    return F.pad(x, (left, right, top, bottom), mode="replicate")
+
+
+def _down_1d(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """[1 4 6 4 1]/16 along `dim` (already padded by 2 each side), every second output kept."""
+    n = (int(x.shape[dim]) - 3) // 2  # = ceil(original / 2); int(): a constant in ONNX exports
+
+    def tap(offset: int) -> torch.Tensor:
+        return x.narrow(dim, offset, 2 * n - 1)[(slice(None),) * (dim % x.dim()) + (slice(None, None, 2),)]
+
+    return (tap(0) + tap(4) + 4 * (tap(1) + tap(3)) + 6 * tap(2)) * (1 / 16)
+
+
+def _up_1d(x: torch.Tensor, dim: int, length: int) -> torch.Tensor:
+    """Zeros inserted between samples along `dim` (padded by 1 each side, replicate), then
+    [1 4 6 4 1]/8: even outputs (x[i-1] + 6 x[i] + x[i+1]) / 8, odd ones (x[i] + x[i+1]) / 2;
+    interleaved and cut to `length`."""
+    n = int(x.shape[dim]) - 2
+    even = (x.narrow(dim, 0, n) + x.narrow(dim, 2, n) + 6 * x.narrow(dim, 1, n)) * (1 / 8)
+    odd = (x.narrow(dim, 1, n) + x.narrow(dim, 2, n)) * 0.5
+    dim = dim % x.dim()
+    return torch.stack([even, odd], dim=dim + 1).flatten(dim, dim + 1).narrow(dim, 0, length)
+
+
+def down(x: torch.Tensor) -> torch.Tensor:
+    """Gaussian blur, then every second pixel: H×W → ceil(H/2)×ceil(W/2)."""
+    x = _pad(x, 2, 2, 2, 2)
+    return _down_1d(_down_1d(x, -1), -2)
+
+
+def up(x: torch.Tensor, size) -> torch.Tensor:
+    """Zeros between pixels, Gaussian blur ×4 (what Laplacian pyramids use), cut to size (H, W);
+    the one-pixel replicate border keeps a flat image flat to the edge."""
+    x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    return _up_1d(_up_1d(x, -1, int(size[1])), -2, int(size[0]))
+
+
+def split(x: torch.Tensor, levels: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(bands, gaussians): gaussians[0] = x, gaussians[k+1] = down(gaussians[k]); bands[k] =
+    gaussians[k] − up(gaussians[k+1]), finest first. x == bands[0] + up(bands[1] + up(...))."""
+    bands, gaussians = [], [x]
+    for _ in range(levels):
+        smaller = down(gaussians[-1])
+        bands.append(gaussians[-1] - up(smaller, gaussians[-1].shape[-2:]))
+        gaussians.append(smaller)
+    return bands, gaussians
+
+
+def merge(bands: list[torch.Tensor], low: torch.Tensor) -> torch.Tensor:
+    """The inverse of split: rebuild the full-size image from its bands and low-frequency image."""
+    for band in reversed(bands):
+        low = band + up(low, band.shape[-2:])
+    return low
+
+
+class BandGain(nn.Module):
+    """Gains for one band, computed at the next coarser level from [low frequencies there before,
+    after translation]: two 3×3 convs (spatial context, few pixels). Zero-initialised last conv:
+    gain 1."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(6, features, 3, padding=1, padding_mode="replicate"),
+                                 nn.LeakyReLU(0.2, inplace=True),
+                                 nn.Conv2d(features, 3, 3, padding=1, padding_mode="replicate"))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        # channels_last: oneDNN runs these few-channel convs 2-10× faster so (NCHW stays NCHW outside).
+        both = torch.cat([before, after], dim=1)
+        if torch.jit.is_tracing():  # ONNX export: layouts are the runtime's business (and confuse its shapes)
+            return self.net(both)
+        return self.net(both.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
+class PyramidGenerator(nn.Module):
+    """`levels` Laplacian bands around `Generator(features, upsample, residual=True)`.
+
+    features / upsample: the low-frequency GANimorph's (the unchanged class). band_features: width
+    of the gain networks. Any input size (size_multiple 1); RGB in [-1, 1] in and out."""
+
+    size_multiple = 1
+
+    def __init__(self, features: int = 64, upsample: str = "deconv", levels: int = 2, band_features: int = 8):
+        super().__init__()
+        if not 1 <= levels <= MAX_LEVELS:
+            raise ValueError(f"levels must be 1 to {MAX_LEVELS}, not {levels}")
+        self.features, self.upsample, self.levels, self.band_features = features, upsample, levels, band_features
+        self.low = Generator(features, upsample, residual=True)
+        self.gains = nn.ModuleList(BandGain(band_features) for _ in range(levels))
+
+    def translate_low(self, low: torch.Tensor) -> torch.Tensor:
+        """The GANimorph on the low-frequency image, padded (reflect) to its multiple of 8 (and at
+        least 16 a side) and cropped back."""
+        height, width = (int(v) for v in low.shape[-2:])
+        pad_h = max(2 * SIZE_MULTIPLE, -(-height // SIZE_MULTIPLE) * SIZE_MULTIPLE) - height
+        pad_w = max(2 * SIZE_MULTIPLE, -(-width // SIZE_MULTIPLE) * SIZE_MULTIPLE) - width
+        if not (pad_h or pad_w):
+            return self.low(low)
+        top, left = pad_h // 2, pad_w // 2
+        padded = _pad(low, left, pad_w - left, top, pad_h - top)
+        return self.low(padded)[..., top:top + height, left:left + width]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bands, gaussians = split(x, self.levels)
+        image = self.translate_low(gaussians[-1])
+        for k in reversed(range(self.levels)):
+            size = bands[k].shape[-2:]
+            gain = self.gains[k](gaussians[k + 1], image)
+            # One upsampling for both: up is linear and works channel by channel.
+            under, gain = up(torch.cat([image, gain], dim=1), size).split(3, dim=1)
+            image = torch.addcmul(bands[k] + under, bands[k], gain)
+        return image.clamp_(-1, 1)
+
+    def architecture(self) -> dict:
+        return {"class": "PyramidGenerator", "features": self.features, "upsample": self.upsample,
+                "levels": self.levels, "band_features": self.band_features}
