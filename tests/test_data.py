@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.data import DataError, ReportAugmentation, load_training_data, to_model_range, to_uint8
+from training.data import (DataError, ReportAugmentation, load_training_data, random_crops, read_for_crops,
+                           to_model_range, to_uint8)
 from conftest import write_random_dataset
 
 
@@ -81,3 +82,22 @@ def test_paired_manifest_gives_a_validation_oracle(synthetic_faces):
     manifest = json.loads((synthetic_faces / "manifest.json").read_text())
     assert data.paired
     assert len(data.val_oracle.inputs) == len(data.val_oracle.targets) == manifest["counts"]["val"]["game"]
+
+
+def test_random_crops_come_from_inside_each_image():
+    images = torch.arange(2 * 10 * 12 * 3, dtype=torch.int32).reshape(2, 10, 12, 3).to(torch.uint8)
+    crops = random_crops(images, 4, torch.Generator().manual_seed(0))
+    assert crops.shape == (2, 4, 4, 3)
+    for image, crop in zip(images, crops):
+        found = [(top, left) for top in range(7) for left in range(9)
+                 if torch.equal(image[top:top + 4, left:left + 4], crop)]
+        assert found
+
+
+def test_crops_need_one_size_per_folder(tmp_path):
+    folder = tmp_path / "train" / "game"
+    folder.mkdir(parents=True)
+    cv2.imwrite(str(folder / "a.png"), np.zeros((40, 64, 3), np.uint8))
+    cv2.imwrite(str(folder / "b.png"), np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(DataError, match="at one size.*--fit keep"):
+        read_for_crops(folder, 32)

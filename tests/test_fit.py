@@ -158,3 +158,33 @@ def test_every_recipe_lever_trains(random_dataset, tmp_path):
                      "linear", "--gan-loss", "hinge", "--upsample", "resize"]) == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert (config["residual"], config["identity"], config["pool_size"]) == (True, "cyclegan", 3)
+
+
+def test_pyramid_architecture_trains_with_crops_and_its_weights_run_anywhere(tmp_path):
+    data = write_random_dataset(tmp_path / "wide", size=48)  # 48x48 frames: 32 px crops of them
+    run_dir = tmp_path / "run"
+    assert fit.main(["frames", "--data", str(data), *TINY, "--epochs", "1", "--limit", "4", "--batch-size", "2",
+                     "--run-dir", str(run_dir), "--architecture", "pyramid", "--pyramid-levels", "3",
+                     "--crop"]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["architecture"], config["pyramid_levels"], config["crop"]) == ("pyramid", 3, True)
+    from livestyle.model import load_model
+    model = load_model(run_dir / "game2movie.safetensors")
+    assert model.architecture["class"] == "PyramidGenerator" and model.architecture["levels"] == 3
+    assert model.size_multiple == 1
+    assert (run_dir / "eval.json").is_file()
+
+
+def test_report_recipe_keeps_the_plain_generator():
+    assert settings(["frames", "--recipe", "report"])["architecture"] == "plain"
+    with pytest.raises(fit.TrainingError, match="--recipe report with --architecture pyramid"):
+        settings(["frames", "--recipe", "report", "--architecture", "pyramid"])
+
+
+def test_crops_never_upscale(random_dataset, tmp_path, capsys):
+    # random_dataset holds 32x32 images: 40 px crops cannot come from them.
+    assert fit.main(["faces", "--data", str(random_dataset), "--g-features", "8", "--d-features", "8",
+                     "--image-size", "40", "--crop", "--run-dir", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert "is 32x32, smaller than --image-size 40: crops are never upscaled" in error
+    assert len(error.strip().splitlines()) == 1

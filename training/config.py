@@ -16,7 +16,14 @@ from pathlib import Path
 
 from livestyle.checks import MAX_FEATURES, MAX_SIDE, ArgumentParser, FileCheck, bounded_int, check_side, finite_float
 from livestyle.errors import LivestyleError
+from livestyle.pyramid import MAX_LEVELS
 from training.losses import GAN_LOSSES, IDENTITY_TERMS
+
+
+ARCHITECTURES = ("plain", "pyramid")
+# With --crop and no --data, the synthetic set is rendered this many times larger than --image-size,
+# so that a crop shows part of a scene at about the scale a display shows it.
+CROP_RENDER_SCALE = 4
 
 
 class TrainingError(LivestyleError):
@@ -53,7 +60,17 @@ class TrainConfig:
                               "epochs, then linearly down towards 0", kind=str, choices=("constant", "linear"))
     identity: str = option("report", "identity loss: report = L1(x, G(x)); cyclegan = L1(y, G(y)) for y already "
                            "in G's target domain", kind=str, choices=tuple(IDENTITY_TERMS))
-    residual: bool = option(False, "generators predict a change to the input, starting at 'do nothing'", kind=bool)
+    residual: bool = option(False, "generators predict a change to the input, starting at 'do nothing' (plain "
+                            "architecture; the pyramid's always does)", kind=bool)
+    architecture: str = option("plain", "generator: plain = the report's GANimorph on the whole image; pyramid = "
+                               "a Laplacian pyramid around it (livestyle.pyramid): the GANimorph changes the low "
+                               "frequencies, light networks adjust the detail bands, any inference size",
+                               kind=str, choices=ARCHITECTURES)
+    pyramid_levels: int = option(2, "bands of the pyramid architecture; its GANimorph runs at 1/2^L of the size "
+                                 "(default 2)", kind=int, low=1, high=MAX_LEVELS)
+    crop: bool = option(False, "train on random --image-size crops of each image at its stored size instead of "
+                        "the whole image squashed to a square (images must be at least that large: "
+                        "python -m training.prepare frames --fit keep)", kind=bool)
     pool_size: int = option(0, "discriminators also see up to N past fakes (CycleGAN's history pool; 0 = off)",
                             kind=int, low=0, high=100_000)
     spectral_norm: bool = option(False, "spectral normalisation on every discriminator conv", kind=bool)
@@ -82,7 +99,7 @@ PRESETS = {
     "frames": {"count": 1500, "epochs": 40, "lambdas": [0.5, 0.3, 0.2]},
 }
 RECIPES = {
-    "report": {"lr_g": 1e-3, "lr_d": 1e-4, "gan_loss": "bce"},  # λs per preset, above
+    "report": {"lr_g": 1e-3, "lr_d": 1e-4, "gan_loss": "bce", "architecture": "plain"},  # λs per preset, above
     # The recipe study's choice (python -m training.study, docs/benchmarks.md): cycle-dominant
     # LSGAN, resize-convolution decoder, CycleGAN's identity term. It beats the report's recipe in
     # SSIM and PSNR on both synthetic oracles; the report's collapses on frames.
@@ -129,6 +146,9 @@ def validate(config: TrainConfig) -> None:
         check_side(config.image_size, "--image-size")
     except LivestyleError as error:
         raise TrainingError(f"{error}; the generator halves the size three times") from None
+    if config.recipe == "report" and config.architecture != "plain":
+        raise TrainingError(f"--recipe report with --architecture {config.architecture}: the report's recipe is its "
+                            f"plain generator; drop --recipe report to train a {config.architecture} generator")
     for name in ("epochs", "batch_size", "g_features", "d_features"):
         if getattr(config, name) < 1:
             raise TrainingError(f"{flag_name(name)} {getattr(config, name)}: must be at least 1")

@@ -35,13 +35,14 @@ from livestyle.checks import ArgumentParser
 from livestyle.errors import LivestyleError
 from livestyle.files import append_line, check_apart, check_writable, describe, write_json
 from livestyle.generator import Generator, save_generator
+from livestyle.pyramid import PyramidGenerator
 from livestyle.model import DEFAULT_SIZE
 from training import display, metrics
 from training.checkpoint import TrainState, load_checkpoint, save_checkpoint
-from training.config import (PRESETS, QUICK, RECIPES, TrainConfig, TrainingError, add_options, explicit_overrides,
+from training.config import (CROP_RENDER_SCALE, PRESETS, QUICK, RECIPES, TrainConfig, TrainingError, add_options, explicit_overrides,
                              flag_name, make_config, may_change_on_resume, parse_lambdas)
 from training.config import validate as validate_config
-from training.data import Dataset, ReportAugmentation, load_training_data, to_model_range, translate
+from training.data import Dataset, ReportAugmentation, load_training_data, random_crops, to_model_range, translate
 from training.discriminator import Discriminator
 from training.environment import Environment
 from training.evaluate import evaluate_run
@@ -117,13 +118,20 @@ def resume_config(args: argparse.Namespace, config: TrainConfig, path: Path) -> 
 
 # ----------------------------------------------------------------------------- models
 
+def make_generator(config: TrainConfig) -> nn.Module:
+    """The report's GANimorph, or a Laplacian pyramid around it (its low-frequency GANimorph residual)."""
+    if config.architecture == "pyramid":
+        return PyramidGenerator(config.g_features, config.upsample, config.pyramid_levels)
+    return Generator(config.g_features, config.upsample, config.residual)
+
+
 class GeneratorPair(nn.Module):
     """Both generators in one module, so one DDP forward computes every translation of a step."""
 
-    def __init__(self, features: int, upsample: str, residual: bool = False):
+    def __init__(self, config: TrainConfig):
         super().__init__()
-        self.game2movie = Generator(features, upsample, residual)
-        self.movie2game = Generator(features, upsample, residual)
+        self.game2movie = make_generator(config)
+        self.movie2game = make_generator(config)
 
     def forward(self, game: torch.Tensor, movie: torch.Tensor, same_domain: bool = False) -> dict[str, torch.Tensor]:
         fake_movie = self.game2movie(game)
@@ -175,7 +183,7 @@ class Nets:
     """The four networks, their optimisers, and the DDP wrappers used for the training forward."""
 
     def __init__(self, config: TrainConfig, env: Environment):
-        self.generators = GeneratorPair(config.g_features, config.upsample, config.residual).to(
+        self.generators = GeneratorPair(config).to(
             env.device, memory_format=env.memory_format)
         self.discriminators = DiscriminatorPair(config.d_features, config.spectral_norm).to(
             env.device, memory_format=env.memory_format)
@@ -269,11 +277,12 @@ def resolve_data(config: TrainConfig, env: Environment) -> Path:
     if config.data:
         return Path(config.data)
     # Rank 0 generates; the others wait and then reuse the cache.
+    side = config.image_size * (CROP_RENDER_SCALE if config.crop else 1)
     if env.is_main:
-        path = cached_dataset(config.preset, config.count, config.image_size, config.seed)
+        path = cached_dataset(config.preset, config.count, side, config.seed)
     env.barrier()
     if not env.is_main:
-        path = cached_dataset(config.preset, config.count, config.image_size, config.seed)
+        path = cached_dataset(config.preset, config.count, side, config.seed)
     return path
 
 
@@ -419,7 +428,7 @@ def setup_run(args: argparse.Namespace) -> Run:
     torch.manual_seed(config.seed + env.rank)
 
     data_root = resolve_data(config, env)
-    dataset = load_training_data(data_root, config.image_size, config.limit)
+    dataset = load_training_data(data_root, config.image_size, config.limit, crop=config.crop)
     nets = Nets(config, env)
     sampler = torch.Generator().manual_seed(config.seed)
     state = TrainState()
@@ -449,8 +458,13 @@ def setup_run(args: argparse.Namespace) -> Run:
 
 def print_header(run: Run) -> None:
     config, counts = run.config, {d: len(v) for d, v in run.dataset.train.items()}
+    stored = run.dataset.train["game"].shape[1:3]
+    shape = f"{config.image_size} px crops of {stored[1]}x{stored[0]}" if config.crop else f"{config.image_size} px"
+    network = (f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}"
+               if config.architecture == "pyramid" else f"GANimorph N={config.g_features}")
     print(f"run: {run.run_dir}\ndata: {run.data_root} ({counts['game']} game / {counts['movie']} movie "
-          f"training images, {config.image_size} px{', paired oracle' if run.dataset.paired else ''})\n"
+          f"training images, {shape}{', paired oracle' if run.dataset.paired else ''})\n"
+          f"generator: {network}\n"
           f"recipe: {config.recipe}  λ adv/cyc/id {config.lambdas}  GAN {config.gan_loss}  "
           f"lr G {config.lr_g:g} D {config.lr_d:g} ({config.lr_schedule})  batch {config.batch_size}×{run.env.world}  "
           f"device {run.env.device}{' bf16' if run.env.amp else ''}  epochs {config.epochs}")
@@ -475,8 +489,12 @@ def train_one_epoch(run: Run, stopper: Stopper, epoch: int, total_steps: int) ->
     for step in progress:
         started = time.perf_counter()
         picks = slice(step * batch, (step + 1) * batch)
-        game = to_model_range(run.train_images["game"][shard["game"][picks].to(env.device)])
-        movie = to_model_range(run.train_images["movie"][shard["movie"][picks].to(env.device)])
+        game = run.train_images["game"][shard["game"][picks].to(env.device)]
+        movie = run.train_images["movie"][shard["movie"][picks].to(env.device)]
+        if config.crop:
+            game = random_crops(game, config.image_size, run.sampler)
+            movie = random_crops(movie, config.image_size, run.sampler)
+        game, movie = to_model_range(game), to_model_range(movie)
         if run.augment is not None:
             game, movie = run.augment(game), run.augment(movie)
         game = game.contiguous(memory_format=env.memory_format)
