@@ -94,10 +94,13 @@ def test_random_crops_come_from_inside_each_image():
         assert found
 
 
-def test_crops_need_one_size_per_folder(tmp_path):
+def test_crops_come_from_images_of_any_size_but_never_upscale(tmp_path):
     folder = tmp_path / "train" / "game"
     folder.mkdir(parents=True)
     cv2.imwrite(str(folder / "a.png"), np.zeros((40, 64, 3), np.uint8))
-    cv2.imwrite(str(folder / "b.png"), np.zeros((48, 64, 3), np.uint8))
-    with pytest.raises(DataError, match="at one size.*--fit keep"):
-        read_for_crops(folder, 32)
+    cv2.imwrite(str(folder / "b.png"), np.zeros((48, 72, 3), np.uint8))
+    images = read_for_crops(folder, 32)
+    assert [tuple(image.shape) for image in images] == [(40, 64, 3), (48, 72, 3)]
+    assert random_crops(images, 32, torch.Generator().manual_seed(1)).shape == (2, 32, 32, 3)
+    with pytest.raises(DataError, match="a.png is 64x40, smaller than --image-size 48.*--image-size 40 or less"):
+        read_for_crops(folder, 48)

@@ -230,6 +230,20 @@ def test_crop_fit_and_a_folder_of_images(tmp_path):
     assert cv2.imread(str(out / game[0]["path"])).shape == (SIZE, SIZE, 3)
 
 
+def test_keep_fit_keeps_the_aspect_and_never_upscales(tmp_path, capsys):
+    write_cv2(tmp_path / "game.avi", (pattern(i, 128, 64) for i in range(60)), "MJPG")
+    write_cv2(tmp_path / "film.avi", (pattern(i, 48, 32) for i in range(60)), "MJPG")
+    out = tmp_path / "data"
+    assert run("frames", "--game", tmp_path / "game.avi", "--movie", tmp_path / "film.avi", "--out", out,
+               "--count", 10, "--fit", "keep", "--width", 96) == 0
+    manifest = load(out)
+    assert manifest["fit"] == "keep" and manifest["keep_width"] == 96
+    shapes = {e["domain"]: cv2.imread(str(out / e["path"])).shape for e in manifest["images"]}
+    assert shapes == {"game": (48, 96, 3), "movie": (32, 48, 3)}  # scaled down to 96 wide; 48 wide kept
+    assert "--crop" in capsys.readouterr().out
+    assert (out / "preview.png").is_file()
+
+
 @pytest.mark.skipif(not H264, reason="PyAV has no libx264 encoder here")
 def test_h264_in_mpeg_ts_alone_is_exact(tmp_path):
     write_av(tmp_path / "game.ts", (pattern(i) for i in range(70)), "libx264", "mpegts")

@@ -62,28 +62,27 @@ def read_folder(folder: Path, image_size: int, limit: int | None = None,
     return torch.from_numpy(images), [p.name for p in files]
 
 
-def read_for_crops(folder: Path, image_size: int, limit: int | None = None) -> torch.Tensor:
-    """All images of one folder at their stored size (uint8 N×H×W×3), for random image_size crops:
-    one size per folder, none smaller than image_size (a crop is never upscaled)."""
+def read_for_crops(folder: Path, image_size: int, limit: int | None = None) -> list[torch.Tensor]:
+    """All images of one folder at their stored sizes (uint8 H×W×3 each), for random image_size
+    crops; none may be smaller than image_size (a crop is never upscaled)."""
     images, names = read_frames(folder, limit=limit)
-    sizes = {image.shape[:2] for image in images}
-    if len(sizes) > 1:
-        (h1, w1), (h2, w2) = sorted(sizes)[:2]
-        raise DataError(f"--crop needs the images of {folder} at one size; it holds {w1}x{h1} and {w2}x{h2}: "
-                        f"write the data set with python -m training.prepare frames --fit keep")
-    height, width = sizes.pop()
-    if min(height, width) < image_size:
-        raise DataError(f"{folder / names[0]} is {width}x{height}, smaller than --image-size {image_size}: crops are "
-                        f"never upscaled; use --image-size {min(height, width) // 8 * 8} or less, or larger images")
-    return torch.from_numpy(np.stack(images))
+    for image, name in zip(images, names):
+        height, width = image.shape[:2]
+        if min(height, width) < image_size:
+            raise DataError(f"{folder / name} is {width}x{height}, smaller than --image-size {image_size}: crops are "
+                            f"never upscaled; use --image-size {max(16, min(height, width) // 8 * 8)} or less, or "
+                            f"larger images (python -m training.prepare frames --fit keep)")
+    return [torch.from_numpy(image) for image in images]
 
 
-def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
-    """One size×size crop at a random place in each image of a uint8 N×H×W×3 batch."""
-    height, width = images.shape[1:3]
-    tops = torch.randint(0, height - size + 1, (len(images),), generator=generator).tolist()
-    lefts = torch.randint(0, width - size + 1, (len(images),), generator=generator).tolist()
-    return torch.stack([image[top:top + size, left:left + size] for image, top, left in zip(images, tops, lefts)])
+def random_crops(images, size: int, generator: torch.Generator) -> torch.Tensor:
+    """One size×size crop at a random place in each image (uint8 H×W×3, any sizes): N×size×size×3."""
+    crops = []
+    for image in images:
+        top = int(torch.randint(0, image.shape[0] - size + 1, (), generator=generator))
+        left = int(torch.randint(0, image.shape[1] - size + 1, (), generator=generator))
+        crops.append(image[top:top + size, left:left + size])
+    return torch.stack(crops)
 
 
 def read_frames(folder: Path, names: list[str] | None = None, limit: int | None = None) -> tuple[list[np.ndarray], list[str]]:
@@ -171,7 +170,7 @@ def load_training_data(root: str | Path, image_size: int, limit: int | None = No
         for domain in DOMAINS:
             if not (root / "train" / domain).is_dir():
                 read_folder(root / "train" / domain, image_size)  # the usual message for a missing folder
-        train = {d: read_for_crops(root / "train" / d, image_size, limit) for d in DOMAINS}
+        train = {d: read_for_crops(root / "train" / d, image_size, limit) for d in DOMAINS}  # lists
     else:
         train = {d: read_folder(root / "train" / d, image_size, limit)[0] for d in DOMAINS}
     val = {d: read_folder(root / "val" / d, image_size, val_limit)[0] for d in DOMAINS}

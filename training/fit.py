@@ -449,7 +449,8 @@ def setup_run(args: argparse.Namespace) -> Run:
                             f"{length} training images per domain; lower --batch-size")
     run = Run(config, env, run_dir, data_root, dataset, nets, sampler, state,
               StructuralSimilarity(config.image_size), ReportAugmentation().to(env.device) if config.augment else None,
-              {d: images.to(env.device) for d, images in dataset.train.items()}, steps_per_epoch)
+              {d: [image.to(env.device) for image in images] if isinstance(images, list) else images.to(env.device)
+               for d, images in dataset.train.items()}, steps_per_epoch)
     if env.is_main:
         run.writer = SummaryWriter(str(run_dir / "tensorboard"))
         print_header(run)
@@ -458,8 +459,10 @@ def setup_run(args: argparse.Namespace) -> Run:
 
 def print_header(run: Run) -> None:
     config, counts = run.config, {d: len(v) for d, v in run.dataset.train.items()}
-    stored = run.dataset.train["game"].shape[1:3]
-    shape = f"{config.image_size} px crops of {stored[1]}x{stored[0]}" if config.crop else f"{config.image_size} px"
+    shape = f"{config.image_size} px"
+    if config.crop:
+        sizes = sorted({f"{image.shape[1]}x{image.shape[0]}" for images in run.dataset.train.values() for image in images})
+        shape = f"{config.image_size} px crops of {', '.join(sizes[:3])}{' …' if len(sizes) > 3 else ''}"
     network = (f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}"
                if config.architecture == "pyramid" else f"GANimorph N={config.g_features}")
     print(f"run: {run.run_dir}\ndata: {run.data_root} ({counts['game']} game / {counts['movie']} movie "
@@ -489,11 +492,14 @@ def train_one_epoch(run: Run, stopper: Stopper, epoch: int, total_steps: int) ->
     for step in progress:
         started = time.perf_counter()
         picks = slice(step * batch, (step + 1) * batch)
-        game = run.train_images["game"][shard["game"][picks].to(env.device)]
-        movie = run.train_images["movie"][shard["movie"][picks].to(env.device)]
-        if config.crop:
-            game = random_crops(game, config.image_size, run.sampler)
-            movie = random_crops(movie, config.image_size, run.sampler)
+        if config.crop:  # lists of images of any size
+            game = random_crops([run.train_images["game"][i] for i in shard["game"][picks].tolist()],
+                                config.image_size, run.sampler)
+            movie = random_crops([run.train_images["movie"][i] for i in shard["movie"][picks].tolist()],
+                                 config.image_size, run.sampler)
+        else:
+            game = run.train_images["game"][shard["game"][picks].to(env.device)]
+            movie = run.train_images["movie"][shard["movie"][picks].to(env.device)]
         game, movie = to_model_range(game), to_model_range(movie)
         if run.augment is not None:
             game, movie = run.augment(game), run.augment(movie)

@@ -52,7 +52,8 @@ from training.data import DOMAINS, IMAGE_SUFFIXES
 KINDS = ("frames", "faces")
 SPLITS = ("train", "val", "test")
 DEFAULT_COUNT = {"frames": 1500, "faces": 1000}  # the report's data sizes per domain
-FITS = ("squash", "crop")
+FITS = ("squash", "crop", "keep")
+KEEP_WIDTH = 640  # --fit keep: frames scaled down to this width (the live app's default inference width)
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".ts", ".m2ts", ".mts", ".mpg",
                   ".mpeg", ".flv", ".wmv", ".ogv", ".3gp", ".gif"}
 
@@ -344,10 +345,16 @@ class Sampler:
 
 # ----------------------------------------------------------------------------- images
 
-def fit_frame(image: np.ndarray, size: int, fit: str) -> tuple[np.ndarray, list[int]]:
-    """The output image and its crop box [x, y, w, h] in the frame."""
+def fit_frame(image: np.ndarray, size: int, fit: str, keep_width: int = KEEP_WIDTH) -> tuple[np.ndarray, list[int]]:
+    """The output image and its crop box [x, y, w, h] in the frame. fit "keep": the whole frame,
+    its aspect kept, scaled down (never up) to keep_width wide."""
     height, width = image.shape[:2]
     box = [0, 0, width, height]
+    if fit == "keep":
+        if width <= keep_width:
+            return image, box
+        target = (keep_width, max(1, round(height * keep_width / width)))
+        return cv2.resize(image, target, interpolation=cv2.INTER_AREA), box
     if fit == "crop":
         side = min(width, height)
         box = [(width - side) // 2, (height - side) // 2, side, side]
@@ -467,7 +474,8 @@ def _shortfall(domain: Domain, kind: str, found: dict[int, int], quotas: dict[st
 
 
 def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None = None, *,
-            image_size: int = 128, fit: str = "squash", split: tuple[int, int, int] = (8, 1, 1),
+            image_size: int = 128, fit: str = "squash", keep_width: int = KEEP_WIDTH,
+            split: tuple[int, int, int] = (8, 1, 1),
             seed: int = 0, min_gap: float | None = None, allow_fewer: bool = False,
             overwrite: bool = False, progress: bool = True, command: str | None = None) -> dict:
     """Write a data set from footage to ``out``; returns its manifest. Raises PrepareError."""
@@ -490,7 +498,8 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
         # In DOMAINS order: the domains share the rng, so this order fixes their splits and draws.
         domains = {name: _count_domain(name, sources[name], kind, count, split, min_gap, rng, progress)
                    for name in DOMAINS}
-        passes = _pick_images(domains, kind, quotas, tmp, image_size, fit, min_gap, allow_fewer, progress)
+        passes = _pick_images(domains, kind, quotas, tmp, image_size, (fit, keep_width), min_gap, allow_fewer,
+                              progress)
         images = _name_images(domains, tmp)
         counts = {s: {d: sum(1 for p in domains[d].picked if p.split == i) for d in DOMAINS}
                   for i, s in enumerate(SPLITS)}
@@ -498,6 +507,7 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
             "schema": 1, "source": "footage", "kind": kind, "generator": "training.prepare",
             "paired": False, "image_size": image_size, "seed": seed, "channel_order_on_disk": "png",
             "command": command, "fit": "face" if kind == "faces" else fit, "split": list(split),
+            **({"keep_width": keep_width} if fit == "keep" and kind == "frames" else {}),
             "min_gap_seconds": min_gap, "requested_count": count, "passes": passes,
             "counts": counts,
             "skipped": {d: dict(sorted(domains[d].skipped.items())) for d in DOMAINS},
@@ -597,12 +607,12 @@ def _draw_frames(domain: Domain, quotas: dict[str, int]) -> None:
     domain.skipped.update(domain.sampler.skipped)
 
 
-def _extract_frames(domain: Domain, tmp: Path, image_size: int, fit: str, progress: bool) -> None:
+def _extract_frames(domain: Domain, tmp: Path, image_size: int, fit: tuple[str, int], progress: bool) -> None:
     scratch = tmp / ".frames"
 
     def keep(picked: Picked, image: np.ndarray):
         picked.scratch = scratch / f"{domain.name}-{picked.rank:06d}.png"
-        output, picked.box = fit_frame(image, image_size, fit)
+        output, picked.box = fit_frame(image, image_size, *fit)
         _write(picked.scratch, output)
 
     wanted = {}
@@ -690,9 +700,14 @@ def _name_images(domains: dict[str, Domain], tmp: Path) -> list[dict]:
 def contact_sheet(root: Path, images: list[dict], per_row: int = 8) -> np.ndarray:
     """A picture of the data set: a row of training images per domain, to look at before training."""
     rows = []
+    tile_size = None
     for domain in DOMAINS:
         paths = [e["path"] for e in images if e["domain"] == domain and e["split"] == "train"][:per_row]
         tiles = [cv2.imread(str(root / p)) for p in paths]
+        # Frames kept at their own sizes (--fit keep) are shown at the first one's, so they tile.
+        tile_size = tile_size or (tiles[0].shape[1], tiles[0].shape[0])
+        tiles = [t if (t.shape[1], t.shape[0]) == tile_size else cv2.resize(t, tile_size, interpolation=cv2.INTER_AREA)
+                 for t in tiles]
         tiles += [np.full_like(tiles[0], 255)] * (per_row - len(tiles))
         rows.append(cv2.hconcat(tiles))
     return cv2.vconcat(rows)
@@ -760,7 +775,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=bounded_int(1, 10**6), help="images per domain (default: frames 1500, faces 1000)")
     parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128, help="side in pixels, a multiple of 8 (default 128)")
     parser.add_argument("--fit", choices=FITS, default="squash",
-                        help="frames to square: squash (the report; aspect not kept) or crop (centre)")
+                        help="frames to square: squash (the report; aspect not kept) or crop (centre); or keep: "
+                             "the whole frame at its aspect, scaled down to --width, for training.fit --crop")
+    parser.add_argument("--width", type=bounded_int(16, MAX_SIDE), default=KEEP_WIDTH,
+                        help=f"with --fit keep: frames wider than this are scaled down to it (default {KEEP_WIDTH}, "
+                             f"the live app's inference width; never scaled up)")
     parser.add_argument("--split", type=_split_argument, default=(8, 1, 1),
                         help="train,val,test ratio (default 8,1,1), by contiguous segments of footage")
     parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0, help="seed of the split and draw (default 0)")
@@ -779,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m training.prepare " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     try:
         manifest = prepare(args.kind, args.game, args.movie, args.out, args.count, image_size=args.image_size,
-                           fit=args.fit, split=args.split, seed=args.seed, min_gap=args.min_gap,
+                           fit=args.fit, keep_width=args.width, split=args.split, seed=args.seed, min_gap=args.min_gap,
                            allow_fewer=args.allow_fewer, overwrite=args.overwrite,
                            progress=not args.quiet, command=command)
     except LivestyleError as error:  # bad input, which the user can fix: 2, like a usage error
@@ -791,10 +810,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
         return 130
-    print(f"wrote {args.out}: {args.kind}, {manifest['image_size']}px, {len(manifest['images'])} images "
+    shape = (f"whole frames at most {args.width} px wide" if manifest["fit"] == "keep"
+             else f"{manifest['image_size']}px")
+    print(f"wrote {args.out}: {args.kind}, {shape}, {len(manifest['images'])} images "
           f"(a look at them: {args.out / 'preview.png'})")
     print(summary(manifest))
-    print(f"train on it: python -m training.fit {args.kind} --data {shlex.quote(str(args.out))}")
+    crop = " --crop" if manifest["fit"] == "keep" else ""
+    print(f"train on it: python -m training.fit {args.kind} --data {shlex.quote(str(args.out))}{crop}")
     return 0
 
 
