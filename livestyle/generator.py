@@ -24,6 +24,7 @@ from torch import nn
 from .checks import MAX_FEATURES, SIZE_MULTIPLE, FileCheck
 from .errors import LivestyleError
 from .files import describe, write_bytes
+from .pyramid import MAX_LEVELS, PyramidGenerator
 
 WEIGHTS_FORMAT = "livestyle-generator/1"
 WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
@@ -169,7 +170,6 @@ def check_metadata(path: Path, metadata: dict) -> dict:
         checked["residual"] = check.get(architecture, "residual", bool, required=False, default=False,
                                         name="architecture.residual")
     else:
-        from .pyramid import MAX_LEVELS
         checked["levels"] = check.get(architecture, "levels", int, low=1, high=MAX_LEVELS, name="architecture.levels")
         checked["band_features"] = check.get(architecture, "band_features", int, low=1, high=MAX_FEATURES,
                                              name="architecture.band_features")
@@ -178,12 +178,17 @@ def check_metadata(path: Path, metadata: dict) -> dict:
     return checked
 
 
+def make_pyramid(features: int = 64, upsample: str = "deconv", levels: int = 3,
+                 band_features: int = 8) -> PyramidGenerator:
+    """A Laplacian pyramid (livestyle.pyramid) around Generator(features, upsample, residual=True)."""
+    return PyramidGenerator(Generator(features, upsample, residual=True), levels, band_features)
+
+
 def build_generator(architecture: dict) -> nn.Module:
     """The network a checked architecture describes: the plain Generator or a PyramidGenerator around it."""
     options = {k: v for k, v in architecture.items() if k != "class"}
     if architecture["class"] == "PyramidGenerator":
-        from .pyramid import PyramidGenerator  # it builds on Generator, so it imports this module
-        return PyramidGenerator(**options)
+        return make_pyramid(**options)
     return Generator(**options)
 
 

@@ -27,9 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import SIZE_MULTIPLE
-from .generator import Generator
-
 MAX_LEVELS = 6
 
 
@@ -114,27 +111,31 @@ class BandGain(nn.Module):
 
 
 class PyramidGenerator(nn.Module):
-    """`levels` Laplacian bands around `Generator(features, upsample, residual=True)`.
-
-    features / upsample: the low-frequency GANimorph's (the unchanged class). band_features: width
-    of the gain networks. Any input size (size_multiple 1); RGB in [-1, 1] in and out."""
+    """`levels` Laplacian bands around `low`, the report's GANimorph in its residual form (it must
+    start at "do nothing"; livestyle.generator.make_pyramid builds one). band_features: width of
+    the gain networks. Any input size (size_multiple 1); RGB in [-1, 1] in and out."""
 
     size_multiple = 1
 
-    def __init__(self, features: int = 64, upsample: str = "deconv", levels: int = 2, band_features: int = 8):
+    def __init__(self, low: nn.Module, levels: int = 3, band_features: int = 8):
         super().__init__()
         if not 1 <= levels <= MAX_LEVELS:
             raise ValueError(f"levels must be 1 to {MAX_LEVELS}, not {levels}")
-        self.features, self.upsample, self.levels, self.band_features = features, upsample, levels, band_features
-        self.low = Generator(features, upsample, residual=True)
-        self.gains = nn.ModuleList(BandGain(band_features) for _ in range(levels))
+        self.levels, self.band_features = levels, band_features
+        self.low = low
+        # Bands 1 … levels-1 (half size and smaller): gain maps from light networks.
+        self.gains = nn.ModuleList(BandGain(band_features) for _ in range(levels - 1))
+        # Band 0, the full-size detail (edges, text, outlines): one gain per channel, so that the
+        # costliest level stays one upsampling and two elementwise passes (see forward).
+        self.detail = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def translate_low(self, low: torch.Tensor) -> torch.Tensor:
         """The GANimorph on the low-frequency image, padded (reflect) to its multiple of 8 (and at
         least 16 a side) and cropped back."""
         height, width = (int(v) for v in low.shape[-2:])
-        pad_h = max(2 * SIZE_MULTIPLE, -(-height // SIZE_MULTIPLE) * SIZE_MULTIPLE) - height
-        pad_w = max(2 * SIZE_MULTIPLE, -(-width // SIZE_MULTIPLE) * SIZE_MULTIPLE) - width
+        multiple = self.low.size_multiple
+        pad_h = max(2 * multiple, -(-height // multiple) * multiple) - height
+        pad_w = max(2 * multiple, -(-width // multiple) * multiple) - width
         if not (pad_h or pad_w):
             return self.low(low)
         top, left = pad_h // 2, pad_w // 2
@@ -142,16 +143,22 @@ class PyramidGenerator(nn.Module):
         return self.low(padded)[..., top:top + height, left:left + width]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bands, gaussians = split(x, self.levels)
+        gaussians = [x]
+        for _ in range(self.levels):
+            gaussians.append(down(gaussians[-1]))
         image = self.translate_low(gaussians[-1])
-        for k in reversed(range(self.levels)):
-            size = bands[k].shape[-2:]
-            gain = self.gains[k](gaussians[k + 1], image)
-            # One upsampling for both: up is linear and works channel by channel.
-            under, gain = up(torch.cat([image, gain], dim=1), size).split(3, dim=1)
-            image = torch.addcmul(bands[k] + under, bands[k], gain)
-        return image.clamp_(-1, 1)
+        for k in reversed(range(1, self.levels)):
+            gain = self.gains[k - 1](gaussians[k + 1], image)
+            # One upsampling for all three: up is linear and works channel by channel.
+            before, after, gain = up(torch.cat([gaussians[k + 1], image, gain], dim=1),
+                                     gaussians[k].shape[-2:]).split(3, dim=1)
+            band = gaussians[k] - before
+            image = torch.addcmul(band + after, band, gain)
+        # Band 0 = x − up(g1), scaled by a constant per channel and put back on the new low
+        # frequencies: up(image) + (x − up(g1))·scale = x·scale + up(image − g1·scale), as up is linear.
+        scale = 1 + self.detail
+        return (x * scale + up(image - gaussians[1] * scale, x.shape[-2:])).clamp_(-1, 1)
 
     def architecture(self) -> dict:
-        return {"class": "PyramidGenerator", "features": self.features, "upsample": self.upsample,
+        return {"class": "PyramidGenerator", "features": self.low.features, "upsample": self.low.upsample,
                 "levels": self.levels, "band_features": self.band_features}

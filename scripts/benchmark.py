@@ -5,12 +5,15 @@ back to BGR at the inference size), median and p95 ms/frame, with convolution FL
   python scripts/benchmark.py                                   # GPU: all sizes; CPU-only: 320x184, 640x360
   python scripts/benchmark.py --sizes 640x360 --repeats 20 --backends torch-cpu,onnxruntime
   python scripts/benchmark.py --weights runs/<run>/game2movie.safetensors   # uses its built engines too
+  python scripts/benchmark.py --architecture both --features 16 --sizes 640x360,1280x720,1920x1080
+                                                                # plain vs pyramid, same GANimorph
 
 Without --weights the network is the report-size generator (--features 64) with random weights
 (speed does not depend on the values); TensorRT then has no engine and is left empty — build one
 with scripts/build_engine.py and pass --weights. A backend that cannot run leaves its numbers
-empty with the reason. Results go to docs/benchmarks.md (section benchmark_inference) unless
---no-write.
+empty with the reason. --architecture pyramid|both times a PyramidGenerator (--pyramid-levels)
+around the same GANimorph instead of, or beside, the plain one. Results go to docs/benchmarks.md
+(section benchmark_inference; benchmark_pyramid for --architecture pyramid|both) unless --no-write.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import torch
 from livestyle.backends import NAMES, open_backend, unavailable
 from livestyle.devtools.benchmark_doc import machine as machine_line, update_section
 from livestyle.errors import LivestyleError
-from livestyle.generator import Generator
+from livestyle.generator import Generator, make_pyramid
 from livestyle.machine import probe
 from livestyle.model import format_size, load_model, parse_size
 from livestyle.stylizer import Stylizer
@@ -97,6 +100,9 @@ def main(argv=None) -> int:
                         f"{CPU_SIZES} without)")
     parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 50 with a GPU, 5 without)")
     parser.add_argument("--features", type=int, default=64, help="generator width N without --weights (default 64)")
+    parser.add_argument("--architecture", choices=("plain", "pyramid", "both"), default="plain",
+                        help="without --weights: the plain generator (default), a pyramid around it, or both")
+    parser.add_argument("--pyramid-levels", type=int, default=3, help="levels of the pyramid (default 3)")
     parser.add_argument("--weights", type=Path, help="game2movie.safetensors: benchmark it (and its built engines)")
     parser.add_argument("--backends", default=",".join(NAMES), help="comma list (default: all)")
     parser.add_argument("--engines", type=Path, default=Path("engines"))
@@ -107,7 +113,15 @@ def main(argv=None) -> int:
     machine = probe()
     try:
         sizes = [parse_size(s, "--sizes") for s in (args.sizes or (ALL_SIZES if machine.gpu else CPU_SIZES)).split(",")]
-        model = load_model(args.weights if args.weights else Generator(features=args.features))
+        if args.weights:
+            models = [(args.weights.name, load_model(args.weights))]
+        else:
+            models = []
+            if args.architecture in ("plain", "both"):
+                models.append((f"plain N={args.features}", load_model(Generator(features=args.features))))
+            if args.architecture in ("pyramid", "both"):
+                pyramid = make_pyramid(features=args.features, levels=args.pyramid_levels)
+                models.append((f"pyramid L{args.pyramid_levels} N={args.features}", load_model(pyramid)))
         names = args.backends.split(",")
         for name in names:
             unavailable(name, machine)  # unknown names raise
@@ -118,28 +132,32 @@ def main(argv=None) -> int:
     capture = np.random.default_rng(0).integers(0, 256, (CAPTURE[1], CAPTURE[0], 4), dtype=np.uint8)
     rows = []
     for size in sizes:
-        flops = conv_flops(model.module, size)
-        for name in names:
-            print(f"{name} at {format_size(size)} ...", flush=True)
-            row = measure(name, model, size, machine, args, capture)
-            row["flops"] = flops
-            rows.append(row)
-            if "model" in row:
-                print(f"  model {row['model']['median_ms']:.1f} ms, frame {row['frame']['median_ms']:.1f} ms "
-                      f"({row['detail']})", flush=True)
-            else:
-                print(f"  {row['reason']}", flush=True)
-    table = ["| backend | size | model ms (median / p95) | frame in→out ms (median / p95) | GFLOP/frame | "
-             "model FLOP/s | notes |", "|---|---|---|---|---|---|---|"]
+        for label, model in models:
+            flops = conv_flops(model.module, size)
+            for name in names:
+                print(f"{name} at {format_size(size)}, {label} ...", flush=True)
+                row = measure(name, model, size, machine, args, capture)
+                row.update(flops=flops, network=label)
+                rows.append(row)
+                if "model" in row:
+                    print(f"  model {row['model']['median_ms']:.1f} ms, frame {row['frame']['median_ms']:.1f} ms "
+                          f"({row['detail']})", flush=True)
+                else:
+                    print(f"  {row['reason']}", flush=True)
+    compare = len(models) > 1 or args.architecture != "plain"
+    first = "| network " if compare else ""
+    table = [f"{first}| backend | size | model ms (median / p95) | frame in→out ms (median / p95) | GFLOP/frame | "
+             "model FLOP/s | notes |", f"{'|---' if compare else ''}|---|---|---|---|---|---|---|"]
     for row in rows:
         gflop = f"{row['flops'] / 1e9:.3g}"
+        start = f"| {row['network']} " if compare else ""
         if "model" in row:
             model_ms = f"{row['model']['median_ms']:.1f} / {row['model']['p95_ms']:.1f}"
             frame_ms = f"{row['frame']['median_ms']:.1f} / {row['frame']['p95_ms']:.1f}"
-            table.append(f"| {row['backend']} | {row['size']} | {model_ms} | {frame_ms} | {gflop} | "
+            table.append(f"{start}| {row['backend']} | {row['size']} | {model_ms} | {frame_ms} | {gflop} | "
                          f"{rate(row['flops'], row['model']['median_ms'])} | {row['detail']} |")
         else:
-            table.append(f"| {row['backend']} | {row['size']} |  |  | {gflop} |  | {row['reason']} |")
+            table.append(f"{start}| {row['backend']} | {row['size']} |  |  | {gflop} |  | {row['reason']} |")
     print("\n" + "\n".join(table))
     if args.no_write:
         return 0
@@ -152,7 +170,12 @@ def main(argv=None) -> int:
     skipped = [s for s in ALL_SIZES.split(",") if parse_size(s) not in sizes]
     what = (f"weights {args.weights}" if args.weights else
             f"Generator N={args.features} ({'report size, ' if args.features == 64 else ''}random weights)")
-    lines = ["## Inference speed (`scripts/benchmark.py`)", "",
+    if compare and not args.weights:
+        what = (f"{' and '.join(label for label, _ in models)} (random weights; the pyramid's GANimorph is the same "
+                f"N={args.features} network, run at 1/{2 ** args.pyramid_levels} of the size)")
+    title = ("## Plain vs pyramid generator (`scripts/benchmark.py --architecture`)" if compare
+             else "## Inference speed (`scripts/benchmark.py`)")
+    lines = [title, "",
              f"`{command}` — {machine_line()}. {what}, batch 1, {args.repeats} timed runs after 2 warm-up runs "
              f"(p95 of so few runs is close to the slowest). *Model*: the network alone on a filled input buffer. "
              f"*Frame in→out*: a {CAPTURE[0]}×{CAPTURE[1]} BGRA frame (what screen capture yields) resized, "
@@ -167,7 +190,8 @@ def main(argv=None) -> int:
     if args.note:
         lines += ["", args.note]
     lines += ["", *table]
-    print(f"\nwrote {update_section('benchmark_inference', chr(10).join(lines))}")
+    section = "benchmark_pyramid" if compare else "benchmark_inference"
+    print(f"\nwrote {update_section(section, chr(10).join(lines))}")
     return 0
 
 

@@ -17,6 +17,9 @@ Checks:
            channels_last in each --inference-modes (eager, CUDA graph, torch.compile + graph),
            ms/frame (network alone, median / p95), and the fp16 backend's parity with torch-cpu fp32
            (max abs difference on a random input). With --smoke on a CPU: N=8, tiny sizes, torch-cpu.
+  pyramid  plain vs pyramid (issue 15): the inference check for a plain GANimorph N=16 (the demo size) and
+           a 3-level PyramidGenerator around the same network, fp16 CUDA graph, at 1280x720 and 1920x1080
+           (--inference-sizes), with the same parity check.
   oracle   the default recipe's full frames preset (batch 64 + bf16, stopped by --minutes) on the
            real-footage oracle real-supertux-teal-orange-other-levels (built on the machine from the
            committed clips), scored at the training size and at 640x360 (issue 14's GPU cell).
@@ -173,25 +176,45 @@ def check_oracle(args, out: Path, tiny: list[str], size: int) -> dict:
     return results
 
 
-def check_inference(args, out: Path, tiny: list[str], size: int) -> dict:
+def check_pyramid(args, out: Path, tiny: list[str], size: int) -> dict:
+    """The inference check for the plain generator and a pyramid around it, side by side."""
+    args.inference_sizes = args.inference_sizes or ("64x48,97x61" if args.smoke else "1280x720,1920x1080")
+    args.inference_modes = "graph"
+    results = {"header": "| network | size | fp32 eager ms | fp16 ms (median / p95) by mode | best | parity vs "
+                         "torch-cpu (max abs) |\n|---|---|---|---|---|---|", "table": []}
+    for architecture in ("plain", "pyramid"):
+        if architecture == "plain" and args.smoke:
+            args.inference_sizes = "64x48,96x64"  # the plain generator needs multiples of 8
+        elif args.smoke:
+            args.inference_sizes = "64x48,97x61"
+        result = check_inference(args, out, tiny, size, architecture=architecture, features=16)
+        results[architecture] = result
+        results["table"] += [f"| {architecture} N=16 {row}" for row in result["table"]]
+    return results
+
+
+def check_inference(args, out: Path, tiny: list[str], size: int, architecture: str = "plain",
+                    features: int | None = None) -> dict:
     import torch
 
     from benchmark import conv_flops, time_calls
     from livestyle.backends.torch_cpu import TorchCPUBackend
     from livestyle.build import measure_parity
-    from livestyle.generator import Generator
+    from livestyle.generator import Generator, make_pyramid
     from livestyle.model import format_size, parse_size
     from livestyle.stylizer import Stylizer
 
     cuda = torch.cuda.is_available()
     if not cuda and not args.smoke:
         raise SystemExit("inference: needs a CUDA GPU (--smoke runs this check on a CPU)")
-    features, repeats = (8, 5) if args.smoke else (64, 50)
-    sizes = [parse_size(s) for s in (args.inference_sizes or ("64x48,96x64" if args.smoke else
-                                                               "320x184,640x360,1280x720,1920x1080")).split(",")]
+    features, repeats = (8, 5) if args.smoke else (features or 64, 50)
+    multiple = 8 if architecture == "plain" else 1
+    sizes = [parse_size(s, multiple=multiple) for s in (args.inference_sizes or (
+        "64x48,96x64" if args.smoke else "320x184,640x360,1280x720,1920x1080")).split(",")]
     modes = args.inference_modes.split(",")
     torch.manual_seed(0)
-    module = Generator(features=features).eval()  # the report's architecture; random weights time the same
+    # The report's architecture, or a pyramid around it; random weights time the same.
+    module = (Generator(features=features) if architecture == "plain" else make_pyramid(features=features)).eval()
     results = {"features": features, "device": torch.cuda.get_device_name() if cuda else "cpu", "sizes": {},
                "table": [], "header": "| size | fp32 eager ms | fp16 ms (median / p95) by mode | best | "
                                      "parity vs torch-cpu (max abs) |\n|---|---|---|---|---|"}
@@ -303,7 +326,7 @@ def main() -> int:
     parser.add_argument("--from-json", type=Path, help="write a saved gpu_check.json's inference and recipes tables to "
                         "docs/benchmarks.md (section --section) instead of running checks")
     parser.add_argument("--section", default="gpu-check", help="with --from-json: the docs/benchmarks.md section")
-    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference, oracle")
+    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference, oracle, pyramid")
     parser.add_argument("--recipes", default="residual-cg,cycle-lsgan", help="training.study configuration names")
     parser.add_argument("--minutes", type=float, default=2.0,
                         help="time limit per training run (train: the report run; recipes: each run)")
@@ -325,7 +348,7 @@ def main() -> int:
             "--epochs", "2"] if args.smoke else []
     size = 32 if args.smoke else 128
     checks = {"train": check_train, "recipes": check_recipes, "video": check_video, "inference": check_inference,
-              "oracle": check_oracle}
+              "oracle": check_oracle, "pyramid": check_pyramid}
     results = {}
     names = args.checks.split(",")
     for name in names:

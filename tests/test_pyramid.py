@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 from livestyle import pyramid
 from livestyle.build import build_onnx
-from livestyle.generator import Generator, load_generator, read_metadata, save_generator
+from livestyle.generator import Generator, load_generator, make_pyramid, read_metadata, save_generator
 from livestyle.machine import probe
 from livestyle.model import load_model
 from livestyle.pyramid import PyramidGenerator
@@ -56,7 +56,7 @@ def game_like(height: int, width: int) -> torch.Tensor:
 @pytest.mark.parametrize("levels", [1, 2, 3])
 @pytest.mark.parametrize("width,height", [(640, 360), (1280, 720), (1920, 1080), (641, 363), (17, 16)])
 def test_untrained_pyramid_returns_its_input(levels, width, height):
-    generator = PyramidGenerator(features=4, upsample="resize", levels=levels, band_features=4).eval()
+    generator = make_pyramid(features=4, upsample="resize", levels=levels, band_features=4).eval()
     x = game_like(height, width)
     with torch.no_grad():
         y = generator(x)
@@ -66,7 +66,7 @@ def test_untrained_pyramid_returns_its_input(levels, width, height):
 
 def trained_like(levels: int = 2, features: int = 4) -> PyramidGenerator:
     """A pyramid whose adjusting layers are not at zero (as after training): parity checks see them."""
-    generator = PyramidGenerator(features=features, upsample="resize", levels=levels, band_features=4)
+    generator = make_pyramid(features=features, upsample="resize", levels=levels, band_features=4)
     with torch.no_grad():
         for gain in generator.gains:
             gain.net[-1].weight.normal_(0, 0.05)

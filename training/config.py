@@ -66,8 +66,8 @@ class TrainConfig:
                                "a Laplacian pyramid around it (livestyle.pyramid): the GANimorph changes the low "
                                "frequencies, light networks adjust the detail bands, any inference size",
                                kind=str, choices=ARCHITECTURES)
-    pyramid_levels: int = option(2, "bands of the pyramid architecture; its GANimorph runs at 1/2^L of the size "
-                                 "(default 2)", kind=int, low=1, high=MAX_LEVELS)
+    pyramid_levels: int = option(3, "bands of the pyramid architecture; its GANimorph runs at 1/2^L of the size "
+                                 "(default 3)", kind=int, low=1, high=MAX_LEVELS)
     crop: bool = option(False, "train on random --image-size crops of each image at its stored size instead of "
                         "the whole image squashed to a square (images must be at least that large: "
                         "python -m training.prepare frames --fit keep)", kind=bool)

@@ -34,8 +34,7 @@ from tqdm import tqdm
 from livestyle.checks import ArgumentParser
 from livestyle.errors import LivestyleError
 from livestyle.files import append_line, check_apart, check_writable, describe, write_json
-from livestyle.generator import Generator, save_generator
-from livestyle.pyramid import PyramidGenerator
+from livestyle.generator import Generator, make_pyramid, save_generator
 from livestyle.model import DEFAULT_SIZE
 from training import display, metrics
 from training.checkpoint import TrainState, load_checkpoint, save_checkpoint
@@ -121,7 +120,7 @@ def resume_config(args: argparse.Namespace, config: TrainConfig, path: Path) -> 
 def make_generator(config: TrainConfig) -> nn.Module:
     """The report's GANimorph, or a Laplacian pyramid around it (its low-frequency GANimorph residual)."""
     if config.architecture == "pyramid":
-        return PyramidGenerator(config.g_features, config.upsample, config.pyramid_levels)
+        return make_pyramid(config.g_features, config.upsample, config.pyramid_levels)
     return Generator(config.g_features, config.upsample, config.residual)
 
 
