@@ -108,6 +108,12 @@ def report(machine: Machine | None = None, model=None, size=(640, 360), engines_
     if model is None:
         lines.append(f"auto: pass --model runs/<run>/{WEIGHTS_FILE} to time the backends and see its choice")
         return lines
+    architecture = getattr(model, "architecture", {})
+    if architecture.get("class") == "PyramidGenerator":
+        lines.append(f"model: a {architecture['levels']}-level Laplacian pyramid around GANimorph "
+                     f"N={architecture['features']} (any inference size)")
+    elif architecture.get("class") == "Generator":
+        lines.append(f"model: GANimorph N={architecture['features']} (inference sides multiples of 8)")
     lines.append(f"auto for {getattr(model, 'label', model)} at {format_size(size)}:")
     try:
         stylizer = Stylizer(model, "auto", size=size, engines_dir=engines_dir, cache_path=cache_path, threads=threads,

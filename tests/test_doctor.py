@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from livestyle import doctor
-from livestyle.generator import Generator, save_generator
+from livestyle.generator import Generator, make_pyramid, save_generator
 from livestyle.machine import probe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +31,16 @@ def test_doctor_with_a_model_says_what_auto_picks(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "  auto: " in result.stdout and "ms/frame" in result.stdout
     assert (tmp_path / "cache" / "backends.json").is_file()
+
+
+def test_doctor_times_a_pyramid_model_at_any_size(tmp_path):
+    weights = tmp_path / "game2movie.safetensors"
+    save_generator(make_pyramid(features=4, levels=2, band_features=4), weights, "game2movie")
+    result = run_livestyle("doctor", "--model", weights, "--size", "65x47", "--threads", "1", "--engines", tmp_path,
+                           env={"LIVESTYLE_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    assert "model: a 2-level Laplacian pyramid around GANimorph N=4 (any inference size)" in result.stdout
+    assert "auto for" in result.stdout and "at 65x47" in result.stdout and "  auto: " in result.stdout
 
 
 def test_doctor_bad_model_is_a_clear_error(tmp_path):

@@ -45,6 +45,19 @@ def test_size_auto_picks_the_largest_that_fits(weights):
     assert any("expect about" in line for line in lines)
 
 
+def test_size_auto_tries_larger_exact_sizes_for_a_pyramid(tmp_path):
+    from livestyle.generator import make_pyramid, save_generator
+    assert selection.candidate_sizes((1366, 768), selection.AUTO_WIDTHS_ANY_SIZE, 1)[:3] == [
+        (1280, 720), (960, 540), (640, 360)]
+    path = tmp_path / "pyramid.safetensors"
+    save_generator(make_pyramid(features=4, levels=2, band_features=4), path, "game2movie")
+    lines = []
+    chosen = selection.choose_size(selection.ModelChoice(path), "torch-cpu", (150, 100), 1.0, 1, tmp_path,
+                                   lines.append)
+    assert chosen.size == (150, 100)  # any size: the capture's own, not rounded to multiples of 8
+    assert "150x100" in lines[0]
+
+
 def make_runs(runs: Path, weights: Path, names) -> None:
     """A run folder per name with a copy of the weights, each newer than the one before."""
     for index, name in enumerate(names):
