@@ -167,6 +167,16 @@ def test_frames_time_stamps_size_and_audio_are_kept(clip, weights, tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
 
+def test_a_pyramid_model_runs_at_a_size_the_plain_one_refuses(clip, tmp_path):
+    from livestyle.generator import make_pyramid, save_generator
+    weights = tmp_path / "pyramid.safetensors"
+    save_generator(make_pyramid(features=4, levels=2, band_features=4), weights, "game2movie")
+    out = tmp_path / "styled.mp4"
+    assert cli(clip, out, "--model", weights, "--size", "61x37", "--stats", tmp_path / "stats.json") == 0
+    assert json.loads((tmp_path / "stats.json").read_text())["inference_size"] == [61, 37]
+    assert len(read_video(out)[0]) == 30
+
+
 @pytest.mark.skipif(not {"libvpx-vp9", "libopus"} <= av.codecs_available, reason="no VP9/Opus encoder in this PyAV")
 def test_audio_the_container_cannot_hold_is_re_encoded(clip, weights, tmp_path, capsys):
     out = tmp_path / "styled.webm"  # WebM takes Opus or Vorbis, not the clip's AAC
