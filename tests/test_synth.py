@@ -195,3 +195,24 @@ def test_cli_exit_codes(tmp_path, capsys, monkeypatch, error, code):
     assert synth.main(["frames", "--out", str(tmp_path / "out"), "--count", "10", "--quiet"]) == code
     message = capsys.readouterr().err
     assert message.startswith("python -m training.synth: error: ") and message.count("\n") == 1, message
+
+
+def test_frame_size_keeps_the_middle_of_the_same_scene_in_every_look(tmp_path):
+    out = synth.write_dataset("frames", tmp_path / "wide", count=10, seed=0, progress=False, frame_size=(72, 40))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["frame_size"] == [72, 40] and manifest["image_size"] == 72
+    game = cv2.imread(str(out / "test/game/00000.png"))
+    assert game.shape == (40, 72, 3)
+    # The same cut of the same scene as the square render, in both looks of the pair.
+    params = synth.sample_params("frames", np.random.default_rng(synth._scene_seeds("frames", 0, "test", 0)[0]))
+    square = synth.render("frames", params, "movie", 72, grain=False)
+    clean = cv2.imread(str(out / "test/movie_clean/00000.png"))[..., ::-1]
+    assert np.array_equal(clean, square[16:56])
+
+
+def test_frame_size_on_the_command_line(tmp_path, capsys):
+    assert synth.main(["frames", "--out", str(tmp_path / "a"), "--count", "10", "--frame-size", "64x36",
+                       "--quiet"]) == 0
+    assert "64x36 frames" in capsys.readouterr().out
+    assert synth.main(["frames", "--out", str(tmp_path / "b"), "--count", "10", "--frame-size", "64"]) == 2
+    assert "--frame-size '64': write WIDTHxHEIGHT" in capsys.readouterr().err

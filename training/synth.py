@@ -17,6 +17,7 @@ import functools
 import json
 import math
 import pathlib
+import re
 import shlex
 import sys
 
@@ -741,15 +742,26 @@ def _jobs(kind: str, counts: dict[str, int]):
                           (f"test/movie_clean/{k:05d}.png", "movie", "movie", False, "oracle_target")]
 
 
+def frame_render_side(frame_size: tuple[int, int]) -> int:
+    """The square side a frame_size (width, height) is cut from: its longer side, up to a multiple of 8."""
+    return -(-max(frame_size) // 8) * 8
+
+
 def write_dataset(kind: str, out_dir, count: int, image_size: int = 128, seed: int = 0,
-                  progress: bool = True, *, overwrite: bool = False, command: str | None = None) -> pathlib.Path:
+                  progress: bool = True, *, overwrite: bool = False, command: str | None = None,
+                  frame_size: tuple[int, int] | None = None) -> pathlib.Path:
     """Write ``count`` images per domain in the project's dataset layout; returns ``out_dir``.
 
     Train and val images are unpaired (independent scenes per domain); ``val/oracle`` and
     ``test`` are paired, with grain-free movie renders as oracle targets. The folder
     appears atomically: it is built next to ``out_dir`` and renamed into place.
+    frame_size (width, height) keeps frames at a display size instead of a square: each scene is
+    drawn as a square of the longer side and its middle width × height kept, the same cut in
+    every look (image_size is then that square's side).
     """
     _check_kind(kind)
+    if frame_size is not None:
+        image_size = frame_render_side(frame_size)
     _check_size(image_size)
     counts = _split_counts(count)
     out_dir = pathlib.Path(out_dir)
@@ -759,13 +771,14 @@ def write_dataset(kind: str, out_dir, count: int, image_size: int = 128, seed: i
         command = (f"training.synth.write_dataset({kind!r}, {str(out_dir)!r}, {count}, "
                    f"image_size={image_size}, seed={seed})")
     with folder_under_construction(out_dir, overwrite=overwrite) as tmp:
-        images, test_pairs = _write_images(kind, tmp, counts, image_size, seed, progress)
+        images, test_pairs = _write_images(kind, tmp, counts, image_size, seed, progress, frame_size)
         from training.metrics import psnr, ssim, uint8_to_unit  # torch is only needed here
 
         game, clean = (uint8_to_unit(np.stack(images)) for images in zip(*test_pairs))
         manifest = {
             "schema": 1, "source": "synthetic", "kind": kind, "generator": "training.synth",
             "synth_version": SYNTH_VERSION, "paired": True, "image_size": image_size, "seed": seed,
+            **({"frame_size": list(frame_size)} if frame_size else {}),
             "channel_order_on_disk": "png", "command": command,
             "counts": {split: {domain: n for domain in LOOKS} for split, n in counts.items()},
             "oracle": {"val": {"game": "val/oracle/game", "movie": "val/oracle/movie"},
@@ -778,8 +791,18 @@ def write_dataset(kind: str, out_dir, count: int, image_size: int = 128, seed: i
     return out_dir
 
 
+def _cut(image: np.ndarray, frame_size: tuple[int, int] | None) -> np.ndarray:
+    """The middle frame_size (width, height) of a square render (the whole image without one)."""
+    if frame_size is None:
+        return image
+    width, height = frame_size
+    top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
+    return np.ascontiguousarray(image[top:top + height, left:left + width])
+
+
 def _write_images(kind: str, root: pathlib.Path, counts: dict[str, int], image_size: int, seed: int,
-                  progress: bool) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
+                  progress: bool, frame_size: tuple[int, int] | None = None
+                  ) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
     total = 2 * counts["train"] + 4 * counts["val"] + 3 * counts["test"]
     images, test_pairs = [], []
     with tqdm(total=total, desc=f"synth {kind}", unit="img", disable=not progress) as bar:
@@ -789,7 +812,7 @@ def _write_images(kind: str, root: pathlib.Path, counts: dict[str, int], image_s
             scene = _scene(kind, sample_params(kind, np.random.default_rng(scene_seed)), image_size * _SUPERSAMPLE)
             rendered = {}
             for path, domain, look, grain, role in outputs:
-                image = _shade_scene(scene, look, image_size, grain, grain_seed)
+                image = _cut(_shade_scene(scene, look, image_size, grain, grain_seed), frame_size)
                 rendered[path.split("/")[1]] = image
                 target = root / path
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -837,6 +860,9 @@ def main(argv=None) -> int:
     parser.add_argument("--count", required=True, type=bounded_int(10, 10**6),
                         help="images per domain, at least 10 (split 8:1:1 into train/val/test)")
     parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128, help="side in pixels, a multiple of 8 (default 128)")
+    parser.add_argument("--frame-size", metavar="WxH", help="keep frames at a display size instead of squares, "
+                        "e.g. 640x360: each scene is drawn as a square of the longer side and its middle kept "
+                        "(for python -m training.fit --crop); replaces --image-size")
     parser.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=0, help="dataset seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -845,8 +871,16 @@ def main(argv=None) -> int:
     except SystemExit as stop:  # --help, or a usage error already reported
         return int(stop.code or 0)
 
-    problem = None
-    if args.kind not in KINDS:
+    problem, frame_size = None, None
+    if args.frame_size is not None:
+        match = re.fullmatch(r"\s*(\d{1,5})\s*[x×X]\s*(\d{1,5})\s*", args.frame_size)
+        if not match or not all(16 <= int(v) <= MAX_SIDE for v in match.groups()):
+            problem = f"--frame-size {args.frame_size!r}: write WIDTHxHEIGHT, each 16 to {MAX_SIDE}, e.g. 640x360"
+        else:
+            frame_size = (int(match[1]), int(match[2]))
+    if problem:
+        pass
+    elif args.kind not in KINDS:
         problem = f"unknown kind {args.kind!r}; use one of: {', '.join(KINDS)}"
     elif args.count < 10:
         problem = f"--count {args.count} is too small; use at least 10 images per domain (split 8:1:1)"
@@ -866,7 +900,7 @@ def main(argv=None) -> int:
     command = "python -m training.synth " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     try:
         out = write_dataset(args.kind, args.out, args.count, args.image_size, args.seed, progress=not args.quiet,
-                            overwrite=args.overwrite, command=command)
+                            overwrite=args.overwrite, command=command, frame_size=frame_size)
     except LivestyleError as error:  # something the user can fix: 2, like the checks above
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
@@ -876,7 +910,8 @@ def main(argv=None) -> int:
     manifest = json.loads((out / "manifest.json").read_text())
     score = manifest["do_nothing"]["test"]
     counts = manifest["counts"]
-    print(f"wrote {out}: {args.kind}, {args.image_size}px, per domain train {counts['train']['game']}, "
+    shape = f"{frame_size[0]}x{frame_size[1]} frames" if frame_size else f"{args.image_size}px"
+    print(f"wrote {out}: {args.kind}, {shape}, per domain train {counts['train']['game']}, "
           f"val {counts['val']['game']}, test {counts['test']['game']} (+ paired oracle val/test)")
     print(f"do-nothing baseline on test (game vs clean movie): SSIM {score['ssim']:.3f}, PSNR {score['psnr']:.2f} dB")
     return 0
