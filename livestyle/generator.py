@@ -5,8 +5,10 @@ concatenated with the first conv's output (3 at 2N, 1 at 4N), a decoder of trans
 skip from the encoder's 2N level (2 blocks there), InstanceNorm(affine) + ReLU, tanh output.
 About 5.6M parameters at N=64. Input and output are RGB in [-1, 1]; H and W divisible by 8.
 
-Weights travel as safetensors whose metadata holds the architecture, so the runtime can rebuild
-the network without importing `training`. Nothing in such a file is trusted: the architecture is
+`make_pyramid` wraps it, in its residual form, in a Laplacian pyramid (livestyle.pyramid): any H×W.
+
+Weights travel as safetensors whose metadata holds the architecture (a plain Generator or a
+PyramidGenerator around one), so the runtime can rebuild the network without importing `training`. Nothing in such a file is trusted: the architecture is
 checked field by field and the tensor names and shapes against the network it describes, from the
 header alone, before any network is built or any tensor read.
 """

@@ -98,8 +98,8 @@ def format_size(size: tuple[int, int]) -> str:
 
 def validate_size(size: tuple[int, int], what: str = "size", multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
     """Inference sizes are width × height, each a multiple of `multiple` (the weights' size_multiple:
-    8 for three stride-2 steps, 1 for a pyramid model, which pads), ≥ 16 (the deepest level's reflect padding needs 2 pixels) and
-    ≤ MAX_SIDE (a typo must not allocate)."""
+    8 for three stride-2 steps, 1 for a pyramid model, which pads), ≥ 16 (the deepest level's
+    reflect padding needs 2 pixels) and ≤ MAX_SIDE (a typo must not allocate)."""
     try:
         width, height = (int(v) for v in size)
     except (TypeError, ValueError, OverflowError):

@@ -3,14 +3,18 @@
 The frame is split into `levels` high-frequency bands and a low-frequency image at 1/2^levels of
 its size with a fixed 5-tap Gaussian (Burt & Adelson's [1 4 6 4 1]/16). The unchanged GANimorph
 `Generator`, in its residual form, translates the low-frequency image as a change to it: the look
-(colour, tone) lives there, and the generator runs on 1/4^levels of the pixels. Each band is then
-scaled per pixel and channel by a gain map that a light network computes at the next coarser
-level from the low frequencies there before and after translation; the frame is rebuilt at full
-size from the adjusted bands. The game's detail travels in the bands, so the model can change it
-only through those gains: it can soften or sharpen, not smear or invent.
+(colour, tone) lives there, and the generator runs on 1/4^levels of the pixels. Each band below
+full size is then scaled per pixel and channel by a gain map that a light network computes at
+the next coarser level from the low frequencies there before and after translation; the
+full-size band (edges, text, outlines) is scaled by one learned gain per channel, which keeps the
+costliest level at one upsampling (a full-size gain map cost a third of the CPU time at 640×360).
+The frame is rebuilt at full size from the adjusted bands. The game's detail travels in the
+bands, so the model can change it only through those gains: it can soften or sharpen, not smear
+or invent.
 
-Every adjusting network ends in a zero-initialised convolution, so an untrained PyramidGenerator
-returns its input (to within the residual generator's ±0.999 clamp: well under 1/255).
+Every gain network ends in a zero-initialised convolution and the per-channel gains start at 1,
+so an untrained PyramidGenerator returns its input (to within the residual generator's ±0.999
+clamp: well under 1/255).
 
 Any H×W works: a level halves with ceil and crops back after doubling; the low-frequency image is
 padded (reflect) to the generator's multiple of 8 and cropped back. Input and output: RGB in
@@ -71,24 +75,6 @@ def up(x: torch.Tensor, size) -> torch.Tensor:
     return _up_1d(_up_1d(x, -1, int(size[1])), -2, int(size[0]))
 
 
-def split(x: torch.Tensor, levels: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """(bands, gaussians): gaussians[0] = x, gaussians[k+1] = down(gaussians[k]); bands[k] =
-    gaussians[k] − up(gaussians[k+1]), finest first. x == bands[0] + up(bands[1] + up(...))."""
-    bands, gaussians = [], [x]
-    for _ in range(levels):
-        smaller = down(gaussians[-1])
-        bands.append(gaussians[-1] - up(smaller, gaussians[-1].shape[-2:]))
-        gaussians.append(smaller)
-    return bands, gaussians
-
-
-def merge(bands: list[torch.Tensor], low: torch.Tensor) -> torch.Tensor:
-    """The inverse of split: rebuild the full-size image from its bands and low-frequency image."""
-    for band in reversed(bands):
-        low = band + up(low, band.shape[-2:])
-    return low
-
-
 class BandGain(nn.Module):
     """Gains for one band, computed at the next coarser level from [low frequencies there before,
     after translation]: two 3×3 convs (spatial context, few pixels). Zero-initialised last conv:
@@ -103,7 +89,7 @@ class BandGain(nn.Module):
         nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-        # channels_last: oneDNN runs these few-channel convs 2-10× faster so (NCHW stays NCHW outside).
+        # channels_last: oneDNN runs these few-channel convs 2-10× faster that way on the CPU; NCHW outside.
         both = torch.cat([before, after], dim=1)
         if torch.jit.is_tracing():  # ONNX export: layouts are the runtime's business (and confuse its shapes)
             return self.net(both)

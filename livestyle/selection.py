@@ -205,7 +205,8 @@ def open_stylizer(choice: ModelChoice, backend: str, size, threads: int, engines
 
 # ---------------------------------------------------------------------------------------------- sizes
 
-def candidate_sizes(capture: tuple[int, int], widths=AUTO_WIDTHS, multiple: int = SIZE_MULTIPLE) -> list[tuple[int, int]]:
+def candidate_sizes(capture: tuple[int, int], widths=AUTO_WIDTHS,
+                    multiple: int = SIZE_MULTIPLE) -> list[tuple[int, int]]:
     """Largest first, the capture's aspect ratio, multiples of `multiple` (the model's size rule),
     never wider than the capture."""
     width, height = capture
