@@ -123,3 +123,22 @@ def test_stylizer_runs_a_pyramid_at_an_odd_size(backend, tmp_path):
     assert out.shape == (187, 333, 3)
     reference = Stylizer(generator, "torch-cpu", size=(333, 187), engines_dir=tmp_path, log=lambda message: None)
     assert np.abs(out.astype(int) - reference(frame).astype(int)).max() <= 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch-cuda: no CUDA device")
+@pytest.mark.parametrize("mode", ["graph", "compile"])
+def test_torch_cuda_fp16_matches_torch_cpu(mode, tmp_path):
+    generator = trained_like(levels=3)
+    cpu = Stylizer(generator, "torch-cpu", size=(641, 361), threads=1)
+    cuda = Stylizer(generator, "torch-cuda", size=(641, 361), cuda_mode=mode)
+    frame = np.random.default_rng(1).integers(0, 256, (361, 641, 3), dtype=np.uint8)
+    assert np.abs(cuda(frame).astype(int) - cpu(frame)).max() <= 8  # fp16
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or probe().tensorrt is None,
+                    reason="TensorRT needs the tensorrt package and a CUDA device")
+def test_tensorrt_engine_of_a_pyramid(tmp_path):
+    from livestyle.build import build_tensorrt
+    model = load_model(trained_like(levels=3))
+    engine = build_tensorrt(model, (1280, 720), tmp_path, probe(), log=lambda message: None)
+    assert engine.is_file()  # kept only when its parity with torch fp32 passed
