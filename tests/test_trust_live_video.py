@@ -318,7 +318,9 @@ def test_a_dead_x_server_ends_the_session_with_an_error(weights, tmp_path):
     output, _ = process.communicate(timeout=120)
     errors = [line for line in output.splitlines() if line.startswith("error: ")]
     assert process.returncode == 1, output
-    assert "Traceback" not in output and len(errors) == 1 and "lost the display" in errors[0], output
+    # Which line depends on timing: the server may die before the capture thread has connected to it.
+    said = "lost the display" in errors[0] or "screen capture cannot start" in errors[0] if errors else False
+    assert "Traceback" not in output and len(errors) == 1 and said, output
     data = json.loads(stats.read_text())
     assert data["error"] and "lost the display" in data["error"] and data["exit_reason"] in ("display lost", "error")
 
