@@ -7,14 +7,15 @@ import training.study as study
 def test_study_runs_configurations_tabulates_and_reuses(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the synthetic set is cached under ./data, runs under ./runs
     monkeypatch.setattr(study, "BUDGET", ["--quick", *TINY, "--limit", "8", "--epochs", "1", "--seed", "0"])
-    argv = ["--kinds", "faces", "--only", "report", "residual-cg", "--no-write"]
+    argv = ["--kinds", "faces", "--only", "report", "residual-cg", "colour-transfer", "--no-write"]
     assert study.main(argv) == 0
     output = capsys.readouterr().out
     assert "| *do nothing* |" in output and "`report`" in output and "`residual-cg`" in output
+    assert "| `colour-transfer` | not learnt" in output
     record = json.loads((tmp_path / "runs" / "study" / "faces-residual-cg" / "study.json").read_text())
     assert record["eval"]["oracle"]["game2movie"]["model"]["ssim"] > 0
     assert study.main(argv) == 0  # a second run reuses what is finished
-    assert capsys.readouterr().out.count("reused") == 2
+    assert capsys.readouterr().out.count("reused") == 3
 
 
 def _record(kind, name, ssim, psnr, nothing=(0.5, 15.0)):
@@ -54,3 +55,50 @@ def test_table_shows_structure_and_display_scores_of_real_footage():
     assert "0.750 / 19.40 / 0.960" in text  # doing nothing at display size
     assert "0.440 / 13.50 / 0.520" in text and "0.400 / 15.00 / 0.610" in text
     assert study.fit_target("data/real-toy-v1") == ["frames", "--data", "data/real-toy-v1"]
+
+
+def _shown(kind, name, model, nothing=(0.70, 20.0, 0.96)):
+    """A record with display scores (SSIM, PSNR, structure) on a real-footage oracle."""
+    scores = {"ssim": model[0], "psnr": model[1], "structure": model[2]}
+    shown = {"model": scores, "do_nothing": dict(zip(("ssim", "psnr", "structure"), nothing))}
+    record = _record(kind, name, model[0], model[1])
+    record["eval"]["display"] = shown
+    return record
+
+
+def test_default_rule_needs_margins_structure_and_the_colour_transfer_baseline():
+    kinds = ["real-a", "real-b"]
+    records = [_shown("real-a", "colour-transfer", (0.65, 18.0, 0.95)), _shown("real-b", "colour-transfer", (0.75, 24.0, 0.95)),
+               # best SSIM on both, but loses structure on real-a: out
+               _shown("real-a", "resize-cg-id", (0.80, 22.0, 0.80)), _shown("real-b", "resize-cg-id", (0.80, 25.0, 0.96)),
+               # meets everything
+               _shown("real-a", "pyramid", (0.72, 20.6, 0.96)), _shown("real-b", "pyramid", (0.76, 24.5, 0.96)),
+               # below doing nothing + 0.5 dB on real-a
+               _shown("real-a", "pyramid-adv", (0.75, 20.3, 0.96)), _shown("real-b", "pyramid-adv", (0.78, 24.6, 0.96))]
+    name, qualified, margins = study.choose_default(records, kinds)
+    assert (name, qualified) == ("pyramid", True)
+    assert set(margins) == {"real-a", "real-b"} and min(margins["real-a"].values()) >= 0
+    assert "Default by the rule" in study.describe_choice(name, qualified, margins)
+    # Without the qualifying one, the closest is named with what it lacks, and the baseline is never chosen.
+    records = [r for r in records if r["name"] != "pyramid"]
+    name, qualified, margins = study.choose_default(records, kinds)
+    assert (name, qualified) == ("pyramid-adv", False)
+    text = study.describe_choice(name, qualified, margins)
+    assert "Closest: `pyramid-adv`" in text and "real-a: psnr -0.200" in text
+
+
+def test_colour_transfer_moves_the_lab_statistics():
+    import torch
+    from training.colour_transfer import ColourTransfer, lab_statistics
+    generator = torch.Generator().manual_seed(0)
+    game = (torch.rand(4, 24, 32, 3, generator=generator) * 160).to(torch.uint8)
+    movie = (torch.rand(4, 24, 32, 3, generator=generator) * 100 + 120).to(torch.uint8)
+    transfer = ColourTransfer(lab_statistics(game), lab_statistics(movie))
+    moved = transfer(game.permute(0, 3, 1, 2).float().div(127.5).sub(1))
+    moved_uint8 = moved.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    mean, std = lab_statistics(moved_uint8)
+    target_mean, target_std = lab_statistics(movie)
+    assert torch.allclose(mean, target_mean, atol=1.5) and torch.allclose(std, target_std, rtol=0.1, atol=1.0)
+    same = ColourTransfer(lab_statistics(game), lab_statistics(game))
+    x = game.permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    assert (same(x) - x).abs().max() < 2 / 255

@@ -146,9 +146,6 @@ def validate(config: TrainConfig) -> None:
         check_side(config.image_size, "--image-size")
     except LivestyleError as error:
         raise TrainingError(f"{error}; the generator halves the size three times") from None
-    if config.recipe == "report" and config.architecture != "plain":
-        raise TrainingError(f"--recipe report with --architecture {config.architecture}: the report's recipe is its "
-                            f"plain generator; drop --recipe report to train a {config.architecture} generator")
     for name in ("epochs", "batch_size", "g_features", "d_features"):
         if getattr(config, name) < 1:
             raise TrainingError(f"{flag_name(name)} {getattr(config, name)}: must be at least 1")

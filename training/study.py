@@ -26,7 +26,7 @@ import torch
 
 from livestyle.files import write_json
 from training import fit
-from training.config import to_argv
+from training.config import TrainConfig, to_argv
 
 STUDY_DIR = Path("runs") / "study"
 BUDGET = ["--quick", "--seed", "0", "--save-every-minutes", "60"]
@@ -35,6 +35,7 @@ BUDGET = ["--quick", "--seed", "0", "--save-every-minutes", "60"]
 # default was "cycle-lsgan".
 CYCLE_LSGAN = {"recipe": "report", "gan_loss": "lsgan", "lr_g": 2e-4, "lr_d": 2e-4, "lambdas": [0.0625, 0.625, 0.3125]}
 RESIDUAL = {**CYCLE_LSGAN, "residual": True, "identity": "cyclegan", "lambdas": [0.1, 0.8, 0.1]}
+PYRAMID = {**CYCLE_LSGAN, "upsample": "resize", "identity": "cyclegan", "architecture": "pyramid"}
 # Each a lever of issue 3, measured against the first two.
 CONFIGURATIONS = {
     "report": ({"recipe": "report"}, "the report's Table 1: λ per preset, BCE, lr 1e-3/1e-4"),
@@ -49,7 +50,25 @@ CONFIGURATIONS = {
     # Added after the first eight: the two levers that helped most on their own, together.
     "resize-cg-id": ({**CYCLE_LSGAN, "upsample": "resize", "identity": "cyclegan"},
                      "cycle-lsgan + resize-convolution + CycleGAN's identity"),
+    # Issue 16: the pyramid generator (issue 15) around resize-cg-id's network, and its levers.
+    "pyramid": ({**PYRAMID}, "resize-cg-id's GANimorph in a 3-level Laplacian pyramid"),
+    "pyramid-l2": ({**PYRAMID, "pyramid_levels": 2}, "pyramid with 2 levels (GANimorph at 1/4 a side)"),
+    "pyramid-adv": ({**PYRAMID, "lambdas": [0.3, 0.6, 0.1]}, "pyramid, stronger adversary: λ .3/.6/.1"),
+    "pyramid-adv-lr": ({**PYRAMID, "lambdas": [0.3, 0.6, 0.1], "lr_g": 1e-3},
+                       "pyramid-adv with the generator's learning rate 1e-3"),
+    "pyramid-crop": ({**PYRAMID, "crop": True, "image_size": 128},
+                     "pyramid trained on 128 px crops at the stored size (4× the pixels per step)"),
 }
+
+
+# Methods that are not training runs, scored the same way (issue 16's baseline).
+METHODS = {
+    "colour-transfer": (None, "not learnt: Reinhard colour transfer, the game set's Lab mean and spread moved to "
+                              "the movie set's"),
+}
+ENTRIES = {**CONFIGURATIONS, **METHODS}
+# The rule that picks the default (issue 16): on every real-footage oracle, shown at display size.
+RULE = {"ssim_margin": 0.01, "psnr_margin": 0.5, "structure_share": 0.9}
 
 
 # Where and how a run is kept, and the recipe's label: not what it learns.
@@ -79,6 +98,9 @@ def run_configuration(kind: str, name: str, overrides: dict, fresh: bool, root: 
         # Reuse a finished run only if it trained with exactly these settings (a damaged one is re-run).
         try:
             trained = training_settings(json.loads((run_dir / "config.json").read_text()))
+            # Settings added since the run was made had their defaults then.
+            trained = {**{k: v for k, v in training_settings(TrainConfig().to_dict()).items() if k not in trained},
+                       **trained}
             record = json.loads(record_path.read_text())
         except (OSError, ValueError, AttributeError):
             trained, record = None, None
@@ -103,6 +125,44 @@ def run_configuration(kind: str, name: str, overrides: dict, fresh: bool, root: 
     print(f"{'':27s} {seconds:.0f} s   game→movie SSIM {oracle['model']['ssim']:.3f} "
           f"PSNR {oracle['model']['psnr']:.2f} dB (nothing {oracle['do_nothing']['ssim']:.3f} / "
           f"{oracle['do_nothing']['psnr']:.2f} dB)", flush=True)
+    return record
+
+
+def run_method(kind: str, name: str, fresh: bool, root: Path = STUDY_DIR) -> dict:
+    """A method of METHODS on the oracle `kind`, with the study's data and sizes, scored like a run."""
+    from livestyle.model import DEFAULT_SIZE
+    from training import display
+    from training.colour_transfer import fit_pair
+    from training.data import read_frames, read_manifest
+    from training.evaluate import is_recorded, training_size_scores
+    from training.synth import cached_dataset
+
+    run_dir = root / f"{label(kind)}-{name}"
+    record_path = run_dir / "study.json"
+    if not fresh and record_path.is_file():
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError):
+            record = None
+        if isinstance(record, dict) and isinstance(record.get("eval"), dict):
+            print(f"{label(kind):6s} {name:20s} reused ({run_dir})", flush=True)
+            return record
+    config = fit.build_config(fit.parse_args([*fit_target(kind), *BUDGET]))
+    data = Path(config.data) if config.data else cached_dataset(kind, config.count, config.image_size, config.seed)
+    print(f"{label(kind):6s} {name:20s} fitted to {data}", flush=True)
+    started = time.perf_counter()
+    game2movie, movie2game = fit_pair(data, config.limit)
+    evaluation, _ = training_size_scores(game2movie, movie2game, data, config.image_size, "cpu")
+    manifest = read_manifest(data)
+    if is_recorded(manifest):
+        oracle = manifest["oracle"]["test"]
+        inputs, names = read_frames(data / oracle["game"])
+        truths, _ = read_frames(data / oracle["movie"], names)
+        stylize = display.generator_stylize(game2movie, DEFAULT_SIZE, None, "cpu")
+        evaluation["display"], _ = display.display_scores(stylize, inputs, truths, DEFAULT_SIZE)
+    record = {"kind": kind, "name": name, "flags": [], "seconds": time.perf_counter() - started, "eval": evaluation}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(record_path, record)
     return record
 
 
@@ -131,6 +191,69 @@ def choose(records: list[dict], kinds: list[str]) -> str | None:
     return candidates[0] if candidates else None
 
 
+# Shortfalls are counted in these units when no configuration meets the rule (closest = least total).
+_SHORTFALL_UNITS = {"ssim": 0.01, "psnr": 0.5, "structure": 0.01, "ssim_vs_colour_transfer": 0.01,
+                    "psnr_vs_colour_transfer": 0.5}
+
+
+def shown_on(records: list[dict], name: str, kind: str) -> dict:
+    return next(r for r in records if r["kind"] == kind and r["name"] == name)["eval"]["display"]
+
+
+def rule_margins(records: list[dict], name: str, kind: str) -> dict:
+    """How far `name` is past each requirement of the default rule on one real-footage oracle, shown
+    at display size (negative: short of it): at least doing nothing's SSIM + 0.01 and PSNR + 0.5 dB,
+    at least 0.9 of its structure, and above the colour-transfer baseline's SSIM and PSNR."""
+    mine = shown_on(records, name, kind)
+    model, nothing = mine["model"], mine["do_nothing"]
+    margins = {"ssim": model["ssim"] - (nothing["ssim"] + RULE["ssim_margin"]),
+               "psnr": model["psnr"] - (nothing["psnr"] + RULE["psnr_margin"]),
+               "structure": model["structure"] - RULE["structure_share"] * nothing["structure"]}
+    if any(r["kind"] == kind and r["name"] == "colour-transfer" for r in records):
+        baseline = shown_on(records, "colour-transfer", kind)["model"]
+        margins["ssim_vs_colour_transfer"] = model["ssim"] - baseline["ssim"]
+        margins["psnr_vs_colour_transfer"] = model["psnr"] - baseline["psnr"]
+    return margins
+
+
+def choose_default(records: list[dict], kinds: list[str]) -> tuple[str | None, bool, dict]:
+    """The rule of issue 16: among the trained configurations that meet every requirement of
+    rule_margins on every real-footage oracle, the best mean SSIM as shown; if none does, the one
+    whose summed shortfalls are least. (name, whether it meets the rule, its margins per oracle)."""
+    real = [k for k in kinds if all("display" in r["eval"] for r in records if r["kind"] == k)]
+    candidates = [n for n in ranked(records, kinds) if n not in METHODS]
+    if not real or not candidates:
+        return None, False, {}
+    margins = {n: {k: rule_margins(records, n, k) for k in real} for n in candidates}
+
+    def mean_shown_ssim(name: str) -> float:
+        return sum(shown_on(records, name, k)["model"]["ssim"] for k in real) / len(real)
+
+    def shortfall(name: str) -> float:
+        return sum(max(0.0, -value) / _SHORTFALL_UNITS[key] for k in real for key, value in margins[name][k].items())
+
+    qualified = [n for n in candidates if shortfall(n) == 0]
+    if qualified:
+        best = max(qualified, key=mean_shown_ssim)
+        return best, True, margins[best]
+    closest = min(candidates, key=lambda n: (shortfall(n), -mean_shown_ssim(n)))
+    return closest, False, margins[closest]
+
+
+def describe_choice(name: str | None, qualified: bool, margins: dict) -> str:
+    if name is None:
+        return "No real-footage oracle in this study: the default rule (issue 16) needs one."
+    if qualified:
+        return (f"Default by the rule (issue 16): `{name}` — it beats doing nothing on every real-footage oracle "
+                f"as shown (≥ +{RULE['ssim_margin']} SSIM, ≥ +{RULE['psnr_margin']} dB, ≥ {RULE['structure_share']} "
+                f"of its structure) and the colour-transfer baseline, with the best mean SSIM among those that do.")
+    short = "; ".join(f"{label(kind)}: " + ", ".join(f"{key.replace('_', ' ')} {value:+.3f}"
+                                                      for key, value in values.items() if value < 0)
+                      for kind, values in margins.items() if any(v < 0 for v in values.values()))
+    return (f"No configuration meets the default rule (issue 16). Closest: `{name}`, short of it by {short} "
+            f"(SSIM and structure in absolute units, PSNR in dB).")
+
+
 def table(records: list[dict], kinds: list[str]) -> str:
     def cell(record, direction, which="model"):
         return format_cell(_score(record, direction, which))
@@ -155,7 +278,7 @@ def table(records: list[dict], kinds: list[str]) -> str:
         versus_report = "" if name == "report" or not has_report else \
             ("yes" if beats(records, name, kinds, "report") else "no")
         versus_nothing = "yes" if beats(records, name, kinds, "nothing") else "no"
-        lines.append(f"| `{name}` | {CONFIGURATIONS[name][1]} | " + " | ".join(
+        lines.append(f"| `{name}` | {ENTRIES[name][1]} | " + " | ".join(
             f"{cell(rows[k], 'game2movie')} | {cell(rows[k], 'movie2game')}" for k in kinds)
             + "".join(f" | {shown(rows[k])}" for k in displayed)
             + f" | {mean:.3f} | {versus_report} | {versus_nothing} |")
@@ -169,7 +292,7 @@ def format_cell(scores: dict) -> str:
 
 
 def ranked(records: list[dict], kinds: list[str]) -> list[str]:
-    names = [n for n in CONFIGURATIONS if sum(r["name"] == n for r in records) == len(kinds)]
+    names = [n for n in ENTRIES if sum(r["name"] == n for r in records) == len(kinds)]
     return sorted(names, key=lambda n: -sum(_score(r)["ssim"] for r in records if r["name"] == n))
 
 
@@ -179,13 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default="faces,frames",
                         help="comma-separated oracles: faces, frames (synthetic) or data set folders, e.g. "
                              "data/real-supertux-teal-orange-other-levels-v1 (default faces,frames)")
-    parser.add_argument("--only", nargs="+", choices=sorted(CONFIGURATIONS), help="run just these")
+    parser.add_argument("--only", nargs="+", choices=sorted(ENTRIES), help="run just these")
     parser.add_argument("--fresh", action="store_true", help="rerun even finished configurations")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument("--section", help="write this study's table to this docs/benchmarks.md section (without it, "
+                        "only the full faces,frames study is written, to recipe-study)")
+    parser.add_argument("--title", default="Study", help="with --section: the section's heading")
     args = parser.parse_args(argv)
     kinds = args.kinds.split(",")
-    names = args.only or list(CONFIGURATIONS)
-    records = [run_configuration(kind, name, CONFIGURATIONS[name][0], args.fresh)
+    names = args.only or list(ENTRIES)
+    records = [run_method(kind, name, args.fresh) if name in METHODS else
+               run_configuration(kind, name, CONFIGURATIONS[name][0], args.fresh)
                for name in names for kind in kinds]
     text = table(records, kinds)
     chosen = choose(records, kinds) if any(r["name"] == "report" for r in records) else None
@@ -193,8 +320,23 @@ def main(argv: list[str] | None = None) -> int:
                f"every oracle): `{chosen}`." if chosen else
                "No configuration beats `report` in SSIM and PSNR on every oracle.")
     text += "\n\n" + verdict
+    if any("display" in r["eval"] for r in records):
+        text += "\n\n" + describe_choice(*choose_default(records, kinds))
     print("\n" + text)
-    if not args.no_write and not args.only and kinds == ["faces", "frames"]:
+    if args.section and not args.no_write:
+        from livestyle.devtools.benchmark_doc import machine, update_section
+
+        minutes = sum(r["seconds"] for r in records) / 60
+        command = " ".join(["python -m training.study", *(argv if argv is not None else sys.argv[1:])])
+        body = (f"## {args.title}\n\n`{command}` — {machine()}. Budget per trained configuration: "
+                f"`training.fit frames --quick` (64×64, 200 images per domain, 3 epochs, batch 4 = 150 steps, seed 0) "
+                f"unless its row says otherwise; {len(records)} rows, {minutes:.0f} min in all. Cells: SSIM / PSNR "
+                f"(dB) / structure against the oracle's true renders, at the training size and, on real footage, "
+                f"run at 640x360 and shown at 640x360 (the display columns). Sorted by mean game→movie SSIM at the "
+                f"training size.\n\n{text}\n")
+        update_section(args.section, body)
+        print(f"\nwrote docs/benchmarks.md section {args.section}")
+    elif not args.no_write and not args.only and kinds == ["faces", "frames"]:
         from livestyle.devtools.benchmark_doc import machine, update_section
 
         minutes = sum(r["seconds"] for r in records) / 60
