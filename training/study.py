@@ -58,6 +58,12 @@ CONFIGURATIONS = {
                        "pyramid-adv with the generator's learning rate 1e-3"),
     "pyramid-crop": ({**PYRAMID, "crop": True, "image_size": 128},
                      "pyramid trained on 128 px crops at the stored size (4× the pixels per step)"),
+    # The pyramid trains 150 steps in under 2 of the budget's 5 CPU minutes: spend the rest on steps.
+    "pyramid-l2-long": ({**PYRAMID, "pyramid_levels": 2, "epochs": 8}, "pyramid-l2 for 8 epochs (400 steps)"),
+    "pyramid-l2-long-mid": ({**PYRAMID, "pyramid_levels": 2, "epochs": 8, "lambdas": [0.15, 0.7, 0.15]},
+                            "pyramid-l2-long with λ .15/.7/.15 (adversary between default and -adv)"),
+    "pyramid-l2-long-lr": ({**PYRAMID, "pyramid_levels": 2, "epochs": 8, "lr_g": 5e-4},
+                           "pyramid-l2-long with the generator's learning rate 5e-4"),
 }
 
 
