@@ -80,7 +80,7 @@ def load_model(source: str | Path | nn.Module | Model) -> Model:
     except OSError as error:
         raise LivestyleError(describe(error, path, "cannot read")) from None
     return Model(module, sha256, path, module.architecture(), metadata.get("direction", "game2movie"),
-                 size_multiple(path, metadata), trained_on(path, metadata))
+                 size_multiple(path, metadata, module.architecture()), trained_on(path, metadata))
 
 
 def newest_weights(runs: str | Path = "runs") -> Path:

@@ -178,15 +178,14 @@ def check_oracle(args, out: Path, tiny: list[str], size: int) -> dict:
 
 def check_pyramid(args, out: Path, tiny: list[str], size: int) -> dict:
     """The inference check for the plain generator and a pyramid around it, side by side."""
-    args.inference_sizes = args.inference_sizes or ("64x48,97x61" if args.smoke else "1280x720,1920x1080")
     args.inference_modes = "graph"
+    given = args.inference_sizes or "1280x720,1920x1080"
     results = {"header": "| network | size | fp32 eager ms | fp16 ms (median / p95) by mode | best | parity vs "
                          "torch-cpu (max abs) |\n|---|---|---|---|---|---|", "table": []}
     for architecture in ("plain", "pyramid"):
-        if architecture == "plain" and args.smoke:
-            args.inference_sizes = "64x48,96x64"  # the plain generator needs multiples of 8
-        elif args.smoke:
-            args.inference_sizes = "64x48,97x61"
+        # Smoke: tiny sizes, an odd one for the pyramid (the plain generator needs multiples of 8).
+        smoke = "64x48,96x64" if architecture == "plain" else "64x48,97x61"
+        args.inference_sizes = smoke if args.smoke else given
         result = check_inference(args, out, tiny, size, architecture=architecture, features=16)
         results[architecture] = result
         results["table"] += [f"| {architecture} N=16 {row}" for row in result["table"]]

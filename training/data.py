@@ -46,9 +46,9 @@ def read_image(path: Path, image_size: int | None) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_folder(folder: Path, image_size: int, limit: int | None = None,
-                names: list[str] | None = None) -> tuple[torch.Tensor, list[str]]:
-    """All images of one folder as a uint8 N×H×W×3 tensor, sorted by name."""
+def training_files(folder: Path, limit: int | None = None, names: list[str] | None = None) -> list[Path]:
+    """The image files of one data set folder, sorted by name (or the given names): a missing or
+    empty folder is one DataError that says what to do."""
     if not folder.is_dir():
         raise DataError(f"missing folder {folder}: expected images in "
                         "DIR/{train,val,test}/{game,movie}/ (see README, 'Data layout')")
@@ -56,8 +56,13 @@ def read_folder(folder: Path, image_size: int, limit: int | None = None,
     if not files:
         raise DataError(f"no images in {folder}: put .png/.jpg files there "
                         "or point --data at another data set")
-    if limit is not None:
-        files = files[:limit]
+    return files[:limit] if limit is not None else files
+
+
+def read_folder(folder: Path, image_size: int, limit: int | None = None,
+                names: list[str] | None = None) -> tuple[torch.Tensor, list[str]]:
+    """All images of one folder as a uint8 N×H×W×3 tensor, sorted by name."""
+    files = training_files(folder, limit, names)
     images = np.stack([read_image(path, image_size) for path in files])
     return torch.from_numpy(images), [p.name for p in files]
 
@@ -65,14 +70,16 @@ def read_folder(folder: Path, image_size: int, limit: int | None = None,
 def read_for_crops(folder: Path, image_size: int, limit: int | None = None) -> list[torch.Tensor]:
     """All images of one folder at their stored sizes (uint8 H×W×3 each), for random image_size
     crops; none may be smaller than image_size (a crop is never upscaled)."""
-    images, names = read_frames(folder, limit=limit)
-    for image, name in zip(images, names):
+    images = []
+    for path in training_files(folder, limit):
+        image = read_image(path, None)
         height, width = image.shape[:2]
         if min(height, width) < image_size:
-            raise DataError(f"{folder / name} is {width}x{height}, smaller than --image-size {image_size}: crops are "
+            raise DataError(f"{path} is {width}x{height}, smaller than --image-size {image_size}: crops are "
                             f"never upscaled; use --image-size {max(16, min(height, width) // 8 * 8)} or less, or "
                             f"larger images (python -m training.prepare frames --fit keep)")
-    return [torch.from_numpy(image) for image in images]
+        images.append(torch.from_numpy(image))
+    return images
 
 
 def random_crops(images, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -167,9 +174,6 @@ def load_training_data(root: str | Path, image_size: int, limit: int | None = No
     manifest = read_manifest(root)
     val_limit = None if limit is None else max(2, limit // 8)
     if crop:
-        for domain in DOMAINS:
-            if not (root / "train" / domain).is_dir():
-                read_folder(root / "train" / domain, image_size)  # the usual message for a missing folder
         train = {d: read_for_crops(root / "train" / d, image_size, limit) for d in DOMAINS}  # lists
     else:
         train = {d: read_folder(root / "train" / d, image_size, limit)[0] for d in DOMAINS}

@@ -97,14 +97,19 @@ def training_size_scores(game2movie, movie2game, root: Path, size: int, device) 
     return result, rows
 
 
+def test_pairs(root: Path, manifest: dict) -> tuple[list, list]:
+    """The paired test frames of a recorded oracle at full size: (game inputs, true movie frames)."""
+    oracle = manifest["oracle"]["test"]
+    inputs, names = read_frames(root / oracle["game"])
+    return inputs, read_frames(root / oracle["movie"], names)[0]
+
+
 def display_evaluation(weights: Path, root: Path, manifest: dict, size: tuple[int, int], output_size,
                        backend: str) -> tuple[dict, list]:
     """Game→movie through livestyle.Stylizer on the full-size paired test frames."""
     from livestyle.stylizer import Stylizer
 
-    oracle = manifest["oracle"]["test"]
-    inputs, names = read_frames(root / oracle["game"])
-    truths, _ = read_frames(root / oracle["movie"], names)
+    inputs, truths = test_pairs(root, manifest)
     stylizer = Stylizer(weights, backend, size=size, output_size=output_size or "input", log=lambda *_: None)
     try:
         result, kept = display.display_scores(lambda frame: np.ascontiguousarray(stylizer(frame[..., ::-1])[..., ::-1]), inputs, truths,

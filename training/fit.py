@@ -38,8 +38,8 @@ from livestyle.generator import Generator, make_pyramid, save_generator
 from livestyle.model import DEFAULT_SIZE
 from training import display, metrics
 from training.checkpoint import TrainState, load_checkpoint, save_checkpoint
-from training.config import (CROP_RENDER_SCALE, PRESETS, QUICK, RECIPES, TrainConfig, TrainingError, add_options, explicit_overrides,
-                             flag_name, make_config, may_change_on_resume, parse_lambdas)
+from training.config import (CROP_RENDER_SCALE, PRESETS, QUICK, RECIPES, TrainConfig, TrainingError, add_options,
+                             explicit_overrides, flag_name, make_config, may_change_on_resume, parse_lambdas)
 from training.config import validate as validate_config
 from training.data import Dataset, ReportAugmentation, load_training_data, random_crops, to_model_range, translate
 from training.discriminator import Discriminator
@@ -182,8 +182,7 @@ class Nets:
     """The four networks, their optimisers, and the DDP wrappers used for the training forward."""
 
     def __init__(self, config: TrainConfig, env: Environment):
-        self.generators = GeneratorPair(config).to(
-            env.device, memory_format=env.memory_format)
+        self.generators = GeneratorPair(config).to(env.device, memory_format=env.memory_format)
         self.discriminators = DiscriminatorPair(config.d_features, config.spectral_norm).to(
             env.device, memory_format=env.memory_format)
         self.pools = {d: ImagePool(config.pool_size) for d in ("game", "movie")}

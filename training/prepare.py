@@ -559,7 +559,7 @@ def _count_domain(name: str, sources: list[Source], kind: str, count: int, split
 
 
 def _pick_images(domains: dict[str, Domain], kind: str, quotas: dict[str, int], tmp: Path, image_size: int,
-                 fit: str, min_gap: float | None, allow_fewer: bool, progress: bool) -> int:
+                 fit: tuple[str, int], min_gap: float | None, allow_fewer: bool, progress: bool) -> int:
     """Draw and extract every domain's images into scratch files; returns the extraction passes it took."""
     passes = 1
     if kind == "frames":  # the draw knows what is usable before anything is decoded again

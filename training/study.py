@@ -139,8 +139,8 @@ def run_method(kind: str, name: str, fresh: bool, root: Path = STUDY_DIR) -> dic
     from livestyle.model import DEFAULT_SIZE
     from training import display
     from training.colour_transfer import fit_pair
-    from training.data import read_frames, read_manifest
-    from training.evaluate import is_recorded, training_size_scores
+    from training.data import read_manifest
+    from training.evaluate import is_recorded, test_pairs, training_size_scores
     from training.synth import cached_dataset
 
     run_dir = root / f"{label(kind)}-{name}"
@@ -161,9 +161,7 @@ def run_method(kind: str, name: str, fresh: bool, root: Path = STUDY_DIR) -> dic
     evaluation, _ = training_size_scores(game2movie, movie2game, data, config.image_size, "cpu")
     manifest = read_manifest(data)
     if is_recorded(manifest):
-        oracle = manifest["oracle"]["test"]
-        inputs, names = read_frames(data / oracle["game"])
-        truths, _ = read_frames(data / oracle["movie"], names)
+        inputs, truths = test_pairs(data, manifest)
         stylize = display.generator_stylize(game2movie, DEFAULT_SIZE, None, "cpu")
         evaluation["display"], _ = display.display_scores(stylize, inputs, truths, DEFAULT_SIZE)
     record = {"kind": kind, "name": name, "flags": [], "seconds": time.perf_counter() - started, "eval": evaluation}

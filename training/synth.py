@@ -878,8 +878,8 @@ def main(argv=None) -> int:
             problem = f"--frame-size {args.frame_size!r}: write WIDTHxHEIGHT, each 16 to {MAX_SIDE}, e.g. 640x360"
         else:
             frame_size = (int(match[1]), int(match[2]))
-    if problem:
-        pass
+    if problem is not None:
+        pass  # the --frame-size message above
     elif args.kind not in KINDS:
         problem = f"unknown kind {args.kind!r}; use one of: {', '.join(KINDS)}"
     elif args.count < 10:
