@@ -299,7 +299,7 @@ def capture_ceiling(rect, seconds: float) -> dict:
 
 
 def run_app(*, display: str, scene, model: Path, backend: str, size: str, seconds: float, work: Path,
-            args, rss_every: float | None = None, progress=None) -> dict:
+            args, rss_every: float | None = None, progress=None, screenshot: Path | None = None) -> dict:
     """One `python -m livestyle` run; its --stats JSON plus CPU shares (and RSS samples when asked)."""
     label = f"{backend}-{size}"
     stats_path, log_path = work / f"{label}.json", work / f"{label}.log"
@@ -318,13 +318,42 @@ def run_app(*, display: str, scene, model: Path, backend: str, size: str, second
                                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
     try:
         return watch_app(process, command, display, scene, backend, size, seconds, stats_path, log_path,
-                         args.startup_timeout, rss_every, progress)
+                         args.startup_timeout, rss_every, progress, screenshot)
     finally:
         args.children.stop(process)
 
 
+def window_geometry(display: str, window: int) -> tuple[int, int, int, int] | None:
+    out = xdotool(display, "getwindowgeometry", "--shell", str(window)).stdout
+    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    try:
+        return tuple(int(values[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
+    except (KeyError, ValueError):
+        return None
+
+
+def take_screenshot(display: str, scene, path: Path) -> None:
+    """The game's window and livestyle's side by side, as the Xvfb screen shows them (JPEG)."""
+    import cv2
+    import numpy as np
+
+    from livestyle.capture import bgra_view, open_mss
+    from livestyle.files import write_image
+
+    boxes = [box for box in (window_geometry(display, window) for window in
+                             (find_window(display, APP_WINDOW), getattr(scene, "window", None)) if window is not None)
+             if box is not None]
+    if not boxes:
+        raise BenchError("--screenshot: found neither window on the Xvfb screen")
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    with open_mss() as sct:  # DISPLAY is the Xvfb's
+        shot = bgra_view(sct.grab({"left": left, "top": top, "width": right - left, "height": bottom - top}))
+    write_image(path, np.ascontiguousarray(shot[:, :, :3]), (cv2.IMWRITE_JPEG_QUALITY, 88))
+
+
 def watch_app(process, command, display, scene, backend, size, seconds, stats_path, log_path, startup_timeout,
-              rss_every, progress) -> dict:
+              rss_every, progress, screenshot: Path | None = None) -> dict:
     what = f"{backend} at {size}"
 
     def failed(why: str) -> BenchError:
@@ -363,6 +392,9 @@ def watch_app(process, command, display, scene, backend, size, seconds, stats_pa
                 rss.append((now, value))
             while next_rss <= now:
                 next_rss += rss_every
+        if screenshot is not None and now >= seconds / 2:
+            take_screenshot(display, scene, screenshot)
+            screenshot = None
         if progress is not None and now >= next_progress:
             progress(now, rss[-1][1] if rss else None)
             next_progress += 30.0
@@ -652,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--startup-timeout", type=float, default=180.0,
                         help="seconds the app may take to show its window (default 180)")
     parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
+    parser.add_argument("--screenshot", type=Path, help="a JPEG of the game's window and livestyle's, taken half-way "
+                        "through the first run (e.g. docs/images/live-supertux.jpg)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser
 
@@ -732,7 +766,8 @@ def benchmark(args, argv: list[str]) -> int:
                     say(f"[{index}/{len(cells)}] {backend} at {size}, {seconds:g} s ...")
                     without = alone()
                     data = run_app(display=display, scene=scene, model=model, backend=backend, size=size,
-                                   seconds=seconds, work=work, args=args)
+                                   seconds=seconds, work=work, args=args,
+                                   screenshot=args.screenshot if index == 1 else None)
                     data["content_cpu_without"] = without
                     rows.append(data)
                     say(f"  {data['fps']['display']:.1f} fps shown, inference {num(data['inference_ms']['median'], 0)}"

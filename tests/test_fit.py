@@ -188,3 +188,31 @@ def test_crops_never_upscale(random_dataset, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "is 32x32, smaller than --image-size 40: crops are never upscaled" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_moving_average_is_what_a_run_exports_and_resumes(random_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    argv = ["faces", "--data", str(random_dataset), *TINY, "--epochs", "1", "--limit", "4", "--batch-size", "2",
+            "--run-dir", str(run_dir), "--no-eval", "--ema", "0.5", "--d-downsample", "1",
+            "--architecture", "pyramid", "--pyramid-levels", "2"]
+    assert fit.main(argv) == 0
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    from safetensors.torch import load_file
+    exported = load_file(run_dir / "game2movie.safetensors")
+    averaged = {k.removeprefix("module.game2movie."): v for k, v in checkpoint["ema"].items()
+                if k.startswith("module.game2movie.")}
+    trained = {k.removeprefix("game2movie."): v for k, v in checkpoint["generators"].items()
+               if k.startswith("game2movie.")}
+    assert exported.keys() <= averaged.keys()
+    assert all(torch.equal(exported[k], averaged[k]) for k in exported)
+    assert any(not torch.equal(exported[k], trained[k]) for k in exported)  # the average, not the last step
+    assert fit.main(["faces", "--run-dir", str(run_dir), "--resume", "--epochs", "2", "--no-eval"]) == 0
+    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["ema"]["n_averaged"] == 4
+
+
+def test_discriminators_see_the_halved_images_and_too_few_pixels_is_refused(random_dataset, tmp_path, capsys):
+    assert fit.judged(torch.zeros(2, 3, 64, 48), 2).shape == (2, 3, 16, 12)
+    assert fit.main(["faces", "--data", str(random_dataset), *TINY, "--d-downsample", "2",
+                     "--run-dir", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert "--d-downsample 2: the discriminators would see 8 px of --image-size 32" in error

@@ -35,7 +35,8 @@ class TrainState:
                 "order": self.order, "global_step": self.global_step, "best": self.best,
                 "generators": nets.generators.state_dict(), "discriminators": nets.discriminators.state_dict(),
                 "optimizer_g": nets.optimizer_g.state_dict(), "optimizer_d": nets.optimizer_d.state_dict(),
-                "rng": {"sampler": sampler.get_state(), "torch": torch.get_rng_state()}}
+                "rng": {"sampler": sampler.get_state(), "torch": torch.get_rng_state()},
+                **({"ema": nets.ema.state_dict()} if nets.ema is not None else {})}
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict, nets, sampler: torch.Generator, path: Path) -> "TrainState":
@@ -45,6 +46,8 @@ class TrainState:
             nets.discriminators.load_state_dict(checkpoint["discriminators"])
             nets.optimizer_g.load_state_dict(checkpoint["optimizer_g"])
             nets.optimizer_d.load_state_dict(checkpoint["optimizer_d"])
+            if nets.ema is not None:
+                nets.ema.load_state_dict(checkpoint["ema"])
             sampler.set_state(checkpoint["rng"]["sampler"])
             torch.set_rng_state(checkpoint["rng"]["torch"])
         except (RuntimeError, KeyError, ValueError, TypeError) as error:

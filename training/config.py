@@ -71,6 +71,11 @@ class TrainConfig:
     crop: bool = option(False, "train on random --image-size crops of each image at its stored size instead of "
                         "the whole image squashed to a square (images must be at least that large: "
                         "python -m training.prepare frames --fit keep)", kind=bool)
+    ema: float = option(0.0, "validate, keep and export an exponential moving average of the generators' weights "
+                        "with this decay per step, e.g. 0.99 (0 = off: the weights as trained)", kind=float, low=0,
+                        high=0.9999)
+    d_downsample: int = option(0, "discriminators judge the images halved N times (Gaussian pyramid): tone and "
+                               "colour, not grain and pixels (0 = full size)", kind=int, low=0, high=4)
     pool_size: int = option(0, "discriminators also see up to N past fakes (CycleGAN's history pool; 0 = off)",
                             kind=int, low=0, high=100_000)
     spectral_norm: bool = option(False, "spectral normalisation on every discriminator conv", kind=bool)
@@ -149,6 +154,10 @@ def validate(config: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "g_features", "d_features"):
         if getattr(config, name) < 1:
             raise TrainingError(f"{flag_name(name)} {getattr(config, name)}: must be at least 1")
+    if config.image_size >> config.d_downsample < 16:
+        raise TrainingError(f"--d-downsample {config.d_downsample}: the discriminators would see "
+                            f"{config.image_size >> config.d_downsample} px of --image-size {config.image_size}; "
+                            "keep at least 16 px (a smaller N or a larger --image-size)")
     if config.pool_size < 0:
         raise TrainingError(f"--pool-size {config.pool_size}: must be 0 (off) or more")
     if config.limit is not None and config.limit < 1:

@@ -36,6 +36,7 @@ from livestyle.errors import LivestyleError
 from livestyle.files import append_line, check_apart, check_writable, describe, write_json
 from livestyle.generator import Generator, make_pyramid, save_generator
 from livestyle.model import DEFAULT_SIZE
+from livestyle.pyramid import down
 from training import display, metrics
 from training.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from training.config import (CROP_RENDER_SCALE, PRESETS, QUICK, RECIPES, TrainConfig, TrainingError, add_options,
@@ -186,6 +187,12 @@ class Nets:
         self.discriminators = DiscriminatorPair(config.d_features, config.spectral_norm).to(
             env.device, memory_format=env.memory_format)
         self.pools = {d: ImagePool(config.pool_size) for d in ("game", "movie")}
+        # The averaged generators are the ones validated, kept and exported; GANs wander from step
+        # to step and the average of where they went is usually the better picture.
+        self.ema = None
+        if config.ema > 0:
+            self.ema = torch.optim.swa_utils.AveragedModel(
+                self.generators, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema), use_buffers=True)
         betas = (0.5, 0.999)  # the usual GAN choice; the report does not state its Adam settings
         self.optimizer_g = torch.optim.Adam(self.generators.parameters(), lr=config.lr_g, betas=betas)
         self.optimizer_d = torch.optim.Adam(self.discriminators.parameters(), lr=config.lr_d, betas=betas)
@@ -194,6 +201,18 @@ class Nets:
             device_ids = [env.device.index] if env.device.type == "cuda" else None
             self.train_generators = nn.parallel.DistributedDataParallel(self.generators, device_ids=device_ids)
             self.train_discriminators = nn.parallel.DistributedDataParallel(self.discriminators, device_ids=device_ids)
+
+    @property
+    def shown(self) -> GeneratorPair:
+        """The generators a run validates and exports: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.generators
+
+
+def judged(images: torch.Tensor, halvings: int) -> torch.Tensor:
+    """What the discriminators see: the images halved `halvings` times with the pyramid's Gaussian."""
+    for _ in range(halvings):
+        images = down(images)
+    return images
 
 
 def learning_rate_factor(schedule: str, epochs: int, epoch: int) -> float:
@@ -214,7 +233,8 @@ def train_step(nets: Nets, game: torch.Tensor, movie: torch.Tensor, config: Trai
     with env.autocast():
         out = nets.train_generators(game, movie, identity_term.same_domain)
         # The unwrapped pair: DDP's reducer only expects gradients after its own forward.
-        logits_game, logits_movie = nets.discriminators(out["fake_game"], out["fake_movie"])
+        logits_game, logits_movie = nets.discriminators(judged(out["fake_game"], config.d_downsample),
+                                                        judged(out["fake_movie"], config.d_downsample))
         adversarial = (generator_adversarial(logits_movie, config.gan_loss)
                        + generator_adversarial(logits_game, config.gan_loss))
         identity = identity_term.loss(game, movie, out)
@@ -226,6 +246,8 @@ def train_step(nets: Nets, game: torch.Tensor, movie: torch.Tensor, config: Trai
     nets.optimizer_g.zero_grad(set_to_none=True)
     total.backward()
     nets.optimizer_g.step()
+    if nets.ema is not None:
+        nets.ema.update_parameters(nets.generators)
     for p in nets.discriminators.parameters():
         p.requires_grad_(True)
 
@@ -233,7 +255,8 @@ def train_step(nets: Nets, game: torch.Tensor, movie: torch.Tensor, config: Trai
         # Real and fake in one forward: DDP wants exactly one forward per backward.
         both_game = torch.cat([game, nets.pools["game"].query(out["fake_game"].detach())])
         both_movie = torch.cat([movie, nets.pools["movie"].query(out["fake_movie"].detach())])
-        logits_game, logits_movie = nets.train_discriminators(both_game, both_movie)
+        logits_game, logits_movie = nets.train_discriminators(judged(both_game, config.d_downsample),
+                                                              judged(both_movie, config.d_downsample))
         n = game.shape[0]
         d_total = (discriminator_loss(logits_game[:n], logits_game[n:], config.gan_loss)
                    + discriminator_loss(logits_movie[:n], logits_movie[n:], config.gan_loss))
@@ -539,11 +562,11 @@ def report_progress(run: Run, progress, reported: dict, seconds: float, total_st
 
 def end_of_epoch(run: Run, epoch: int, sums: dict, steps: int, partial: bool = False) -> None:
     """Validate, log, keep the best generators (main process only)."""
-    results = validate(run.nets.generators, run.dataset, run.structural, run.env)
+    results = validate(run.nets.shown, run.dataset, run.structural, run.env)
     record = {"epoch": epoch + 1, "step": run.state.global_step, "time": datetime.now().isoformat(timespec="seconds"),
               **({"partial_epoch": True} if partial else {}),
               **{k: v / max(steps, 1) for k, v in sums.items()}, **results}
-    grid = sample_grid(run.nets.generators, run.dataset, run.env)
+    grid = sample_grid(run.nets.shown, run.dataset, run.env)
     save_png(run.run_dir / f"samples_epoch{epoch + 1:03d}.png", grid)
     append_line(run.run_dir / "metrics.jsonl", json.dumps(record))
     for key, value in record.items():
@@ -566,8 +589,8 @@ def end_of_epoch(run: Run, epoch: int, sums: dict, steps: int, partial: bool = F
         run.state.best = {"score": score, "epoch": epoch + 1, "metric": score_name}
         save_checkpoint(run.run_dir / "checkpoints" / "best.pt",
                         {"config": run.config.to_dict(), "epoch": epoch + 1, "best": run.state.best,
-                         "generators": run.nets.generators.state_dict()})
-        export_generators(run.run_dir, run.nets.generators, run.config, run.state.best)
+                         "generators": run.nets.shown.state_dict()})
+        export_generators(run.run_dir, run.nets.shown, run.config, run.state.best)
 
 
 def export_generators(run_dir: Path, generators: GeneratorPair, config: TrainConfig, best: dict) -> None:

@@ -64,6 +64,13 @@ CONFIGURATIONS = {
                             "pyramid-l2-long with λ .15/.7/.15 (adversary between default and -adv)"),
     "pyramid-l2-long-lr": ({**PYRAMID, "pyramid_levels": 2, "epochs": 8, "lr_g": 5e-4},
                            "pyramid-l2-long with the generator's learning rate 5e-4"),
+    # Session 2 of issue 16: levers against a GAN that wanders off (long runs got worse epoch by epoch
+    # on SuperTux) and against a discriminator that judges grain and layout instead of the look.
+    "pyramid-l2-long-ema": ({**PYRAMID, "pyramid_levels": 2, "epochs": 8, "ema": 0.99},
+                            "pyramid-l2-long, validating and exporting an EMA of the generators (decay 0.99)"),
+    "pyramid-l2-crop-dlow": ({**PYRAMID, "pyramid_levels": 2, "crop": True, "image_size": 128, "d_downsample": 2},
+                             "pyramid-l2 on 128 px crops at the stored size, discriminators shown them halved twice "
+                             "(32 px: tone and colour of a local region, no grain)"),
 }
 
 
