@@ -194,9 +194,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         if not meta["cli"]:
             continue
         flag, kind = flag_name(name), meta["kind"]
-        if kind is bool:
-            # --residual sets True, --no-augment sets False: the flag names the change from the default.
+        if kind is bool and meta["flag"] is not None:
+            # --no-augment, --no-eval: a flag that names the change from the default.
             parser.add_argument(flag, dest=name, action="store_const", const=not spec.default, help=meta["help"])
+        elif kind is bool:
+            # --crop / --no-crop: either way, since a recipe may have switched it on.
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                help=meta["help"])
         elif kind == "lambdas":
             parser.add_argument(flag, dest=name, help=meta["help"])
         elif meta["choices"] is not None:
@@ -229,7 +233,9 @@ def to_argv(overrides: dict) -> list[str]:
         if name == "recipe":
             argv += ["--recipe", value]
         elif FIELDS[name].metadata["kind"] is bool:
-            if value != FIELDS[name].default:
+            if FIELDS[name].metadata["flag"] is None:
+                argv.append(flag_name(name) if value else "--no-" + flag_name(name)[2:])
+            elif value != FIELDS[name].default:
                 argv.append(flag_name(name))
         elif name == "lambdas":
             argv += ["--lambdas", ",".join(f"{v:g}" for v in value)]

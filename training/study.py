@@ -71,6 +71,9 @@ CONFIGURATIONS = {
     "pyramid-l2-crop-dlow": ({**PYRAMID, "pyramid_levels": 2, "crop": True, "image_size": 128, "d_downsample": 2},
                              "pyramid-l2 on 128 px crops at the stored size, discriminators shown them halved twice "
                              "(32 px: tone and colour of a local region, no grain)"),
+    "pyramid-l2-crop-dlow-long-ema": ({**PYRAMID, "pyramid_levels": 2, "crop": True, "image_size": 128,
+                                       "d_downsample": 2, "epochs": 8, "ema": 0.99},
+                                      "pyramid-l2-crop-dlow for 8 epochs with an EMA of the generators (decay 0.99)"),
 }
 
 
