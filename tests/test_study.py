@@ -102,3 +102,14 @@ def test_colour_transfer_moves_the_lab_statistics():
     same = ColourTransfer(lab_statistics(game), lab_statistics(game))
     x = game.permute(0, 3, 1, 2).float().div(127.5).sub(1)
     assert (same(x) - x).abs().max() < 2 / 255
+
+
+def test_a_run_on_its_own_data_is_compared_with_its_own_doing_nothing():
+    # A --crop configuration on synthetic data trains and scores on larger renders: another do-nothing.
+    records = [_record("frames", "pyramid-l2", 0.65, 18.4, nothing=(0.627, 17.18)),
+               _record("frames", "pyramid-l2-crop-dlow", 0.72, 18.3, nothing=(0.717, 18.17))]
+    assert study.beats(records, "pyramid-l2", ["frames"], "nothing")
+    assert study.beats(records, "pyramid-l2-crop-dlow", ["frames"], "nothing")
+    records[1] = _record("frames", "pyramid-l2-crop-dlow", 0.70, 18.3, nothing=(0.717, 18.17))
+    assert not study.beats(records, "pyramid-l2-crop-dlow", ["frames"], "nothing")  # 0.70 beats 0.627, not 0.717
+    assert "(its own data: nothing 0.717 / 18.17)" in study.table(records, ["frames"])

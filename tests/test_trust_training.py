@@ -35,7 +35,7 @@ def footage(tmp_path) -> dict[str, Path]:
 
 @pytest.fixture
 def data(tmp_path) -> Path:
-    return write_random_dataset(tmp_path / "data", size=16, counts=(("train", 4), ("val", 2), ("test", 2)))
+    return write_random_dataset(tmp_path / "data", size=32, counts=(("train", 4), ("val", 2), ("test", 2)))
 
 
 def prepare_args(footage, out, *extra):
@@ -189,7 +189,7 @@ def test_fit_checks_the_run_folder_first(tmp_path, data, small_disk, capsys, cas
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("run")
-    data = write_random_dataset(root / "data", size=16, counts=(("train", 4), ("val", 2), ("test", 2)))
+    data = write_random_dataset(root / "data", size=32, counts=(("train", 4), ("val", 2), ("test", 2)))
     run_dir = root / "run"
     assert fit.main([str(a) for a in fit_args(data, run_dir)]) == 0
     return run_dir

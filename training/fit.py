@@ -209,8 +209,11 @@ class Nets:
 
 
 def judged(images: torch.Tensor, halvings: int) -> torch.Tensor:
-    """What the discriminators see: the images halved `halvings` times with the pyramid's Gaussian."""
+    """What the discriminators see: the images halved up to `halvings` times with the pyramid's
+    Gaussian, never below 16 px a side (their two strided convs need a few pixels to judge)."""
     for _ in range(halvings):
+        if min(images.shape[-2:]) < 32:
+            break
         images = down(images)
     return images
 
