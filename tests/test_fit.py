@@ -53,8 +53,10 @@ def test_report_recipe_is_table_1():
 
 def test_default_recipe_is_the_default_study_choice():
     default = settings(["frames"])  # issue 16: a pyramid on crops, discriminators on halved crops
-    assert (default["architecture"], default["pyramid_levels"], default["crop"], default["d_downsample"]) == \
-        ("pyramid", 2, True, 2)
+    assert (default["architecture"], default["pyramid_levels"], default["crop"], default["d_downsample"],
+            default["ema"]) == ("pyramid", 2, True, 2, 0.99)
+    quick = settings(["faces", "--quick"])  # what the study's pyramid-l2-crop-dlow-long-ema trained
+    assert (quick["image_size"], quick["epochs"], quick["limit"], quick["batch_size"]) == (128, 8, 200, 4)
     assert settings(["frames", "--no-crop", "--architecture", "plain"])["crop"] is False
 
 

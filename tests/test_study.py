@@ -112,4 +112,4 @@ def test_a_run_on_its_own_data_is_compared_with_its_own_doing_nothing():
     assert study.beats(records, "pyramid-l2-crop-dlow", ["frames"], "nothing")
     records[1] = _record("frames", "pyramid-l2-crop-dlow", 0.70, 18.3, nothing=(0.717, 18.17))
     assert not study.beats(records, "pyramid-l2-crop-dlow", ["frames"], "nothing")  # 0.70 beats 0.627, not 0.717
-    assert "(its own data: nothing 0.717 / 18.17)" in study.table(records, ["frames"])
+    assert "(its own test images: nothing 0.717 / 18.17)" in study.table(records, ["frames"])

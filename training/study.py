@@ -278,7 +278,7 @@ def table(records: list[dict], kinds: list[str]) -> str:
         text = format_cell(_score(record, direction, which))
         own, shared = _score(record, direction, "do_nothing"), _score(first[record["kind"]], direction, "do_nothing")
         if which == "model" and (own["ssim"], own["psnr"]) != (shared["ssim"], shared["psnr"]):
-            text += f" (its own data: nothing {format_cell(own)})"
+            text += f" (its own test images: nothing {format_cell(own)})"
         return text
 
     def shown(record, which="model"):  # game→movie at display resolution (recorded footage)
