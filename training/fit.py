@@ -494,7 +494,9 @@ def print_header(run: Run) -> None:
           f"generator: {network}\n"
           f"recipe: {config.recipe}  λ adv/cyc/id {config.lambdas}  GAN {config.gan_loss}  "
           f"lr G {config.lr_g:g} D {config.lr_d:g} ({config.lr_schedule})  batch {config.batch_size}×{run.env.world}  "
-          f"device {run.env.device}{' bf16' if run.env.amp else ''}  epochs {config.epochs}")
+          f"device {run.env.device}{' bf16' if run.env.amp else ''}  epochs {config.epochs}"
+          f"{f'  EMA {config.ema:g}' if config.ema else ''}"
+          f"{f'  D on images halved up to {config.d_downsample}×' if config.d_downsample else ''}")
 
 
 def train_one_epoch(run: Run, stopper: Stopper, epoch: int, total_steps: int) -> tuple[dict, int, bool]:
