@@ -340,11 +340,10 @@ def take_screenshot(display: str, scene, path: Path) -> None:
     from livestyle.capture import bgra_view, open_mss
     from livestyle.files import write_image
 
-    boxes = [box for box in (window_geometry(display, window) for window in
-                             (find_window(display, APP_WINDOW), getattr(scene, "window", None)) if window is not None)
-             if box is not None]
-    if not boxes:
-        raise BenchError("--screenshot: found neither window on the Xvfb screen")
+    app = find_window(display, APP_WINDOW)
+    boxes = [scene.geometry() if isinstance(scene, GameScene) else tuple(scene.rect),
+             window_geometry(display, app) if app is not None else None]
+    boxes = [box for box in boxes if box is not None]
     left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
     right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
     with open_mss() as sct:  # DISPLAY is the Xvfb's

@@ -21,10 +21,14 @@ def test_benchmark_live_prints_a_row_per_run(tmp_path):
     weights = tmp_path / "game2movie.safetensors"
     save_generator(Generator(features=8).eval(), weights, "game2movie")
     result = subprocess.run([sys.executable, str(SCRIPT), "--no-write", "--seconds", "3", "--sizes", "64x48",
-                             "--backends", "torch-cpu", "--model", str(weights)],
+                             "--backends", "torch-cpu", "--model", str(weights),
+                             "--screenshot", str(tmp_path / "shot.jpg")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     row = re.search(r"^\| torch-cpu \| 64x48 \| ([\d.]+) \|", result.stdout, re.M)
     assert row, result.stdout
     assert float(row.group(1)) > 0
     assert re.search(r"^\| capture only \(mss, in-process\) \| 960x540", result.stdout, re.M)
+    import cv2
+    shot = cv2.imread(str(tmp_path / "shot.jpg"))  # the content window and the app's, one picture
+    assert shot is not None and shot.shape[1] >= 960 and shot.std() > 0
