@@ -135,23 +135,51 @@ def trained_runs(runs_dir: Path) -> list[ModelChoice]:
     return [ModelChoice(path, None, f"newest trained run in {runs_dir}/") for path in found]
 
 
+FACES_FIX = ("it was trained on face crops (python -m training.fit faces), and run over whole frames it would "
+             "smear them; give a frames model (python -m training.fit frames), or leave --model out")
+
+
+def kind_or_none(choice: ModelChoice) -> str | None:
+    """What a candidate was trained on; None when its weights cannot be read (opening it says why)."""
+    try:
+        return choice.kind
+    except (LivestyleError, OSError):
+        return None
+
+
 def model_candidates(engines_dir: Path, runs_dir: Path, machine, log=None) -> list[ModelChoice]:
-    """Every model M cycles through: usable engines, trained runs, the demo model."""
+    """Every model M cycles through: usable engines, trained runs, the demo model — frames models
+    only: a faces model (trained on face crops) is skipped, with a line through `log`."""
     candidates = usable_engines(engines_dir, machine, log) + trained_runs(runs_dir)
     if DEMO_MODEL.is_file():
         candidates.append(ModelChoice(DEMO_MODEL, None, "the bundled demo model"))
-    return candidates
+    frames = []
+    for choice in candidates:
+        if kind_or_none(choice) == "faces":
+            if log is not None:
+                log(f"skipping {choice.label}: a faces model (trained on face crops); the whole picture needs a "
+                    f"frames model (python -m training.fit frames)")
+            continue
+        frames.append(choice)
+    return frames
 
 
 def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None) -> ModelChoice:
     if path is None:
         candidates = model_candidates(engines_dir, runs_dir, machine, log)
         if not candidates:
-            raise LivestyleError(f"no model to run: no usable engine in {engines_dir}/, no "
-                                 f"{runs_dir}/*/{WEIGHTS_FILE}, and the bundled demo model {DEMO_MODEL} is missing "
-                                 f"(reinstall livestyle). Train one: python -m training.fit faces --quick, or pass "
-                                 f"--model PATH")
+            raise LivestyleError(f"no model to run: no usable frames-model engine in {engines_dir}/, no frames "
+                                 f"run in {runs_dir}/*/{WEIGHTS_FILE}, and the bundled demo model {DEMO_MODEL} is "
+                                 f"missing (reinstall livestyle). Train one: python -m training.fit frames --quick, "
+                                 f"or pass --model PATH")
         return candidates[0]
+    choice = given_model(path)
+    if choice.kind == "faces":
+        raise LivestyleError(f"--model {path}: {FACES_FIX}")
+    return choice
+
+
+def given_model(path: Path) -> ModelChoice:
     if not path.exists():
         raise LivestyleError(f"--model {path}: no such file or folder")
     if path.suffix in (".engine", ".onnx"):

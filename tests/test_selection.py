@@ -151,3 +151,26 @@ def test_model_switcher_opens_the_next_model_at_the_current_size(weights, tmp_pa
     assert label == "older/game2movie.safetensors" and stylizer.size == (32, 24)
     assert switch.choice.weights == runs / "older" / "game2movie.safetensors"
     stylizer.close()
+
+
+def test_faces_models_are_skipped_and_refused_over_whole_frames(tiny, weights, tmp_path, monkeypatch):
+    # `python -m training.fit faces` is the first command a user types; its run must not be run over the
+    # whole screen as if it were a frames model.
+    monkeypatch.setattr(selection, "DEMO_MODEL", tmp_path / "missing-demo.safetensors")
+    runs, engines = tmp_path / "runs", tmp_path / "engines"
+    make_runs(runs, weights, ("frames-run",))
+    faces = runs / "faces-run" / "game2movie.safetensors"
+    faces.parent.mkdir()
+    save_generator(tiny, faces, "game2movie", {"preset": "faces"})
+    lines = []
+    choice = selection.resolve_model(None, engines, runs, probe(), lines.append)
+    assert choice.weights.parent.name == "frames-run"
+    assert lines == ["skipping faces-run/game2movie.safetensors: a faces model (trained on face crops); the whole "
+                     "picture needs a frames model (python -m training.fit frames)"]
+    for given in (faces, faces.parent):
+        with pytest.raises(LivestyleError, match=r"--model .*faces-run.*: it was trained on face crops .*give a "
+                                                 r"frames model \(python -m training.fit frames\)"):
+            selection.resolve_model(given, engines, runs, probe())
+    (runs / "frames-run" / "game2movie.safetensors").unlink()
+    with pytest.raises(LivestyleError, match="no frames run in"):
+        selection.resolve_model(None, engines, runs, probe())
