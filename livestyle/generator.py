@@ -25,6 +25,7 @@ from torch import nn
 
 from .checks import MAX_FEATURES, SIZE_MULTIPLE, FileCheck
 from .errors import LivestyleError
+from .faces import FACE_CROP, CropRule
 from .files import describe, write_bytes
 from .pyramid import MAX_LEVELS, PyramidGenerator
 
@@ -216,6 +217,26 @@ def trained_on(path: Path, metadata: dict) -> str:
     if kind is not None:
         return kind
     return "faces" if metadata.get("preset") == "faces" else "frames"
+
+
+def face_crops(path: Path, metadata: dict) -> tuple[CropRule, int | None]:
+    """A faces model's crop rule and training size (the side its crops are resized to): what its
+    weights record, else the shared rule and no recorded size (runs from before they said)."""
+    check = _WeightsCheck(path, FIX)
+    rule = FACE_CROP
+    if "crop_rule" in metadata:
+        try:
+            value = json.loads(metadata["crop_rule"])
+        except ValueError:
+            raise check.fail("field 'crop_rule' is not valid JSON") from None
+        rule = CropRule.from_metadata(value, check)
+    size = None
+    if "image_size" in metadata:
+        text = metadata["image_size"]
+        if not (isinstance(text, str) and text.isascii() and text.isdigit() and 0 < int(text) <= 8192):
+            raise check.fail(f"field 'image_size' is {text!r}, not a side in pixels")
+        size = int(text)
+    return rule, size
 
 
 def check_tensors(path: Path, handle, architecture: dict) -> None:

@@ -28,6 +28,10 @@ def test_end_to_end_run_leaves_every_file(random_dataset, tmp_path):
     assert {"g_cycle", "g_identity", "d_total", "val_cycle", "cycle_flat_fraction"} <= set(lines[0])
     checkpoint = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 2 and checkpoint["config"]["lambdas"] == [0.0625, 0.625, 0.3125]
+    from livestyle.faces import FACE_CROP
+    from livestyle.generator import face_crops, read_metadata
+    metadata = read_metadata(run_dir / "game2movie.safetensors")  # what the runtime needs to use it right
+    assert metadata["kind"] == "faces" and face_crops(run_dir / "game2movie.safetensors", metadata) == (FACE_CROP, 32)
 
 
 def settings(argv: list[str]) -> dict:

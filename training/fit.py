@@ -34,6 +34,7 @@ from tqdm import tqdm
 from livestyle.checks import ArgumentParser
 from livestyle.errors import LivestyleError
 from livestyle.files import append_line, check_apart, check_writable, describe, write_json
+from livestyle.faces import FACE_CROP
 from livestyle.generator import Generator, make_pyramid, save_generator
 from livestyle.model import DEFAULT_SIZE
 from livestyle.pyramid import down
@@ -599,9 +600,11 @@ def end_of_epoch(run: Run, epoch: int, sums: dict, steps: int, partial: bool = F
 
 
 def export_generators(run_dir: Path, generators: GeneratorPair, config: TrainConfig, best: dict) -> None:
+    # What the runtime needs to use it right: whole frames or face crops (cut by the shared rule), at what size.
     extra = {"run": str(run_dir), "epoch": best["epoch"], "selected_by": best["metric"],
              "score": best["score"], "image_size": config.image_size, "recipe": config.recipe,
-             "preset": config.preset}
+             "preset": config.preset, "kind": config.preset,
+             **({"crop_rule": FACE_CROP.to_metadata()} if config.preset == "faces" else {})}
     save_generator(generators.game2movie, run_dir / "game2movie.safetensors", "game2movie", extra)
     save_generator(generators.movie2game, run_dir / "movie2game.safetensors", "movie2game", extra)
 

@@ -46,6 +46,7 @@ from tqdm import tqdm
 
 from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float, side_fits
 from livestyle.errors import LivestyleError
+from livestyle.faces import FACE_CROP
 from livestyle.files import check_apart, check_writable, describe, folder_under_construction
 from training.data import DOMAINS, IMAGE_SUFFIXES
 
@@ -69,11 +70,10 @@ THUMB = 12
 NEAR_DUPLICATE = 2.0
 BLANK_STD = 2.0  # a thumbnail this flat is one colour: black, white, a fade
 
-# Faces. The crop is a square of (1 + 2*FACE_MARGIN) times the detected box, which covers
-# brows to chin, so that hair, chin and a little background are in the picture.
+# Faces. The crop rule (margin, minimum face, square) is livestyle.faces.FACE_CROP, shared with the
+# runtime so that a faces model sees at run time the crops it learnt from.
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
-FACE_MARGIN = 0.4
-MIN_FACE = 40          # px in the source; also never under half the output size
+MIN_FACE = FACE_CROP.min_face
 DETECT_SIDE = 800      # faces are detected on a copy at most this large (Haar cost grows with area)
 BLUR_SIDE = 64         # sharpness is measured at this size, so the threshold does not depend on it
 BLUR_THRESHOLD = 20.0  # variance of the Laplacian below which a crop is too blurry to learn from
@@ -376,7 +376,7 @@ class FaceFinder:
         if self.cascade.empty():
             raise PrepareError(f"cannot load OpenCV's {FACE_CASCADE} from {cv2.data.haarcascades}; "
                                "reinstall opencv-python-headless (4.x)")
-        self.min_face = max(MIN_FACE, image_size // 2)
+        self.min_face = FACE_CROP.smallest_face(image_size)
 
     def find(self, image: np.ndarray) -> tuple[list[int] | None, str]:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -390,9 +390,7 @@ class FaceFinder:
         x, y, w, h = (float(v) / scale for v in max(faces, key=lambda f: f[2] * f[3]))
         if min(w, h) < self.min_face:
             return None, "small"
-        side = min(int(round(max(w, h) * (1 + 2 * FACE_MARGIN))), width, height)
-        left = int(np.clip(round(x + w / 2 - side / 2), 0, width - side))
-        top = int(np.clip(round(y + h / 2 - side / 2), 0, height - side))
+        left, top, side = FACE_CROP.box(x, y, w, h, width, height)
         box = [left, top, side, side]
         sharp = cv2.resize(grey[top:top + side, left:left + side], (BLUR_SIDE, BLUR_SIDE),
                            interpolation=cv2.INTER_AREA)
