@@ -224,12 +224,10 @@ class GameScene:
         return self.process.pid
 
     def geometry(self) -> tuple[int, int, int, int]:
-        out = xdotool(self.display, "getwindowgeometry", "--shell", str(self.window)).stdout
-        values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        try:
-            return tuple(int(values[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
-        except (KeyError, ValueError):
-            raise BenchError(f"cannot read SuperTux's window geometry: {out!r}") from None
+        box = window_geometry(self.display, self.window)
+        if box is None:
+            raise BenchError("cannot read SuperTux's window geometry (xdotool getwindowgeometry)")
+        return box
 
     def focus(self) -> None:
         xdotool(self.display, "mousemove", "100", "100")
