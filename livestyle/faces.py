@@ -10,6 +10,7 @@ too little in them to stylise.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,16 +51,19 @@ FACE_CROP = CropRule()
 
 # ----------------------------------------------------------------------------- pasting back
 
+@lru_cache(maxsize=64)  # pasting runs per face per frame; face sizes repeat
 def feather_mask(side: int, feather: int) -> np.ndarray:
-    """side×side weights in [0, 1]: 1 inside, falling to 0 over `feather` px towards every edge
-    (a raised cosine), so a pasted crop blends into the frame and never reaches past its box."""
+    """side×side weights in [0, 1] (read-only): 1 inside, falling to 0 over `feather` px towards every
+    edge (a raised cosine), so a pasted crop blends into the frame and never reaches past its box."""
     feather = max(0, min(int(feather), side // 2))
     ramp = np.ones(side, np.float32)
     if feather:
         steps = (np.arange(feather, dtype=np.float32) + 0.5) / feather
         ramp[:feather] = 0.5 - 0.5 * np.cos(np.pi * steps)
         ramp[side - feather:] = ramp[:feather][::-1]
-    return np.minimum.outer(ramp, ramp)
+    mask = np.minimum.outer(ramp, ramp)
+    mask.flags.writeable = False
+    return mask
 
 
 def paste(frame: np.ndarray, crop: np.ndarray, box: tuple[int, int, int], feather: int) -> None:

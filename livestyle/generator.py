@@ -203,11 +203,15 @@ def size_multiple(path: Path, metadata: dict, architecture: dict | None = None) 
         architecture = check_metadata(path, metadata)
     own = Generator.size_multiple if architecture["class"] == "Generator" else 1
     text = metadata.get("size_multiple", str(own))
-    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 4
-            and int(text) > 0 and int(text) % own == 0):
+    if not (_whole_number(text, 9999) and int(text) % own == 0):
         raise _WeightsCheck(path, FIX).fail(f"field 'size_multiple' is {text!r}, not a multiple of "
                                             f"{own} (the generator halves the image three times)")
     return int(text)
+
+
+def _whole_number(text, high: int) -> bool:
+    """Metadata text that is a whole number in [1, high] (metadata values are strings)."""
+    return isinstance(text, str) and text.isascii() and text.isdigit() and 0 < int(text) <= high
 
 
 def trained_on(path: Path, metadata: dict) -> str:
@@ -233,7 +237,7 @@ def face_crops(path: Path, metadata: dict) -> tuple[CropRule, int | None]:
     size = None
     if "image_size" in metadata:
         text = metadata["image_size"]
-        if not (isinstance(text, str) and text.isascii() and text.isdigit() and 0 < int(text) <= 8192):
+        if not _whole_number(text, 8192):
             raise check.fail(f"field 'image_size' is {text!r}, not a side in pixels")
         size = int(text)
     return rule, size

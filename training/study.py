@@ -36,6 +36,8 @@ BUDGET = ["--quick", "--seed", "0", "--save-every-minutes", "60"]
 CYCLE_LSGAN = {"recipe": "report", "gan_loss": "lsgan", "lr_g": 2e-4, "lr_d": 2e-4, "lambdas": [0.0625, 0.625, 0.3125]}
 RESIDUAL = {**CYCLE_LSGAN, "residual": True, "identity": "cyclegan", "lambdas": [0.1, 0.8, 0.1]}
 PYRAMID = {**CYCLE_LSGAN, "upsample": "resize", "identity": "cyclegan", "architecture": "pyramid"}
+# Issue 16, session 2: 2 levels, 128 px crops at the stored size, discriminators on the crops halved twice.
+CROP_DLOW = {**PYRAMID, "pyramid_levels": 2, "crop": True, "image_size": 128, "d_downsample": 2}
 # Each a lever of issue 3, measured against the first two.
 CONFIGURATIONS = {
     "report": ({"recipe": "report"}, "the report's Table 1: λ per preset, BCE, lr 1e-3/1e-4"),
@@ -68,14 +70,12 @@ CONFIGURATIONS = {
     # on SuperTux) and against a discriminator that judges grain and layout instead of the look.
     "pyramid-l2-long-ema": ({**PYRAMID, "pyramid_levels": 2, "epochs": 8, "ema": 0.99},
                             "pyramid-l2-long, validating and exporting an EMA of the generators (decay 0.99)"),
-    "pyramid-l2-crop-dlow": ({**PYRAMID, "pyramid_levels": 2, "crop": True, "image_size": 128, "d_downsample": 2},
+    "pyramid-l2-crop-dlow": (CROP_DLOW,
                              "pyramid-l2 on 128 px crops at the stored size, discriminators shown them halved twice "
                              "(32 px: tone and colour of a local region, no grain)"),
-    "pyramid-l2-crop-dlow-long-ema": ({**PYRAMID, "pyramid_levels": 2, "crop": True, "image_size": 128,
-                                       "d_downsample": 2, "epochs": 8, "ema": 0.99},
+    "pyramid-l2-crop-dlow-long-ema": ({**CROP_DLOW, "epochs": 8, "ema": 0.99},
                                       "pyramid-l2-crop-dlow for 8 epochs with an EMA of the generators (decay 0.99)"),
-    "pyramid-l2-crop-dlow-long-ema-adv": ({**PYRAMID, "pyramid_levels": 2, "crop": True, "image_size": 128,
-                                           "d_downsample": 2, "epochs": 8, "ema": 0.99, "lambdas": [0.15, 0.7, 0.15]},
+    "pyramid-l2-crop-dlow-long-ema-adv": ({**CROP_DLOW, "epochs": 8, "ema": 0.99, "lambdas": [0.15, 0.7, 0.15]},
                                           "pyramid-l2-crop-dlow-long-ema with a stronger adversary, λ .15/.7/.15 "
                                           "(now that the discriminators judge tone, not layout or grain)"),
 }
@@ -184,6 +184,10 @@ def run_method(kind: str, name: str, fresh: bool, root: Path = STUDY_DIR) -> dic
     return record
 
 
+def find(records: list[dict], name: str, kind: str) -> dict:
+    return next(r for r in records if r["kind"] == kind and r["name"] == name)
+
+
 def _score(record: dict, direction: str = "game2movie", which: str = "model") -> dict:
     return record["eval"]["oracle"][direction][which]
 
@@ -192,12 +196,12 @@ def beats(records: list[dict], name: str, kinds: list[str], other: str) -> bool:
     """`name` has higher game→movie SSIM and PSNR than `other` (a configuration, or
     "nothing" for doing nothing) on every kind."""
     for kind in kinds:
-        record = next(r for r in records if r["kind"] == kind and r["name"] == name)
+        record = find(records, name, kind)
         mine = _score(record)
         if other == "nothing":  # its own: a --crop run on synthetic data has its own, larger renders
             theirs = _score(record, which="do_nothing")
         else:
-            theirs = _score(next(r for r in records if r["kind"] == kind and r["name"] == other))
+            theirs = _score(find(records, other, kind))
         if not (mine["ssim"] > theirs["ssim"] and mine["psnr"] > theirs["psnr"]):
             return False
     return True
@@ -216,7 +220,7 @@ _SHORTFALL_UNITS = {"ssim": 0.01, "psnr": 0.5, "structure": 0.01, "ssim_vs_colou
 
 
 def shown_on(records: list[dict], name: str, kind: str) -> dict:
-    return next(r for r in records if r["kind"] == kind and r["name"] == name)["eval"]["display"]
+    return find(records, name, kind)["eval"]["display"]
 
 
 def rule_margins(records: list[dict], name: str, kind: str) -> dict:
