@@ -1,0 +1,105 @@
+"""Game pictures with real faces composited at known boxes: the ground truth for the face detector
+comparison (scripts/benchmark_faces.py), faces mode's acceptance tests and its benchmark rows.
+
+Faces come from scikit-image's sample data (a dev dependency, shipped in its wheel): the astronaut
+(Eileen Collins), the cameraman, and the 100 face images of its LFW subset (25×25 grey crops, so
+upscaled they are soft — a hard case on purpose). Each face is pasted with a feathered oval around it,
+a colour cast and a brightness change, so no detector finds a square edge or the source's exact
+colours. Images here are uint8 H×W×3 RGB; boxes are (x, y, w, h) of the face (brows to chin).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaceSource:
+    name: str
+    image: np.ndarray                  # uint8 RGB
+    box: tuple[int, int, int, int]     # the face in `image`
+
+
+@lru_cache(maxsize=1)
+def face_sources() -> tuple[FaceSource, ...]:
+    from skimage import data
+
+    camera = np.repeat(data.camera()[..., None], 3, axis=2)
+    lfw = (data.lfw_subset()[:100] * 255).round().astype(np.uint8)  # the first 100 are faces
+    return (FaceSource("astronaut", data.astronaut(), (176, 72, 100, 100)),
+            FaceSource("cameraman", camera, (185, 120, 80, 80)),
+            *(FaceSource(f"lfw-{i:03d}", np.repeat(face[..., None], 3, axis=2), (0, 0, 25, 25))
+              for i, face in enumerate(lfw)))
+
+
+def face_patch(source: FaceSource, side: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """The face scaled so its box is side×side, with up to 0.6·side of its surroundings each way:
+    (RGB patch, float alpha in [0, 1] — a feathered oval —, face box inside the patch)."""
+    x, y, w, h = source.box
+    height, width = source.image.shape[:2]
+    grow = int(0.6 * w)
+    left, top = max(0, x - grow), max(0, y - grow)
+    right, bottom = min(width, x + w + grow), min(height, y + h + grow)
+    scale = side / w
+    crop = source.image[top:bottom, left:right]
+    size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
+    patch = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    face = (round((x - left) * scale), round((y - top) * scale), side, side)
+    alpha = np.zeros(patch.shape[:2], np.float32)
+    centre = (face[0] + side // 2, face[1] + side // 2)
+    axes = (int(min(side * 0.75, patch.shape[1] / 2)), int(min(side * 0.95, patch.shape[0] / 2)))
+    cv2.ellipse(alpha, centre, axes, 0, 0, 360, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, side * 0.08))
+    if rng is not None:  # a colour cast and a brightness change, as game lighting would give
+        gains = rng.uniform(0.8, 1.2, 3) * rng.uniform(0.75, 1.15)
+        patch = np.clip(patch * gains, 0, 255).astype(np.uint8)
+    return patch, alpha, face
+
+
+def paste_face(image: np.ndarray, source: FaceSource, x: int, y: int, side: int,
+               rng: np.random.Generator | None = None) -> tuple[int, int, int, int]:
+    """Paste `source`'s face into `image` (RGB, in place) with its face box at (x, y, side, side);
+    the surroundings are clipped at the frame's edges. Returns the face box."""
+    patch, alpha, (fx, fy, _, _) = face_patch(source, side, rng)
+    left, top = x - fx, y - fy
+    height, width = image.shape[:2]
+    x0, y0 = max(0, left), max(0, top)
+    x1, y1 = min(width, left + patch.shape[1]), min(height, top + patch.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return (x, y, side, side)
+    part = patch[y0 - top:y1 - top, x0 - left:x1 - left].astype(np.float32)
+    weight = alpha[y0 - top:y1 - top, x0 - left:x1 - left, None]
+    region = image[y0:y1, x0:x1]
+    region[:] = np.rint(region * (1 - weight) + part * weight).astype(np.uint8)
+    return (x, y, side, side)
+
+
+def random_scene(background: np.ndarray, rng: np.random.Generator, count: int,
+                 sides: tuple[int, int] = (40, 130)) -> tuple[np.ndarray, list[tuple[tuple[int, ...], str]]]:
+    """`background` (RGB) with up to `count` faces that do not overlap, each at a random place and a
+    size drawn log-uniformly from `sides` (px), a third each from the astronaut, the cameraman and
+    the LFW faces; returns (image, [(face box, source name)])."""
+    image = background.copy()
+    height, width = image.shape[:2]
+    sources = face_sources()
+    groups = (sources[:1], sources[1:2], sources[2:])
+    boxes: list[tuple[int, int, int, int]] = []
+    names: list[str] = []
+    for _ in range(count * 20):
+        if len(boxes) == count:
+            break
+        side = int(round(np.exp(rng.uniform(np.log(sides[0]), np.log(sides[1])))))
+        if side >= min(width, height):
+            continue
+        x, y = int(rng.integers(0, width - side)), int(rng.integers(0, height - side))
+        if any(x < bx + bw + side // 2 and bx < x + side + side // 2 and y < by + bh + side // 2
+               and by < y + side + side // 2 for bx, by, bw, bh in boxes):
+            continue
+        group = groups[int(rng.integers(len(groups)))]
+        source = group[int(rng.integers(len(group)))]
+        boxes.append(paste_face(image, source, x, y, side, rng))
+        names.append(source.name)
+    return image, list(zip(boxes, names))
