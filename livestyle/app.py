@@ -4,10 +4,12 @@
   python -m livestyle --region 0,0,1280,720 --size auto --fps-cap 30
   python -m livestyle --window SuperTux --backend torch-cuda --scale 0.5
   python -m livestyle --monitor 2 --exit-after 60 --stats live.json
+  python -m livestyle --faces                           # faces mode: the newest faces run (or the faces demo)
+  python -m livestyle --faces runs/faces-…/ --model runs/frames-…/   # film faces on a film picture
   python -m livestyle doctor                            # what this machine offers, which backend auto picks
 
 Keys in the window: P pause/resume, H HUD, S side by side (original | stylised), B blend, [ and ]
-move the blend, M next model, T stabiliser on/off, Q or Esc quit. With pynput installed, the same
+move the blend, M next model (of the kind in use), T stabiliser on/off, F faces mode on/off, Q or Esc quit. With pynput installed, the same
 keys with Ctrl+Alt work anywhere on the desktop.
 
 Mirror mode (the default on Linux) shows the stylised stream in an ordinary window: put it on another
@@ -35,8 +37,10 @@ from .errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError, log_to_stderr, 
 from .files import check_apart, check_writable, describe, make_folder, write_bytes, write_stats
 from .machine import probe
 from .pipeline import Pipeline
-from .selection import (MAX_THREADS, ModelChoice, ModelSwitcher, add_model_options, check_size_flag,
-                        default_threads, open_for_capture, resolve_model)
+from .facemode import FacesStylizer
+from .selection import (MAX_THREADS, ModelChoice, ModelSwitcher, add_faces_option, add_model_options,
+                        check_size_flag, default_threads, faces_path, newest_run_is_faces, open_faces_stylizer, open_for_capture,
+                        resolve_faces_model, resolve_model)
 from .stabilizer import LIVE_PRESET, Stabilizer
 from .stylizer import Stylizer
 
@@ -53,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m livestyle", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(parser)
+    add_faces_option(parser, "the rest of the picture is the game as captured. Without any model flag the app "
+                             "starts in faces mode when the newest trained run is a faces model")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--monitor", type=bounded_int(0, 64),
                         help="capture monitor N (1, 2, ...; 0 = all; default: the primary)")
@@ -213,23 +219,52 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     machine = probe()
-    choice = resolve_model(args.model, engines_dir, runs_dir, machine, log)
-    check_outputs(args, choice)
-    log(f"livestyle: model {choice.label} ({choice.why})")
+    faces_choice = faces_wanted(args, engines_dir, runs_dir, machine, log)
+    choice = None
+    if faces_choice is None or args.model is not None:
+        choice = resolve_model(args.model, engines_dir, runs_dir, machine, log)
+        log(f"livestyle: model {choice.label} ({choice.why})")
+    for chosen in (choice, faces_choice):
+        if chosen is not None:
+            check_outputs(args, chosen)
+    label = choice.label if choice else ""
+    if faces_choice is not None:
+        log(f"livestyle: faces mode, faces model {faces_choice.label} ({faces_choice.why})"
+            + ("" if choice else "; the rest of the picture as captured"))
+        label = f"faces: {faces_choice.label}" + (f" + {choice.label}" if choice else "")
 
     qt_app, settings, mode = start_qt(args)
-    stylizer = open_for_capture(choice, args, capture_size, threads, engines_dir, log)
+    stylizer = open_for_capture(choice, args, capture_size, threads, engines_dir, log) if choice else None
+    if faces_choice is not None:
+        faces, rule = open_faces_stylizer(faces_choice, args.backend, threads, engines_dir, log)
+        stylizer = FacesStylizer(faces, rule, stylizer, output_size=None)
     for line in getattr(stylizer, "report", []) or []:
         log(f"  {line}")
     log(f"livestyle: {stylizer.describe()}, {threads} CPU thread{'s' if threads > 1 else ''}, "
         f"fps cap {args.fps_cap:g}, {mode} mode{f', stabilise {args.stabilize:g}' if args.stabilize else ''}")
 
     pipeline = make_pipeline(args, source_factory, stylizer, threads, log)
-    switcher = ModelSwitcher(choice, args.backend, threads, engines_dir, runs_dir, machine, log,
-                             current_size=lambda: pipeline.stylizer.size)
-    window = open_window(args, pipeline, mode, capture_rect, choice, settings, switcher, log)
+    switcher = ModelSwitcher(faces_choice or choice, args.backend, threads, engines_dir, runs_dir, machine, log,
+                             current_size=lambda: pipeline.stylizer.size,
+                             faces_mode=(lambda: pipeline.stylizer) if faces_choice is not None else None)
+    window = open_window(args, pipeline, mode, capture_rect, label, settings, switcher, log)
     session = LiveSession(args, qt_app, pipeline, window, switcher, capture_rect, mode, threads, log)
     return session.run()
+
+
+def faces_wanted(args, engines_dir: Path, runs_dir: Path, machine, log) -> ModelChoice | None:
+    """The faces model when the app runs in faces mode: --faces [PATH], or, with no model flag at all,
+    the newest trained run when it is a faces model."""
+    if args.faces is not None:
+        return resolve_faces_model(faces_path(args), engines_dir, runs_dir, machine)
+    if args.model is None:
+        newest = newest_run_is_faces(runs_dir)
+        if newest is not None:
+            log(f"livestyle: the newest trained run ({newest.label}) is a faces model: starting in faces mode "
+                f"(--model PATH runs a frames model over the whole picture instead)")
+            newest.why = f"newest trained run in {runs_dir}/"
+            return newest
+    return None
 
 
 def find_capture(args, source_factory, capture_rect, log):
@@ -280,6 +315,8 @@ def make_pipeline(args, source_factory, stylizer, threads: int, log) -> Pipeline
     def fallback():
         """torch-cpu for the model and size that just failed (called on the inference thread)."""
         failing = pipeline.stylizer
+        if hasattr(failing, "on_cpu"):  # faces mode: its models, all on torch-cpu
+            return failing.on_cpu(threads, log)
         return Stylizer(getattr(failing, "model", None) or stylizer.model, "torch-cpu", size=failing.size,
                         threads=threads, log=log)
 
@@ -288,12 +325,12 @@ def make_pipeline(args, source_factory, stylizer, threads: int, log) -> Pipeline
     return pipeline  # a name, not a bare return: fallback() reads it
 
 
-def open_window(args, pipeline, mode: str, capture_rect, choice: ModelChoice, settings, switcher, log):
+def open_window(args, pipeline, mode: str, capture_rect, label: str, settings, switcher, log):
     """The window, shown where the settings or a free spot put it (PySide6 is imported here: optional)."""
     from .window import LiveWindow
 
     hud = False if args.no_hud else setting_bool(settings, "hud", True)
-    window = LiveWindow(pipeline, mode=mode, capture_rect=capture_rect, model_label=choice.label, settings=settings,
+    window = LiveWindow(pipeline, mode=mode, capture_rect=capture_rect, model_label=label, settings=settings,
                         hud=hud, blend=setting_float(settings, "blend", 0.5), switch_model=switcher, log=log)
     window.place(settings.value("geometry") if mode == "mirror" else None, pipeline.stylizer.size)
     window.show()
@@ -376,12 +413,16 @@ class LiveSession:
             "threads": self.threads, "seconds": round(seconds, 3), "exit_reason": window.exit_reason,
             "error": error, "hud": window.hud, "blend": window.blend, "view": window.view,
             "warnings": window.warnings, "events": summary["events"],
+            "faces": pipeline.stylizer.status() if hasattr(pipeline.stylizer, "status") else None,
         }
 
     def finish(self, lost: str | None) -> int:
         """Stop the threads, write the session's outputs, say how it ended; the exit code."""
         args, window = self.args, self.window
         self.pipeline.stop()
+        stop_detection = getattr(self.pipeline.stylizer, "stop_detection", None)
+        if stop_detection is not None:  # faces mode's thread: OpenCV aborts the process if it is still inside
+            stop_detection()
         seconds = time.perf_counter() - self.started
         summary = self.pipeline.summary()
         error = self.pipeline.error or lost

@@ -43,8 +43,8 @@ def slug(text: str) -> str:
 
 
 def artifact_name(direction: str, weights_sha256: str, size: tuple[int, int], precision: str, fmt: str,
-                  machine: Machine | None = None) -> str:
-    name = f"{direction}-{weights_sha256[:12]}-{format_size(size)}-{precision}"
+                  machine: Machine | None = None, batch: int = 1) -> str:
+    name = f"{direction}-{weights_sha256[:12]}-{format_size(size)}{f'-b{batch}' if batch != 1 else ''}-{precision}"
     if fmt == "tensorrt":
         gpu = machine.gpu
         name += f"-{slug(gpu['name'])}-sm{gpu['compute_capability'].replace('.', '')}-trt{machine.tensorrt}"
@@ -67,6 +67,7 @@ def check_sidecar(sidecar, path: str | Path) -> dict:
     if not SHA256.fullmatch(check.get(sidecar, "artifact_sha256", str)):
         raise check.fail("field 'artifact_sha256' is not a sha256 (64 hex digits)")
     check.size(check.get(sidecar, "input", dict), "size", "input.size")
+    check.get(sidecar["input"], "batch", int, required=False, low=1, high=1024, name="input.batch")
     weights = check.get(sidecar, "weights", dict)
     check.get(weights, "sha256", str, name="weights.sha256")
     check.get(weights, "path", str, required=False, name="weights.path")
@@ -97,7 +98,8 @@ def read_sidecar(artifact: str | Path) -> dict:
 
 
 def problems(sidecar: dict, machine: Machine, *, weights_sha256: str | None = None,
-             size: tuple[int, int] | None = None, artifact: str | Path | None = None) -> list[str]:
+             size: tuple[int, int] | None = None, artifact: str | Path | None = None,
+             batch: int | None = None) -> list[str]:
     """Why this artifact cannot be used here (empty: it can)."""
     try:
         check_sidecar(sidecar, sidecar_path(artifact) if artifact is not None else "its sidecar")
@@ -111,6 +113,9 @@ def problems(sidecar: dict, machine: Machine, *, weights_sha256: str | None = No
     built_size = tuple(sidecar["input"]["size"])
     if size and built_size != tuple(size):
         found.append(f"built for {format_size(built_size)}, not {format_size(size)}")
+    built_batch = sidecar["input"].get("batch", 1)  # sidecars before faces mode: one frame at a time
+    if batch and built_batch != batch:
+        found.append(f"built for batches of {built_batch}, not {batch}")
     if sidecar["format"] == "tensorrt":
         gpu, here = sidecar["gpu"], machine.gpu
         if here is None:
@@ -141,13 +146,13 @@ def problems(sidecar: dict, machine: Machine, *, weights_sha256: str | None = No
 
 
 def check_artifact(artifact: str | Path, machine: Machine, *, weights_sha256: str | None = None,
-                   size: tuple[int, int] | None = None) -> dict:
+                   size: tuple[int, int] | None = None, batch: int | None = None) -> dict:
     """The sidecar of an artifact that can be used here; LivestyleError naming every problem otherwise."""
     artifact = Path(artifact)
     if not artifact.is_file():
         raise LivestyleError(f"engine file not found: {artifact} (build one with {REBUILD})")
     sidecar = read_sidecar(artifact)
-    found = problems(sidecar, machine, weights_sha256=weights_sha256, size=size, artifact=artifact)
+    found = problems(sidecar, machine, weights_sha256=weights_sha256, size=size, artifact=artifact, batch=batch)
     if found:
         raise LivestyleError(f"{artifact}: {'; '.join(found)} — rebuild it with {REBUILD}")
     return sidecar
@@ -178,7 +183,7 @@ def find_artifacts(engines_dir: str | Path, fmt: str, refused: list[str] | None 
 
 
 def select_artifact(engines_dir: str | Path, fmt: str, machine: Machine, *, weights_sha256: str,
-                    size: tuple[int, int]) -> tuple[Path | None, list[str]]:
+                    size: tuple[int, int], batch: int = 1) -> tuple[Path | None, list[str]]:
     """The newest usable artifact for these weights and size, or None and why each candidate was
     refused (bad sidecars included, by name)."""
     refused, other = [], 0
@@ -186,7 +191,7 @@ def select_artifact(engines_dir: str | Path, fmt: str, machine: Machine, *, weig
         if sidecar["weights"]["sha256"] != weights_sha256:
             other += 1  # another model's engine: counted, not listed
             continue
-        found = problems(sidecar, machine, weights_sha256=weights_sha256, size=size, artifact=artifact)
+        found = problems(sidecar, machine, weights_sha256=weights_sha256, size=size, artifact=artifact, batch=batch)
         if not found:
             return artifact, refused
         refused.append(f"{artifact.name}: {'; '.join(found)}")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import select_artifact
-from .backends import NAMES, Backend, open_backend, unavailable
+from .backends import NAMES, Backend, batch_flag, open_backend, unavailable
 from .checks import FileCheck
 from .errors import LivestyleError
 from .files import describe, write_json
@@ -97,17 +97,18 @@ def time_backend(backend: Backend) -> float:
 
 def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir="engines", engine=None,
            threads: int | None = None, cuda_mode: str = "graph", cache_path=None, log=print,
-           candidates=NAMES) -> tuple[Backend, list[str]]:
+           candidates=NAMES, batch: int = 1) -> tuple[Backend, list[str]]:
     lines: dict[str, str] = {}
     available = []
     for name in candidates:
         reason = unavailable(name, machine)
         if reason is None and name == "tensorrt" and engine is None:
-            path, refused = select_artifact(engines_dir, "tensorrt", machine, weights_sha256=model.sha256, size=size)
+            path, refused = select_artifact(engines_dir, "tensorrt", machine, weights_sha256=model.sha256, size=size,
+                                            batch=batch)
             if path is None:
                 reason = (f"no usable engine for these weights at {format_size(size)} in {engines_dir}/"
                           + (f" ({'; '.join(refused)})" if refused else "")
-                          + f"; build one with python scripts/build_engine.py --size {format_size(size)}")
+                          + f"; build one with python scripts/build_engine.py --size {format_size(size)}{batch_flag(batch)}")
         if reason:
             lines[name] = reason
         else:
@@ -115,8 +116,9 @@ def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir
     cache_file = Path(cache_path) if cache_path else default_cache_path()
     cache = read_cache(cache_file)
     key = f"{model.sha256} {format_size(size)} {machine.device_key} threads={threads or machine.cores}"
+    key += f" batch={batch}" if batch != 1 else ""
     entry = cached_entry(cache, key, available)
-    options = dict(engines_dir=engines_dir, engine=engine, threads=threads, cuda_mode=cuda_mode, log=log)
+    options = dict(engines_dir=engines_dir, engine=engine, threads=threads, cuda_mode=cuda_mode, log=log, batch=batch)
 
     def finish(chosen: str, how: str) -> list[str]:
         return [f"{name}: {lines[name]}" + ("  <- chosen" if name == chosen else "") for name in candidates

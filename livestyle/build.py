@@ -75,9 +75,11 @@ def versions(machine: Machine) -> dict:
 
 def measure_parity(backend: Backend, reference: torch.nn.Module, device: str, size: tuple[int, int],
                    count: int, tolerance: float) -> dict:
-    """Max / mean abs difference between the backend and torch fp32 on `count` random inputs."""
+    """Max / mean abs difference between the backend and torch fp32 on `count` random inputs (each a
+    full batch of different images)."""
     worst, total = 0.0, 0.0
-    for x in random_frames(count, size):
+    frames = random_frames(count * backend.batch, size)
+    for x in frames.reshape(count, backend.batch, 3, size[1], size[0]):
         with torch.no_grad():
             expected = reference(x.to(device)).float().cpu()
             context = torch.cuda.stream(backend.stream) if backend.stream is not None else contextlib.nullcontext()
@@ -92,10 +94,10 @@ def measure_parity(backend: Backend, reference: torch.nn.Module, device: str, si
 
 
 def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], artifact: Path, machine: Machine,
-                parity: dict, build_seconds: float, contents: Path | None = None) -> dict:
+                parity: dict, build_seconds: float, contents: Path | None = None, batch: int = 1) -> dict:
     """The sidecar of `artifact`; `contents` is where its bytes are now (the temporary file) if not there yet."""
     width, height = size
-    tensor = {"shape": [1, 3, height, width], "layout": "NCHW", "range": "[-1, 1]", "channel_order": "rgb"}
+    tensor = {"shape": [batch, 3, height, width], "layout": "NCHW", "range": "[-1, 1]", "channel_order": "rgb"}
     return {
         "sidecar_format": SIDECAR_FORMAT,
         "format": fmt,
@@ -103,7 +105,7 @@ def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], a
         "file": artifact.name,
         "artifact_sha256": sha256_file(contents or artifact),
         "precision": precision,
-        "input": {"name": "input", "size": [width, height], **tensor},
+        "input": {"name": "input", "size": [width, height], "batch": batch, **tensor},
         "output": {"name": "output", **tensor},
         "channel_order": "rgb",
         "weights": {"path": str(model.path.resolve()) if model.path else None, "sha256": model.sha256, "direction": model.direction},
@@ -138,34 +140,35 @@ def artifact_writer(final: Path):
         raise
 
 
-def keep(model, fmt, precision, size, temporary: Path, final: Path, machine, parity, started, written: list) -> None:
+def keep(model, fmt, precision, size, temporary: Path, final: Path, machine, parity, started, written: list,
+         batch: int = 1) -> None:
     """Refuse a failed parity check (the temporary file is then removed, nothing written), else
     write the sidecar describing the temporary file's bytes under the final name."""
     if not parity["passed"]:
         raise LivestyleError(f"parity check failed: {fmt} differs from torch by up to {parity['max_abs_error']:.2e} "
                              f"(tolerance {parity['tolerance']:.0e}); {final.name} was not written")
     sidecar = sidecar_for(model, fmt, precision, size, final, machine, parity, time.perf_counter() - started,
-                          contents=temporary)
+                          contents=temporary, batch=batch)
     write_json(sidecar_path(final), sidecar)
     written.append(sidecar_path(final))
 
 
 def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, tolerance: float | None = None,
-               parity_inputs: int = 3, log=print) -> Path:
+               parity_inputs: int = 3, log=print, batch: int = 1) -> Path:
     onnxruntime_or_error()  # the parity check needs it: fail before exporting
     started = time.perf_counter()
     tolerance = TOLERANCE["fp32"] if tolerance is None else tolerance
-    final = out_dir / artifact_name(model.direction, model.sha256, size, "fp32", "onnx")
+    final = out_dir / artifact_name(model.direction, model.sha256, size, "fp32", "onnx", batch=batch)
     keep_apart(model, {"the engine": final, "its sidecar": sidecar_path(final)})
-    log(f"exporting ONNX (fp32, fixed 1x3x{size[1]}x{size[0]}) ...")
-    onnx_bytes = export_onnx(model.module, size)  # in memory: a full disk shows up as our own write's OSError
+    log(f"exporting ONNX (fp32, fixed {batch}x3x{size[1]}x{size[0]}) ...")
+    onnx_bytes = export_onnx(model.module, size, batch=batch)  # in memory: a full disk shows up as our own write's OSError
     with artifact_writer(final) as (handle, written):
         handle.write(onnx_bytes)
         handle.flush()
         temporary = Path(handle.name)
         log(f"  {time.perf_counter() - started:.1f} s; checking parity with ONNX Runtime (CPU) on {parity_inputs} "
             f"random inputs ...")
-        backend = OnnxRuntimeBackend(temporary, size, threads=None, source=str(temporary), use_gpu=False)
+        backend = OnnxRuntimeBackend(temporary, size, threads=None, source=str(temporary), use_gpu=False, batch=batch)
         try:
             parity = measure_parity(backend, model.module, "cpu", size, parity_inputs, tolerance)
         finally:
@@ -173,27 +176,28 @@ def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Mach
         parity.update(reference="torch fp32, cpu", runtime="onnxruntime CPUExecutionProvider", device="cpu")
         log(f"  max abs diff {parity['max_abs_error']:.2e}, mean {parity['mean_abs_error']:.2e} "
             f"(tolerance {tolerance:.0e}): {'ok' if parity['passed'] else 'FAILED'}")
-        keep(model, "onnx", "fp32", size, temporary, final, machine, parity, started, written)
+        keep(model, "onnx", "fp32", size, temporary, final, machine, parity, started, written, batch)
     log(f"wrote {final} ({final.stat().st_size / 2**20:.1f} MiB) and {sidecar_path(final).name}")
     return final
 
 
 def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, precision: str = "fp16",
-                   tolerance: float | None = None, parity_inputs: int = 3, log=print) -> Path:
+                   tolerance: float | None = None, parity_inputs: int = 3, log=print, batch: int = 1) -> Path:
     trt = tensorrt_or_error()
     if not torch.cuda.is_available():
         raise LivestyleError("--format tensorrt: no CUDA device visible to torch")
     started = time.perf_counter()
     tolerance = TOLERANCE[precision] if tolerance is None else tolerance
-    final = out_dir / artifact_name(model.direction, model.sha256, size, precision, "tensorrt", machine)
+    final = out_dir / artifact_name(model.direction, model.sha256, size, precision, "tensorrt", machine, batch)
     gpu = machine.gpu
     timing_cache = out_dir / f"timing-{slug(gpu['name'])}-sm{gpu['compute_capability'].replace('.', '')}-trt{trt.__version__}.cache"
     keep_apart(model, {"the engine": final, "its sidecar": sidecar_path(final), "the timing cache": timing_cache})
     flags = getattr(trt, "NetworkDefinitionCreationFlag", None)
     strongly_typed = flags is not None and hasattr(flags, "STRONGLY_TYPED")
     half_graph = precision == "fp16" and strongly_typed
-    log(f"exporting ONNX on {gpu['name']} ({'fp16' if half_graph else 'fp32'} graph, fixed 1x3x{size[1]}x{size[0]}) ...")
-    onnx_bytes = export_onnx(model.module, size, dtype=torch.float16 if half_graph else torch.float32, device="cuda")
+    log(f"exporting ONNX on {gpu['name']} ({'fp16' if half_graph else 'fp32'} graph, fixed {batch}x3x{size[1]}x{size[0]}) ...")
+    onnx_bytes = export_onnx(model.module, size, dtype=torch.float16 if half_graph else torch.float32, device="cuda",
+                             batch=batch)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(1 << int(flags.STRONGLY_TYPED) if strongly_typed else 0)
@@ -228,7 +232,7 @@ def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: 
         temporary = Path(handle.name)
         log(f"  built in {time.perf_counter() - started:.0f} s; checking parity against torch fp32 on this GPU on "
             f"{parity_inputs} random inputs ...")
-        backend = TensorRTBackend(temporary, size, precision)
+        backend = TensorRTBackend(temporary, size, precision, batch=batch)
         reference = model.module.float().to("cuda")
         try:
             parity = measure_parity(backend, reference, "cuda", size, parity_inputs, tolerance)
@@ -239,6 +243,6 @@ def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: 
                       compute_capability=gpu["compute_capability"])
         log(f"  max abs diff {parity['max_abs_error']:.2e}, mean {parity['mean_abs_error']:.2e} "
             f"(tolerance {tolerance:.0e}): {'ok' if parity['passed'] else 'FAILED'}")
-        keep(model, "tensorrt", precision, size, temporary, final, machine, parity, started, written)
+        keep(model, "tensorrt", precision, size, temporary, final, machine, parity, started, written, batch)
     log(f"wrote {final} ({final.stat().st_size / 2**20:.1f} MiB) and {sidecar_path(final).name}")
     return final

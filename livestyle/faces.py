@@ -49,33 +49,40 @@ class CropRule:
 
 
 FACE_CROP = CropRule()
+FACES_BATCH = 4            # face crops stylised in one forward pass (engines for faces models are built for it)
+FACES_DEFAULT_SIDE = 128   # the training size of faces runs whose weights do not record theirs (training's default)
 
 
 # ----------------------------------------------------------------------------- pasting back
 
 @lru_cache(maxsize=64)  # pasting runs per face per frame; face sizes repeat
-def feather_mask(side: int, feather: int) -> np.ndarray:
-    """side×side weights in [0, 1] (read-only): 1 inside, falling to 0 over `feather` px towards every
-    edge (a raised cosine), so a pasted crop blends into the frame and never reaches past its box."""
-    feather = max(0, min(int(feather), side // 2))
-    ramp = np.ones(side, np.float32)
-    if feather:
-        steps = (np.arange(feather, dtype=np.float32) + 0.5) / feather
-        ramp[:feather] = 0.5 - 0.5 * np.cos(np.pi * steps)
-        ramp[side - feather:] = ramp[:feather][::-1]
-    mask = np.minimum.outer(ramp, ramp)
+def feather_mask(side: int, feather: int, height: int | None = None) -> np.ndarray:
+    """height×side weights in [0, 1] (read-only; square unless `height` is given): 1 inside, falling to
+    0 over `feather` px towards every edge (a raised cosine), so a pasted crop blends into the frame
+    and never reaches past its box."""
+    def ramp(length: int) -> np.ndarray:
+        steps = max(0, min(int(feather), length // 2))
+        values = np.ones(length, np.float32)
+        if steps:
+            rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(steps, dtype=np.float32) + 0.5) / steps)
+            values[:steps] = rise
+            values[length - steps:] = rise[::-1]
+        return values
+
+    mask = np.minimum.outer(ramp(side if height is None else height), ramp(side))
     mask.flags.writeable = False
     return mask
 
 
-def paste(frame: np.ndarray, crop: np.ndarray, box: tuple[int, int, int], feather: int) -> None:
-    """Blend a stylised square crop (side×side×C, uint8) into `frame` (H×W×C, uint8) at box = (left,
-    top, side), in place; pixels outside the box are not touched."""
-    left, top, side = box
-    if crop.shape[:2] != (side, side):
-        raise ValueError(f"crop is {crop.shape[1]}x{crop.shape[0]}, its box is {side}x{side}")
-    region = frame[top:top + side, left:left + side]
-    weight = feather_mask(side, feather)[..., None]
+def paste(frame: np.ndarray, crop: np.ndarray, box: tuple[int, ...], feather: int) -> None:
+    """Blend a stylised crop (uint8, the box's size) into `frame` (H×W×C, uint8) at box = (left, top,
+    side) or (left, top, width, height), in place; pixels outside the box are not touched."""
+    left, top, width = box[:3]
+    height = box[3] if len(box) > 3 else width
+    if crop.shape[:2] != (height, width):
+        raise ValueError(f"crop is {crop.shape[1]}x{crop.shape[0]}, its box is {width}x{height}")
+    region = frame[top:top + height, left:left + width]
+    weight = feather_mask(width, feather, None if height == width else height)[..., None]
     region[:] = np.rint(region * (1 - weight) + crop * weight).astype(np.uint8)
 
 

@@ -69,8 +69,9 @@ class FrameConverter:
             self._staging[channels] = buffer.numpy()
         return self._staging[channels]
 
-    def load(self, frame: np.ndarray) -> None:
-        """Resize (once), BGR(A) → RGB, uint8 → [-1, 1], into the backend's input buffer."""
+    def load(self, frame: np.ndarray, slot: int = 0) -> None:
+        """Resize (once), BGR(A) → RGB, uint8 → [-1, 1], into the backend's input buffer (image `slot`
+        of its batch)."""
         width, height = self.size
         channels = frame.shape[2]
         staging = self._staging_for(channels)
@@ -85,15 +86,16 @@ class FrameConverter:
         if self.cuda:
             pixels = self._device_frames[channels].copy_(pixels, non_blocking=True)
         planes = pixels.permute(2, 0, 1)  # C×H×W view: B, G, R(, A)
-        target = self.backend.input[0]
+        target = self.backend.input[slot]
         target[0].copy_(planes[2])
         target[1].copy_(planes[1])
         target[2].copy_(planes[0])
         target.mul_(2 / 255).sub_(1)
 
-    def store(self, output: torch.Tensor) -> np.ndarray:
-        """RGB [-1, 1] NCHW → uint8 BGR H×W×3 (round half up, clamped) in the result buffer."""
-        torch.mul(output[0], 127.5, out=self._scaled)
+    def store(self, output: torch.Tensor, slot: int = 0) -> np.ndarray:
+        """RGB [-1, 1] NCHW (image `slot` of the batch) → uint8 BGR H×W×3 (round half up, clamped) in the
+        result buffer."""
+        torch.mul(output[slot], 127.5, out=self._scaled)
         self._scaled.add_(128.0).clamp_(0.0, 255.0)  # (y + 1) · 127.5 + 0.5, truncated below
         planes = self._result.permute(2, 0, 1)
         planes[0].copy_(self._scaled[2])
@@ -109,6 +111,17 @@ class FrameConverter:
         with torch.no_grad(), self.stream_context():
             self.load(frame)
             return self.store(self.backend.forward())
+
+    def batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Up to the backend's batch of checked frames → their stylised frames (new arrays), in one
+        forward pass; slots left over keep what they last held (the pass costs the same)."""
+        if not 0 < len(frames) <= self.backend.batch:
+            raise LivestyleError(f"{len(frames)} frames for a backend built for batches of {self.backend.batch}")
+        with torch.no_grad(), self.stream_context():
+            for slot, frame in enumerate(frames):
+                self.load(frame, slot)
+            output = self.backend.forward()
+            return [self.store(output, slot).copy() for slot in range(len(frames))]
 
     def run_model(self) -> torch.Tensor:
         """The network alone on the current input buffer, finished (for benchmarks)."""

@@ -25,7 +25,7 @@ from torch import nn
 
 from .checks import MAX_FEATURES, SIZE_MULTIPLE, FileCheck
 from .errors import LivestyleError
-from .faces import FACE_CROP, CropRule
+from .faces import FACE_CROP, FACES_DEFAULT_SIDE, CropRule
 from .files import describe, write_bytes
 from .pyramid import MAX_LEVELS, PyramidGenerator
 
@@ -241,6 +241,13 @@ def face_crops(path: Path, metadata: dict) -> tuple[CropRule, int | None]:
             raise check.fail(f"field 'image_size' is {text!r}, not a side in pixels")
         size = int(text)
     return rule, size
+
+
+def faces_setup(path: str | Path) -> tuple[CropRule, int]:
+    """A faces model's crop rule and the side its crops run at (its training size; training's default
+    for weights that do not record it)."""
+    rule, side = face_crops(Path(path), read_metadata(path))
+    return rule, side or FACES_DEFAULT_SIDE
 
 
 def check_tensors(path: Path, handle, architecture: dict) -> None:

@@ -19,7 +19,8 @@ from .auto import median_ms
 from .backends import NAMES, unavailable
 from .checks import MAX_SIDE, SIZE_MULTIPLE, nearest_side
 from .errors import LivestyleError, first_line
-from .generator import WEIGHTS_FILE, read_metadata, size_multiple, trained_on
+from .faces import FACES_BATCH
+from .generator import WEIGHTS_FILE, faces_setup, read_metadata, size_multiple, trained_on
 from .model import parse_size
 from .stylizer import Stylizer
 
@@ -27,6 +28,7 @@ AUTO_WIDTHS = (640, 480, 320, 256)  # --size auto tries these widths, keeping th
 # A pyramid model runs its network on 1/4^levels of the pixels and takes any size: larger ones first.
 AUTO_WIDTHS_ANY_SIZE = (1280, 960, *AUTO_WIDTHS)
 DEMO_MODEL = Path(__file__).resolve().parent / "assets" / "demo_game2movie.safetensors"
+DEMO_FACES_MODEL = Path(__file__).resolve().parent / "assets" / "demo_faces_game2movie.safetensors"
 BACKEND_CHOICES = ("auto", *NAMES)
 MAX_THREADS = 1024
 
@@ -59,6 +61,8 @@ class ModelChoice:
             return self.engine.name
         if self.weights.resolve() == DEMO_MODEL:
             return "demo model"
+        if self.weights.resolve() == DEMO_FACES_MODEL:
+            return "faces demo model"
         return f"{self.weights.parent.name}/{self.weights.name}"
 
     @property
@@ -147,21 +151,79 @@ def kind_or_none(choice: ModelChoice) -> str | None:
         return None
 
 
-def model_candidates(engines_dir: Path, runs_dir: Path, machine, log=None) -> list[ModelChoice]:
-    """Every model M cycles through: usable engines, trained runs, the demo model — frames models
-    only: a faces model (trained on face crops) is skipped, with a line through `log`."""
+def model_candidates(engines_dir: Path, runs_dir: Path, machine, log=None, kind: str = "frames") -> list[ModelChoice]:
+    """Every model M cycles through: usable engines, trained runs, the demo model — of one kind. For
+    frames (the whole picture) a faces model (trained on face crops) is skipped with a line through
+    `log`; for faces (faces mode), frames models are left out silently and the faces demo model ends
+    the list."""
     candidates = usable_engines(engines_dir, machine, log) + trained_runs(runs_dir)
-    if DEMO_MODEL.is_file():
-        candidates.append(ModelChoice(DEMO_MODEL, None, "the bundled demo model"))
-    frames = []
+    demo = DEMO_MODEL if kind == "frames" else DEMO_FACES_MODEL
+    if demo.is_file():
+        candidates.append(ModelChoice(demo, None, f"the bundled {'faces ' if kind == 'faces' else ''}demo model"))
+    chosen = []
     for choice in candidates:
-        if kind_or_none(choice) == "faces":
-            if log is not None:
+        found = kind_or_none(choice)
+        if found is not None and found != kind:
+            if log is not None and kind == "frames":
                 log(f"skipping {choice.label}: a faces model (trained on face crops); the whole picture needs a "
                     f"frames model (python -m training.fit frames)")
             continue
-        frames.append(choice)
-    return frames
+        chosen.append(choice)
+    return chosen
+
+
+AUTO_FACES = Path("<newest faces model>")  # --faces without PATH
+
+
+def add_faces_option(parser: argparse.ArgumentParser, rest: str) -> None:
+    """--faces [PATH], worded the same in the app and the video command; `rest`: what the rest of the
+    picture is without --model."""
+    parser.add_argument("--faces", type=Path, nargs="?", const=AUTO_FACES, metavar="PATH",
+                        help="faces mode: find the faces, stylise them with the faces model at PATH (weights, run or "
+                             "engine; without PATH the newest faces run, else the bundled faces demo) and paste them "
+                             f"back; --model is then optional (without it {rest})")
+
+
+def faces_path(args) -> Path | None:
+    """--faces's PATH (None for the newest faces model)."""
+    return None if args.faces == AUTO_FACES else args.faces
+
+
+FRAMES_FIX = ("it was trained on whole frames (python -m training.fit frames); faces mode needs a faces model "
+              "(python -m training.fit faces) — give that one to --model instead, or leave PATH out for the newest "
+              "faces run")
+
+
+def resolve_faces_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine) -> ModelChoice:
+    """--faces [PATH]: the faces model at PATH, else the newest faces engine or run, else the faces demo."""
+    if path is None:
+        candidates = model_candidates(engines_dir, runs_dir, machine, kind="faces")
+        if not candidates:
+            raise LivestyleError(f"--faces: no faces model: no faces run in {runs_dir}/*/{WEIGHTS_FILE} and the "
+                                 f"bundled faces demo model {DEMO_FACES_MODEL} is missing (reinstall livestyle). "
+                                 f"Train one: python -m training.fit faces --quick, or pass --faces PATH")
+        return candidates[0]
+    choice = given_model(path, "--faces")
+    if choice.kind != "faces":
+        raise LivestyleError(f"--faces {path}: {FRAMES_FIX}")
+    return choice
+
+
+def newest_run_is_faces(runs_dir: Path) -> ModelChoice | None:
+    """The newest trained run when it is a faces model (the app then starts in faces mode), else None."""
+    runs = trained_runs(runs_dir)
+    return runs[0] if runs and kind_or_none(runs[0]) == "faces" else None
+
+
+def open_faces_stylizer(choice: ModelChoice, backend: str, threads: int, engines_dir: Path, log):
+    """(the faces model's Stylizer, its crop rule): crops at its training size (an engine at its own),
+    FACES_BATCH crops a pass."""
+    rule, side = faces_setup(choice.weights)
+    if choice.engine is not None:
+        return Stylizer(choice.weights, backend, engine=choice.engine, threads=threads, engines_dir=engines_dir,
+                        log=log), rule
+    return Stylizer(choice.weights, backend, size=(side, side), threads=threads, engines_dir=engines_dir, log=log,
+                    batch=FACES_BATCH), rule
 
 
 def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None) -> ModelChoice:
@@ -179,16 +241,16 @@ def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine,
     return choice
 
 
-def given_model(path: Path) -> ModelChoice:
+def given_model(path: Path, flag: str = "--model") -> ModelChoice:
     if not path.exists():
-        raise LivestyleError(f"--model {path}: no such file or folder")
+        raise LivestyleError(f"{flag} {path}: no such file or folder")
     if path.suffix in (".engine", ".onnx"):
-        return ModelChoice(engine_weights(path, read_sidecar(path)), path, "--model")
+        return ModelChoice(engine_weights(path, read_sidecar(path)), path, flag)
     if path.is_dir():
         if not (path / WEIGHTS_FILE).is_file():
-            raise LivestyleError(f"--model {path} is a folder without {WEIGHTS_FILE}; pass a run folder or a file")
-        return ModelChoice(path / WEIGHTS_FILE, None, "--model")
-    return ModelChoice(path, None, "--model")
+            raise LivestyleError(f"{flag} {path} is a folder without {WEIGHTS_FILE}; pass a run folder or a file")
+        return ModelChoice(path / WEIGHTS_FILE, None, flag)
+    return ModelChoice(path, None, flag)
 
 
 def next_model(current: ModelChoice, candidates: list[ModelChoice]) -> ModelChoice | None:
@@ -208,22 +270,29 @@ class ModelSwitcher:
     demo), opened at the current size (an engine at its own); called on a worker thread."""
 
     def __init__(self, choice: ModelChoice, backend: str, threads: int, engines_dir: Path, runs_dir: Path,
-                 machine, log, current_size):
-        self.choice = choice  # the model running now
+                 machine, log, current_size, faces_mode=None):
+        self.choice = choice  # the model running now (in faces mode: the faces model)
         self.backend, self.threads, self.machine, self.log = backend, threads, machine, log
         self.engines_dir, self.runs_dir = engines_dir, runs_dir
         self.current_size = current_size  # () -> the running stylizer's size
+        self.faces_mode = faces_mode  # () -> the running FacesStylizer: M cycles faces models
 
     def __call__(self) -> tuple[Stylizer, str]:
-        candidates = model_candidates(self.engines_dir, self.runs_dir, self.machine)  # warnings were given at start
+        kind = "faces" if self.faces_mode is not None else "frames"
+        candidates = model_candidates(self.engines_dir, self.runs_dir, self.machine, kind=kind)  # warned at start
         following = next_model(self.choice, candidates)
         if following is None:
-            raise LivestyleError(f"no other model: add engines to {self.engines_dir}/ or train runs into "
-                                 f"{self.runs_dir}/")
-        size = None if following.engine else self.current_size()
-        new = open_stylizer(following, self.backend, size, self.threads, self.engines_dir, self.log)
+            raise LivestyleError(f"no other {kind} model: add engines to {self.engines_dir}/ or train runs into "
+                                 f"{self.runs_dir}/ (python -m training.fit {kind})")
+        if kind == "faces":
+            faces, rule = open_faces_stylizer(following, self.backend, self.threads, self.engines_dir, self.log)
+            new, label = self.faces_mode().with_faces(faces, rule), f"faces: {following.label}"
+        else:
+            size = None if following.engine else self.current_size()
+            new = open_stylizer(following, self.backend, size, self.threads, self.engines_dir, self.log)
+            label = following.label
         self.choice = following
-        return new, following.label
+        return new, label
 
 
 def open_stylizer(choice: ModelChoice, backend: str, size, threads: int, engines_dir: Path, log) -> Stylizer:

@@ -54,13 +54,14 @@ class Stylizer:
     size: inference size "640x360" or (640, 360); default 640x360, or the size of `engine`.
     engine: an ONNX file / TensorRT engine to use (else engines_dir is searched by sidecar).
     threads: CPU threads for torch-cpu and onnxruntime (default: all cores).
+    batch: images per forward pass (default 1, or the engine's): faces mode's crops (stylize_batch).
     After construction, `report` holds one line per candidate backend saying why it was (not) used.
     """
 
     def __init__(self, model: str | Path | nn.Module | Model, backend: str = "auto", *, size=None, output_size=None,
                  threads: int | None = None, engines_dir: str | Path = "engines", engine: str | Path | None = None,
                  cache_path: str | Path | None = None, cuda_mode: str = "graph", machine: Machine | None = None,
-                 log=log_to_stderr):
+                 log=log_to_stderr, batch: int | None = None):
         if backend != "auto" and backend not in NAMES:
             raise LivestyleError(f"unknown backend {backend!r}; choose from auto, {', '.join(NAMES)}")
         machine = machine or probe()
@@ -73,10 +74,13 @@ class Stylizer:
                 raise LivestyleError(f"{engine} was built for {'x'.join(map(str, built))}, "
                                      f"not {format_size(parse_size(size, multiple=multiple))}")
             size = built
+            batch = batch or sidecar["input"].get("batch", 1)
             if backend == "auto":
                 backend = "tensorrt" if sidecar.get("format") == "tensorrt" else "onnxruntime"
         size = parse_size(size, multiple=multiple) if size is not None else DEFAULT_SIZE
-        options = dict(engines_dir=engines_dir, engine=engine, threads=threads, cuda_mode=cuda_mode, log=log)
+        batch = batch or 1
+        options = dict(engines_dir=engines_dir, engine=engine, threads=threads, cuda_mode=cuda_mode, log=log,
+                       batch=batch)
         if backend == "auto":
             self.backend, self.report = choose(self.model, size, machine, cache_path=cache_path, **options)
         else:
@@ -116,6 +120,15 @@ class Stylizer:
             np.copyto(out, result)
             return out
         return resize(result, target, dst=out)
+
+    def stylize_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Any number of frames (face crops) → stylised frames at the inference size, run in batches of
+        the backend's fixed size (`batch`)."""
+        step = self.backend.batch
+        results = []
+        for start in range(0, len(frames), step):
+            results += self.converter.batch([check_frame(f) for f in frames[start:start + step]])
+        return results
 
     def run_model(self) -> torch.Tensor:
         """The network alone on the current input buffer, finished (for benchmarks)."""

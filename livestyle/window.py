@@ -27,11 +27,12 @@ from .stabilizer import LIVE_PRESET, Stabilizer
 VIEWS = ("stylised", "side", "blend")
 HOTKEYS = {  # key (inside the window) → action; global hotkeys are Ctrl+Alt+<the same key>
     "P": "pause", "H": "hud", "S": "side", "B": "blend", "[": "blend_down", "]": "blend_up", "M": "model",
-    "T": "steady", "Q": "quit", "Esc": "quit",
+    "T": "steady", "F": "faces", "Q": "quit", "Esc": "quit",
 }
 GLOBAL_HOTKEYS = {"<ctrl>+<alt>+p": "pause", "<ctrl>+<alt>+h": "hud", "<ctrl>+<alt>+s": "side",
                   "<ctrl>+<alt>+b": "blend", "<ctrl>+<alt>+[": "blend_down", "<ctrl>+<alt>+]": "blend_up",
-                  "<ctrl>+<alt>+m": "model", "<ctrl>+<alt>+t": "steady", "<ctrl>+<alt>+q": "quit"}
+                  "<ctrl>+<alt>+m": "model", "<ctrl>+<alt>+t": "steady", "<ctrl>+<alt>+f": "faces",
+                  "<ctrl>+<alt>+q": "quit"}
 OVERLAP_WARNING = ("this window overlaps the captured area, so livestyle films its own output (feedback). "
                    "Fix: move this window to another monitor, or capture a --region or --window that leaves it out")
 
@@ -161,7 +162,7 @@ class LiveWindow(QWidget):
         self.actions = {"pause": self.toggle_pause, "hud": self.toggle_hud, "side": self.toggle_side,
                         "blend": self.toggle_blend, "blend_down": lambda: self.move_blend(-0.1),
                         "blend_up": lambda: self.move_blend(0.1), "model": self.next_model,
-                        "steady": self.toggle_steady, "quit": self.quit}
+                        "steady": self.toggle_steady, "faces": self.toggle_faces, "quit": self.quit}
         self.shortcuts = []
         for key, action in HOTKEYS.items():
             shortcut = QShortcut(QKeySequence(key), self)
@@ -286,6 +287,16 @@ class LiveWindow(QWidget):
             self.notice(f"stabiliser on ({self.steady_strength:g}): less flicker")
         self.update()
 
+    def toggle_faces(self) -> None:
+        """F: faces mode's face stylising on or off (off shows the frames model's picture, or the game)."""
+        stylizer = self.pipeline.stylizer
+        if not hasattr(stylizer, "enabled"):
+            self.notice("not in faces mode: start with --faces")
+            return
+        stylizer.enabled = not stylizer.enabled
+        self.notice("faces on" if stylizer.enabled else "faces off (F turns them on)")
+        self.update()
+
     def next_model(self) -> None:
         if self.switch_model is None:
             self.notice("no other model to switch to")
@@ -395,6 +406,12 @@ class LiveWindow(QWidget):
                  f"{s['backend']}" + (f" at {size[0]}x{size[1]}" if size else "") + f"   {self.model_label}   "
                  + (f"stabiliser {self.pipeline.stabilizer.strength:g}" if self.pipeline.stabilizer is not None
                     else "stabiliser off")]
+        faces = self.pipeline.stylizer.status() if hasattr(self.pipeline.stylizer, "status") else None
+        if faces is not None:
+            lines.append(f"faces {faces['faces_in_view']} in view, {faces['faces_stylised']} stylised   detector "
+                         f"{ms(faces['detector_ms'])} ms   face crops {ms(faces['faces_ms'])} ms"
+                         + ("" if faces["faces_on"] else "   faces OFF (F)")
+                         + (f"   {faces['faces_error']}" if faces["faces_error"] else ""))
         if self.view == "side":
             lines.append("original | stylised")
         elif self.view == "blend":

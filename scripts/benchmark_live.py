@@ -7,6 +7,7 @@ program gets with and without it; plus a capture-only ceiling (mss grabbing the 
   python scripts/benchmark_live.py --game supertux --seconds 30      # capture SuperTux (played with xdotool)
   python scripts/benchmark_live.py --backends onnxruntime --sizes 320x184 --seconds 5 --no-write
   python scripts/benchmark_live.py --soak 600                        # one 10-minute run: memory over time
+  python scripts/benchmark_live.py --faces-table --seconds 15        # faces mode: 0/1/4 faces, two sizes, two models
 
 It starts Xvfb (1920x1080x24, a free display) and shows on it either a window of known moving
 pictures (the test helper's: a colour cycling at 10 Hz beside a fixed pattern, 960x540 at 0,0,
@@ -21,6 +22,12 @@ run, without it. That is the honest proxy this script offers for what livestyle 
 the game's own frame rate is not reliable here). --soak SECONDS instead makes one long run at the
 first backend and size, sampling the app's resident memory (VmRSS) every few seconds, and reports it
 at the end of the warm-up, at the end, its maximum and its least-squares slope.
+
+--faces-table instead runs faces mode (`python -m livestyle --faces MODEL`, no frames model) on a
+window of 0, 1 and 4 faces (livestyle/devtools/face_scenes.py: the astronaut, swaying) at 640x360
+and 1280x720, for the bundled faces demo model and a faces model of the report's size (the report's
+generator, N=64, at 128x128: untrained weights, for speed only), and reports frames shown per second
+with the detector's and the face crops' milliseconds apart (section benchmark_live-faces).
 
 Results go to docs/benchmarks.md (sections benchmark_live and live-soak; the soak also draws
 docs/images/live-soak-rss.png) unless --no-write. Any failure ends it with one message and exit 1
@@ -271,6 +278,96 @@ class GameScene:
             self._thread.join(5)
 
 
+FACES_SCENE = ("a window of 0, 1 or 4 faces (livestyle/devtools/face_scenes.py: the astronaut, 0.28 of the height, "
+               "swaying) over a game-like picture, captured with `--region`")
+
+
+class FacesScene:
+    """livestyle/devtools/face_scenes.py's window of `count` faces at `size`, captured by region."""
+
+    name = "faces window"
+
+    def __init__(self, display: str, children: Children, size: tuple[int, int], count: int):
+        self.display, self.count, self.rect = display, count, (0, 0, *size)
+        title = f"livestyle-benchmark-faces-{count}-{size[0]}"
+        self.process = children.add(subprocess.Popen(
+            [sys.executable, "-m", "livestyle.devtools.face_scenes", "window", title, str(size[0]), str(size[1]),
+             str(count)], env=x_env(display), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE))
+        if find_window_waiting(display, title) is None:
+            self.process.kill()
+            raise BenchError(f"the faces window did not appear: {self.process.stderr.read().decode()[-500:]}")
+        time.sleep(0.5)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def target_args(self) -> list[str]:
+        return ["--region", ",".join(map(str, self.rect))]
+
+    def describe(self) -> str:
+        return FACES_SCENE
+
+    def check(self) -> None:
+        if self.process.poll() is not None:
+            raise BenchError(f"the faces window exited (status {self.process.returncode})")
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def find_window_waiting(display: str, title: str, timeout: float = 30.0) -> int | None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = find_window(display, title)
+        if found is not None:
+            return found
+        time.sleep(0.2)
+    return None
+
+
+def report_size_faces_model(work: Path) -> Path:
+    """The report's faces generator (plain, N=64) at 128x128 with untrained weights: for speed only."""
+    import torch
+
+    from livestyle.faces import FACE_CROP
+    from livestyle.generator import Generator, save_generator
+
+    torch.manual_seed(0)
+    path = work / "report-size-faces.safetensors"
+    save_generator(Generator(64).eval(), path, "game2movie",
+                   {"kind": "faces", "preset": "faces", "image_size": 128, "crop_rule": FACE_CROP.to_metadata(),
+                    "note": "untrained: benchmark_live's stand-in for the report's faces model size"})
+    return path
+
+
+def faces_table(args, display: str, work: Path, seconds: float, backend: str) -> list[str]:
+    """Faces mode: each model × capture size × face count; the table's lines."""
+    models = [("faces demo model (N=16, 64x64)", REPO / "livestyle" / "assets" / "demo_faces_game2movie.safetensors"),
+              ("report size (N=64, 128x128)", report_size_faces_model(work))]
+    lines = ["| faces model | capture (shown) | faces | fps shown | inference ms (median) | detector ms | "
+             "face crops ms | faces stylised (last frame) | livestyle CPU |", "|---|---|---|---|---|---|---|---|---|"]
+    cells = [(m, s, c) for m in models for s in ((640, 360), (1280, 720)) for c in (0, 1, 4)]
+    for index, ((label, model), size, count) in enumerate(cells, 1):
+        say(f"[{index}/{len(cells)}] faces mode, {label}, {size[0]}x{size[1]}, {count} face(s), {seconds:g} s ...")
+        scene = FacesScene(display, args.children, size, count)
+        try:
+            data = run_app(display=display, scene=scene, model=model, backend=backend, size=f"{size[0]}x{size[1]}",
+                           seconds=seconds, work=work, args=args, faces=True)
+        finally:
+            scene.stop()
+        faces = data.get("faces") or {}
+        say(f"  {data['fps']['display']:.1f} fps shown, inference {num(data['inference_ms']['median'], 0)} ms, "
+            f"detector {num(faces.get('detector_ms'))} ms, face crops {num(faces.get('faces_ms'))} ms on "
+            f"{data['backend']}")
+        lines.append(f"| {label} | {size[0]}x{size[1]} | {count} | {data['fps']['display']:.1f} | "
+                     f"{num(data['inference_ms']['median'])} | {num(faces.get('detector_ms'))} | "
+                     f"{num(faces.get('faces_ms'))} | {faces.get('faces_stylised', '—')} | {pct(data['app_cpu'])} |")
+    return lines
+
+
 # ---------------------------------------------------------------------------------------------- measuring
 
 def capture_ceiling(rect, seconds: float) -> dict:
@@ -297,12 +394,15 @@ def capture_ceiling(rect, seconds: float) -> dict:
 
 
 def run_app(*, display: str, scene, model: Path, backend: str, size: str, seconds: float, work: Path,
-            args, rss_every: float | None = None, progress=None, screenshot: Path | None = None) -> dict:
-    """One `python -m livestyle` run; its --stats JSON plus CPU shares (and RSS samples when asked)."""
-    label = f"{backend}-{size}"
+            args, rss_every: float | None = None, progress=None, screenshot: Path | None = None,
+            faces: bool = False) -> dict:
+    """One `python -m livestyle` run; its --stats JSON plus CPU shares (and RSS samples when asked).
+    faces: faces mode with `model` as the faces model (no frames model; `size` is then only a label)."""
+    label = f"{backend}-{size}" + (f"-faces-{scene.count}-{model.stem}" if faces else "")
     stats_path, log_path = work / f"{label}.json", work / f"{label}.log"
-    command = [sys.executable, "-m", "livestyle", *scene.target_args(), "--model", str(model), "--backend", backend,
-               "--size", size, "--mode", "mirror", "--exit-after", f"{seconds:g}", "--stats", str(stats_path)]
+    chosen = ["--faces", str(model)] if faces else ["--model", str(model), "--size", size]
+    command = [sys.executable, "-m", "livestyle", *scene.target_args(), *chosen, "--backend", backend,
+               "--mode", "mirror", "--exit-after", f"{seconds:g}", "--stats", str(stats_path)]
     if args.fps_cap is not None:
         command += ["--fps-cap", f"{args.fps_cap:g}"]
     if args.threads is not None:
@@ -683,6 +783,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
     parser.add_argument("--screenshot", type=Path, help="a JPEG of the game's window and livestyle's, taken half-way "
                         "through the first run (e.g. docs/images/live-supertux.jpg)")
+    parser.add_argument("--faces-table", action="store_true", help="instead of the table: faces mode with 0, 1 and 4 "
+                        "faces at 640x360 and 1280x720, the faces demo model and a report-size one (section "
+                        "benchmark_live-faces)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser
 
@@ -703,6 +806,8 @@ def benchmark(args, argv: list[str]) -> int:
     if args.threads is not None and args.threads < 1:
         raise BadInput(f"--threads {args.threads}: at least 1")
     machine = probe()
+    if args.faces_table:
+        return faces_benchmark(args, argv)
     model = args.model if args.model is not None else default_model()
     model_label, parameters, choice, loaded = describe_model(model, machine)
     backends, left_out = choose_backends(args.backends, machine)
@@ -828,6 +933,41 @@ def benchmark(args, argv: list[str]) -> int:
         lines += ["", args.note]
     lines += ["", *table, "", f"![RSS over time](images/{RSS_PNG.name})"]
     say(f"wrote {update_section(args.section or 'live-soak', chr(10).join(lines))} and {RSS_PNG}")
+    return 0
+
+
+def faces_benchmark(args, argv: list[str]) -> int:
+    if not have_xvfb():
+        raise BenchError(f"Xvfb or xdotool is missing (on Debian/Ubuntu: apt-get install {XVFB_PACKAGES})")
+    backend = (args.backends or "auto").split(",")[0]
+    with tempfile.TemporaryDirectory(prefix="benchmark_live-faces-") as folder:
+        work = Path(folder)
+        try:
+            xvfb, display = start_xvfb(*SCREEN)
+        except (RuntimeError, OSError) as error:
+            raise BenchError(f"Xvfb did not start ({error})") from None
+        args.children.add(xvfb)
+        try:
+            table = faces_table(args, display, work, args.seconds, backend)
+        finally:
+            args.children.stop_all()
+    print("\n" + "\n".join(table), flush=True)
+    if args.no_write:
+        return 0
+    extra = [f"--fps-cap {args.fps_cap:g}"] if args.fps_cap is not None else []
+    extra += [f"--threads {args.threads}"] if args.threads is not None else []
+    lines = ["## Faces mode, live (`scripts/benchmark_live.py --faces-table`)", "",
+             f"`{shown_command(argv)}` — {machine_line()}. Xvfb {SCREEN[0]}x{SCREEN[1]}x24 showing {FACES_SCENE}"
+             f". Each run is `python -m livestyle --faces MODEL --backend {backend} --region 0,0,W,H --mode mirror "
+             f"--exit-after {args.seconds:g} --stats PATH`{' ' + ' '.join(extra) if extra else ''} (no frames model: "
+             "the picture is the capture with its faces stylised, shown at capture size). The numbers are its --stats "
+             "file's: fps shown and inference (the whole per-frame step: base picture, crops, pasting) over the run; "
+             "detector and face-crop ms are medians of the last 60; livestyle CPU in % of one core (/proc, steady "
+             "part). The detector runs on its own thread, at most 15 times a second."]
+    if args.note:
+        lines += ["", args.note]
+    lines += ["", *table]
+    say(f"wrote {update_section(args.section or 'benchmark_live-faces', chr(10).join(lines))}")
     return 0
 
 

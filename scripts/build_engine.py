@@ -5,6 +5,10 @@ TensorRT engine, each checked against torch and described by a JSON sidecar besi
   python scripts/build_engine.py --weights runs/faces-20261126-101500/game2movie.safetensors --size 1280x720
   python scripts/build_engine.py --format onnx                    # ONNX Runtime, fp32 (any machine)
   python scripts/build_engine.py --format tensorrt --precision fp16   # on a CUDA machine with TensorRT
+  python scripts/build_engine.py --weights runs/faces-…/game2movie.safetensors   # a faces model: its crops
+
+A faces model (python -m training.fit faces) is built for what faces mode runs: square crops at its
+training size (e.g. 128x128), 4 crops per pass (--batch); --size and --batch override that.
 
 --format auto (default) builds a TensorRT engine where TensorRT and a CUDA GPU exist, else ONNX.
 --precision defaults to fp16 for TensorRT and fp32 for ONNX (fp16 on ONNX Runtime's CPU provider
@@ -27,7 +31,9 @@ from pathlib import Path
 from livestyle.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision
 from livestyle.checks import ArgumentParser, bounded_int, finite_float
 from livestyle.errors import LivestyleError
+from livestyle.faces import FACES_BATCH
 from livestyle.files import check_writable, describe
+from livestyle.generator import faces_setup
 from livestyle.machine import probe
 from livestyle.model import format_size, load_model, newest_weights, parse_size
 
@@ -37,8 +43,10 @@ def main(argv=None) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, help="game2movie.safetensors or a run folder "
                         "(default: the newest runs/*/game2movie.safetensors)")
-    parser.add_argument("--size", default="640x360", help="inference size WIDTHxHEIGHT (default 640x360): multiples of 8 for "
-                        "the plain generator, any size for a pyramid model")
+    parser.add_argument("--size", help="inference size WIDTHxHEIGHT (default 640x360; a faces model: its training size): "
+                        "multiples of 8 for the plain generator, any size for a pyramid model")
+    parser.add_argument("--batch", type=bounded_int(1, 64), help=f"images per forward pass, 1 to 64 (default 1; a faces "
+                        f"model: {FACES_BATCH}, the face crops faces mode stylises at once)")
     parser.add_argument("--format", default="auto", choices=FORMATS)
     parser.add_argument("--precision", choices=("fp16", "fp32"),
                         help="default: fp16 for tensorrt, fp32 for onnx")
@@ -49,23 +57,29 @@ def main(argv=None) -> int:
                         help="random inputs for the parity check, 1 to 1000 (default 3)")
     args = parser.parse_args(argv)
     try:
-        size = parse_size(args.size, "--size", multiple=1)  # its form now; the model's own rule once it is read
+        if args.size is not None:
+            parse_size(args.size, "--size", multiple=1)  # its form now; the model's own rule once it is read
         # Before the weights are even read: a read-only or mistyped --out costs a second, not the export.
         check_writable(args.out, "--out", folder=True)
         weights = args.weights or newest_weights()
         print(f"weights: {weights}", flush=True)
         model = load_model(weights)
+        size, batch = args.size or "640x360", args.batch or 1
+        if model.kind == "faces":
+            _, side = faces_setup(model.path)
+            size, batch = args.size or f"{side}x{side}", args.batch or FACES_BATCH
+            print(f"a faces model: face crops at {size}, {batch} per pass", flush=True)
         size = parse_size(size, "--size", multiple=model.size_multiple)
         machine = probe()
         fmt, why = resolve_format(args.format, machine)
         precision = resolve_precision(args.precision, fmt)
-        print(f"format: {fmt} ({why}), precision {precision}, size {format_size(size)}", flush=True)
+        print(f"format: {fmt} ({why}), precision {precision}, size {format_size(size)}, batch {batch}", flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
 
         def log(message: str) -> None:
             print(message, flush=True)
 
-        options = dict(tolerance=args.tolerance, parity_inputs=args.parity_inputs, log=log)
+        options = dict(tolerance=args.tolerance, parity_inputs=args.parity_inputs, log=log, batch=batch)
         if fmt == "onnx":
             build_onnx(model, size, args.out, machine, **options)
         else:

@@ -3,6 +3,7 @@
   python -m training.oracle supertux --look teal-orange --movie other-levels   # the data set, once
   python scripts/make_demo_model.py              # trains (about 10 min on an idle 2-core CPU), evaluates, copies
   python scripts/make_demo_model.py --run-dir runs/demo-model --no-train   # re-copy a finished run
+  python scripts/make_demo_model.py --kind faces  # the faces demo model (livestyle/assets/demo_faces_game2movie.safetensors)
 
 `python -m livestyle` falls back to this model when there is no engine and no trained run, so a
 fresh install shows a real stylised picture. It is the default recipe trained on recorded SuperTux
@@ -11,6 +12,13 @@ user's footage is in), with a generator of N=16 features so that it runs at inte
 CPU. The weights carry their training command and scores in their metadata; the scores (at the
 training size and as shown at 640x360) are also printed here and recorded in docs/benchmarks.md
 (section demo-model).
+
+The faces demo model (`--kind faces`, what `python -m livestyle --faces` runs out of the box) is the
+default recipe at N=16 on the synthetic faces set (python -m training.synth; drawn faces framed the
+way the crop rule frames a detected face), 64×64 whole crops, 8 epochs (about 3 minutes; 30 epochs scored no better): small
+enough that four face crops cost a few milliseconds on a CPU. Its scores are at the training size
+(section demo-faces-model); its weights record kind faces, the crop rule and the size, as every
+faces run's do.
 """
 from __future__ import annotations
 
@@ -36,12 +44,67 @@ TRAINING = ["frames", "--data", str(DATA), "--g-features", str(FEATURES), "--d-f
             "--save-every-minutes", "5"]
 
 
+FACES_ASSET = REPO / "livestyle" / "assets" / "demo_faces_game2movie.safetensors"
+FACES_SIZE = 64
+FACES_TRAINING = ["faces", "--image-size", str(FACES_SIZE), "--no-crop", "--g-features", str(FEATURES),
+                  "--d-features", str(FEATURES), "--limit", "400", "--epochs", "8", "--batch-size", "4", "--seed", "0",
+                  "--save-every-minutes", "5"]
+
+
+def make_faces(args) -> int:
+    from livestyle.faces import FACE_CROP
+
+    command = [sys.executable, "-m", "training.fit", *FACES_TRAINING, "--run-dir", str(args.run_dir)]
+    if not args.no_train:
+        if args.run_dir.exists():
+            shutil.rmtree(args.run_dir)
+        print("training:", " ".join(["python", *command[1:]]), flush=True)
+        subprocess.run(command, check=True, cwd=REPO)
+    evaluation = json.loads((args.run_dir / "eval.json").read_text())
+    generator, _ = load_generator(args.run_dir / "game2movie.safetensors")
+    oracle = evaluation["oracle"]["game2movie"]
+    scores = {k: {m: round(oracle[k][m], 4 if m != "psnr" else 2) for m in ("ssim", "psnr", "structure")}
+              for k in ("model", "do_nothing")}
+    save_generator(generator, FACES_ASSET, "game2movie", extra={
+        "demo": "small faces demo model (N=16) trained on synthetic faces; train your own for your game's faces "
+                "and your film's (python -m training.fit faces)",
+        "training_command": "python -m training.fit " + " ".join(FACES_TRAINING),
+        "kind": "faces", "preset": "faces", "crop_rule": FACE_CROP.to_metadata(), "image_size": FACES_SIZE,
+        "scores": {"training_size": scores}})
+    model, nothing = scores["model"], scores["do_nothing"]
+    size_kib = FACES_ASSET.stat().st_size / 1024
+    print(f"wrote {FACES_ASSET.relative_to(REPO)} ({size_kib:.0f} KiB, {count_parameters(generator):,} parameters); "
+          f"synthetic test faces at {FACES_SIZE} px: SSIM {model['ssim']:.3f} / PSNR {model['psnr']:.2f} dB "
+          f"/ structure {model['structure']:.3f} (doing nothing {nothing['ssim']:.3f} / {nothing['psnr']:.2f} dB / "
+          f"{nothing['structure']:.3f})")
+    if not args.no_write:
+        update_section("demo-faces-model", "\n".join([
+            "## The bundled faces demo model (`python scripts/make_demo_model.py --kind faces`)",
+            "",
+            f"{machine()}. `python -m training.fit {' '.join(FACES_TRAINING)}`: generator N={FEATURES} "
+            f"({count_parameters(generator):,} parameters, {size_kib:.0f} KiB), default recipe, synthetic faces "
+            f"(python -m training.synth faces), whole crops at {FACES_SIZE}×{FACES_SIZE}.",
+            "",
+            f"| synthetic test faces, game→movie at {FACES_SIZE} px | SSIM | PSNR (dB) | structure |",
+            "|---|---|---|---|",
+            f"| faces demo model | {model['ssim']:.3f} | {model['psnr']:.2f} | {model['structure']:.3f} |",
+            f"| do nothing | {nothing['ssim']:.3f} | {nothing['psnr']:.2f} | {nothing['structure']:.3f} |",
+        ]))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / "demo-model")
+    parser.add_argument("--kind", choices=("frames", "faces"), default="frames",
+                        help="frames: the demo model (default); faces: the faces demo model")
+    parser.add_argument("--run-dir", type=Path, help="default runs/demo-model (frames), runs/demo-faces-model (faces)")
     parser.add_argument("--no-train", action="store_true", help="use the finished run in --run-dir as it is")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
+    if args.kind == "faces":
+        args.run_dir = args.run_dir or REPO / "runs" / "demo-faces-model"
+        return make_faces(args)
+    args.run_dir = args.run_dir or REPO / "runs" / "demo-model"
 
     command = [sys.executable, "-m", "training.fit", *TRAINING, "--run-dir", str(args.run_dir)]
     if not args.no_train:

@@ -139,3 +139,34 @@ def test_gpu_check_inference_smoke(tmp_path):
     row = report["sizes"]["64x48"]
     assert row["fp32_eager"]["median_ms"] > 0 and row["parity"]["passed"]
     assert "| size | fp32 eager ms" in result.stdout
+
+
+@needs_ort
+def test_faces_model_builds_for_its_crops_in_batches(tmp_path):
+    """A faces model's engine: its training size and faces mode's batch by default; the runtime uses it
+    for batches and refuses it for single frames."""
+    from livestyle.faces import FACE_CROP, FACES_BATCH
+
+    torch.manual_seed(0)
+    weights = tmp_path / "faces" / "game2movie.safetensors"
+    weights.parent.mkdir()
+    save_generator(Generator(features=8), weights, "game2movie",
+                   {"kind": "faces", "image_size": 32, "crop_rule": FACE_CROP.to_metadata()})
+    out = tmp_path / "engines"
+    result = script("build_engine.py", "--weights", weights, "--out", out, "--parity-inputs", "1")
+    assert result.returncode == 0, result.stderr
+    assert "a faces model: face crops at 32x32, 4 per pass" in result.stdout
+    (engine,) = out.glob("*.onnx")
+    assert engine.name.endswith(f"32x32-b{FACES_BATCH}-fp32.onnx")
+    sidecar = json.loads(sidecar_path(engine).read_text())
+    assert sidecar["input"]["batch"] == FACES_BATCH and sidecar["input"]["shape"] == [FACES_BATCH, 3, 32, 32]
+
+    stylizer = Stylizer(weights, "onnxruntime", engine=engine, threads=1)
+    assert stylizer.backend.batch == FACES_BATCH and stylizer.size == (32, 32)
+    crops = [np.full((40 + i, 40 + i, 3), 20 * i, np.uint8) for i in range(6)]  # two passes
+    reference = Stylizer(weights, "torch-cpu", size=(32, 32), threads=1)
+    for crop, styled in zip(crops, stylizer.stylize_batch(crops)):
+        assert styled.shape == (32, 32, 3)
+        assert np.abs(styled.astype(int) - reference(crop)).max() <= 2
+    with pytest.raises(LivestyleError, match="built for batches of 4, not 1"):
+        Stylizer(weights, "onnxruntime", engine=engine, threads=1, batch=1)

@@ -42,39 +42,45 @@ def unavailable(name: str, machine: Machine) -> str | None:
 
 def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machine, *, engines_dir="engines",
                  engine: str | Path | None = None, threads: int | None = None, cuda_mode: str = "graph",
-                 log=print) -> Backend:
+                 log=print, batch: int = 1) -> Backend:
     """Open one backend by name; LivestyleError (one line, saying why and what to do) when it cannot."""
     reason = unavailable(name, machine)
     if reason:
         raise LivestyleError(f"{name}: {reason} ({FIXES[name]})")
     if name == "torch-cpu":
-        return TorchCPUBackend(model.module, size, threads)
+        return TorchCPUBackend(model.module, size, threads, batch=batch)
     if name == "torch-cuda":
-        return TorchCUDABackend(model.module, size, mode=cuda_mode, log=log)
+        return TorchCUDABackend(model.module, size, mode=cuda_mode, log=log, batch=batch)
     fmt = "tensorrt" if name == "tensorrt" else "onnx"
     if engine is not None:
-        sidecar = check_artifact(engine, machine, weights_sha256=model.sha256, size=size)
+        sidecar = check_artifact(engine, machine, weights_sha256=model.sha256, size=size, batch=batch)
         path = Path(engine)
         if sidecar.get("format") != fmt:
             wanted = "tensorrt" if sidecar.get("format") == "tensorrt" else "onnxruntime"
             raise LivestyleError(f"{engine} is a {sidecar.get('format')} file: use backend {wanted}, not {name}")
     else:
-        path, refused = select_artifact(engines_dir, fmt, machine, weights_sha256=model.sha256, size=size)
+        path, refused = select_artifact(engines_dir, fmt, machine, weights_sha256=model.sha256, size=size,
+                                        batch=batch)
         sidecar = None
         if path is None and name == "tensorrt":
             detail = f" ({'; '.join(refused)})" if refused else ""
             weights = f" --weights {model.path}" if model.path else ""
             raise LivestyleError(f"tensorrt: no usable engine for these weights at {format_size(size)} on this GPU "
                                  f"in {engines_dir}/{detail}; build one: python scripts/build_engine.py{weights} "
-                                 f"--size {format_size(size)} --format tensorrt")
+                                 f"--size {format_size(size)}{batch_flag(batch)} --format tensorrt")
         if refused:
             log(f"{name}: ignoring {'; '.join(refused)}")
     if name == "tensorrt":
-        return TensorRTBackend(path, size, (sidecar or {}).get("precision", ""))
+        return TensorRTBackend(path, size, (sidecar or {}).get("precision", ""), batch=batch)
     cache_dir = Path(engines_dir) / "onnxruntime-trt-cache"
     if path is None:
         log(f"onnxruntime: no ONNX file for these weights at {format_size(size)} in {engines_dir}/; exporting in "
-            f"memory (python scripts/build_engine.py --format onnx saves this step)")
-        return OnnxRuntimeBackend(export_onnx(model.module, size), size, threads, source=f"{model.label} (in memory)",
-                                  cache_dir=cache_dir)
-    return OnnxRuntimeBackend(path, size, threads, source=str(path), cache_dir=cache_dir)
+            f"memory (python scripts/build_engine.py --format onnx{batch_flag(batch)} saves this step)")
+        return OnnxRuntimeBackend(export_onnx(model.module, size, batch=batch), size, threads,
+                                  source=f"{model.label} (in memory)", cache_dir=cache_dir, batch=batch)
+    return OnnxRuntimeBackend(path, size, threads, source=str(path), cache_dir=cache_dir, batch=batch)
+
+
+def batch_flag(batch: int) -> str:
+    """The build_engine.py flag for a batch (none for 1, its default for frames models)."""
+    return f" --batch {batch}" if batch != 1 else ""

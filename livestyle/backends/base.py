@@ -1,5 +1,6 @@
 """What every backend offers the Stylizer: a fixed-size NCHW input buffer on its device, already
-allocated, and forward() that runs the network on it and returns the output (NCHW, RGB, [-1, 1])."""
+allocated, and forward() that runs the network on it and returns the output (NCHW, RGB, [-1, 1]).
+The batch (N) is fixed too: 1 for whole frames, a few for faces mode's face crops."""
 from __future__ import annotations
 
 import torch
@@ -10,8 +11,12 @@ class Backend:
     device = torch.device("cpu")
     stream: "torch.cuda.Stream | None" = None  # CUDA backends: the non-default stream they run on
     size: tuple[int, int]  # width, height
-    input: torch.Tensor  # (1, 3, H, W), RGB in [-1, 1], the backend's dtype
+    input: torch.Tensor  # (N, 3, H, W), RGB in [-1, 1], the backend's dtype
     detail = ""  # precision, threads, providers: for reports
+
+    @property
+    def batch(self) -> int:
+        return self.input.shape[0]
 
     def forward(self) -> torch.Tensor:
         raise NotImplementedError

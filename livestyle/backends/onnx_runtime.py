@@ -25,12 +25,12 @@ TORCH = {np.float32: torch.float32, np.float16: torch.float16}
 
 
 def export_onnx(module: nn.Module, size: tuple[int, int], target=None, dtype=torch.float32,
-                device="cpu") -> bytes | None:
-    """Export at a fixed 1×3×H×W (fixed shapes are what TensorRT optimises best, and what a live
+                device="cpu", batch: int = 1) -> bytes | None:
+    """Export at a fixed N×3×H×W (N = batch) (fixed shapes are what TensorRT optimises best, and what a live
     overlay needs). Writes to target (path or file object) or returns the bytes. Uses torch's
     TorchScript exporter (dynamo=False), which needs no extra package."""
     module = copy.deepcopy(module).to(device, dtype).eval()  # the caller's module stays fp32 on the CPU
-    example = torch.zeros(1, 3, size[1], size[0], device=device, dtype=dtype)
+    example = torch.zeros(batch, 3, size[1], size[0], device=device, dtype=dtype)
     buffer = io.BytesIO() if target is None else target
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant-folding notes about reflect padding's Slice steps
@@ -47,7 +47,8 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
     def __init__(self, model: bytes | str | Path, size: tuple[int, int], threads: int | None = None,
-                 source: str = "", cache_dir: str | Path | None = None, use_gpu: bool | None = None):
+                 source: str = "", cache_dir: str | Path | None = None, use_gpu: bool | None = None,
+                 batch: int = 1):
         ort = onnxruntime_or_error()
         self.size, self.source = size, source or str(model)
         options = ort.SessionOptions()
@@ -80,7 +81,7 @@ class OnnxRuntimeBackend(Backend):
         if len(inputs) != 1 or len(outputs) != 1:
             raise LivestyleError(f"{self.source}: expected one input and one output, found {len(inputs)} and "
                                  f"{len(outputs)}; it is not a livestyle generator export")
-        expected = [1, 3, size[1], size[0]]
+        expected = [batch, 3, size[1], size[0]]
         shape = [d if isinstance(d, int) else e for d, e in zip(inputs[0].shape, expected)]
         if shape != expected or inputs[0].type not in NUMPY:
             raise LivestyleError(f"{self.source}: input {inputs[0].type} {inputs[0].shape} does not fit "

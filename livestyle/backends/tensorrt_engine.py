@@ -20,7 +20,7 @@ def tensorrt_or_error():
 class TensorRTBackend(Backend):
     name = "tensorrt"
 
-    def __init__(self, engine_path: str | Path, size: tuple[int, int], precision: str = ""):
+    def __init__(self, engine_path: str | Path, size: tuple[int, int], precision: str = "", batch: int = 1):
         trt = tensorrt_or_error()
         if not torch.cuda.is_available():
             raise LivestyleError("tensorrt: no CUDA device visible to torch (the engine's buffers are torch CUDA "
@@ -45,7 +45,7 @@ class TensorRTBackend(Backend):
         if len(inputs) != 1 or len(outputs) != 1:
             raise LivestyleError(f"{self.path}: expected one input and one output tensor, found {inputs} and "
                                  f"{outputs}; {REBUILD}")
-        expected = (1, 3, size[1], size[0])
+        expected = (batch, 3, size[1], size[0])
         buffers = {}
         for name in (inputs[0], outputs[0]):
             shape = tuple(self.engine.get_tensor_shape(name))

@@ -13,12 +13,12 @@ from .base import Backend
 class TorchCPUBackend(Backend):
     name = "torch-cpu"
 
-    def __init__(self, module: nn.Module, size: tuple[int, int], threads: int | None = None):
+    def __init__(self, module: nn.Module, size: tuple[int, int], threads: int | None = None, batch: int = 1):
         self.threads = threads or os.cpu_count() or 1
         torch.set_num_threads(self.threads)
         self.module = module.float().eval()
         self.size = size
-        self.input = torch.zeros(1, 3, size[1], size[0])
+        self.input = torch.zeros(batch, 3, size[1], size[0])
         self.detail = f"fp32, {self.threads} thread{'s' if self.threads > 1 else ''}"
 
     def forward(self) -> torch.Tensor:

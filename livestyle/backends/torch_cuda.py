@@ -22,7 +22,7 @@ class TorchCUDABackend(Backend):
     name = "torch-cuda"
 
     def __init__(self, module: nn.Module, size: tuple[int, int], mode: str = "graph", precision: str = "fp16",
-                 log=None):
+                 log=None, batch: int = 1):
         if not torch.cuda.is_available():
             raise LivestyleError("torch-cuda: no CUDA device")
         if mode not in MODES:
@@ -32,7 +32,7 @@ class TorchCUDABackend(Backend):
         dtype = torch.float16 if precision == "fp16" else torch.float32
         torch.backends.cudnn.benchmark = True  # fixed input size: autotune once, then reuse
         self.module = copy.deepcopy(module).to(self.device, dtype).to(memory_format=torch.channels_last).eval()
-        self.input = torch.zeros(1, 3, size[1], size[0], device=self.device, dtype=dtype).contiguous(
+        self.input = torch.zeros(batch, 3, size[1], size[0], device=self.device, dtype=dtype).contiguous(
             memory_format=torch.channels_last)
         self.stream = torch.cuda.Stream(self.device)
         self.stream.wait_stream(torch.cuda.current_stream(self.device))  # the weights and input were made there

@@ -103,3 +103,103 @@ def random_scene(background: np.ndarray, rng: np.random.Generator, count: int,
         boxes.append(paste_face(image, source, x, y, side, rng))
         names.append(source.name)
     return image, list(zip(boxes, names))
+
+
+# ----------------------------------------------------------------------------- a window of faces (Xvfb tests)
+
+WINDOW_SIZE = (640, 360)
+STILL_FACE = (60, 60, 100, 100)      # the astronaut, never moving
+MOVING_ROW, MOVING_SIDE = 200, 100   # a second astronaut sliding along this row, x in MOVING_RANGE
+MOVING_RANGE = (300, 520)
+APPEARING_FACE = (480, 40, 90, 90)   # shown once "appear" is read on stdin
+
+
+def window_picture(tick: int, appeared: bool) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """The faces window's picture (RGB) at `tick` and its face boxes: a game-like background (sky,
+    ground, a few blocks), the still face, the moving one and, once appeared, the third."""
+    width, height = WINDOW_SIZE
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:] = (80, 120, 190)
+    image[300:] = (70, 140, 60)
+    for x in range(0, width, 80):
+        image[280:300, x:x + 60] = (150, 100, 60)
+    astronaut = face_sources()[0]
+    span = MOVING_RANGE[1] - MOVING_RANGE[0]
+    offset = (3 * tick) % (2 * span)
+    x = MOVING_RANGE[0] + (offset if offset < span else 2 * span - offset)
+    boxes = [paste_face(image, astronaut, *STILL_FACE[:3]),
+             paste_face(image, astronaut, x, MOVING_ROW, MOVING_SIDE)]
+    if appeared:
+        boxes.append(paste_face(image, astronaut, *APPEARING_FACE[:3]))
+    return image, boxes
+
+
+def counted_picture(tick: int, size: tuple[int, int], count: int) -> np.ndarray:
+    """A size-d game-like picture (RGB) with `count` (0 to 4) astronaut faces, each about 0.28 of the
+    height, one to a quarter of the picture, swaying sideways (the benchmark's faces window)."""
+    width, height = size
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:] = (80, 120, 190)
+    image[int(height * 0.83):] = (70, 140, 60)
+    side = round(height * 0.28)
+    sway = round(width * 0.03 * np.sin(tick / 15))
+    for index in range(count):
+        x = (index % 2) * width // 2 + width // 8 + sway
+        y = (index // 2) * height // 2 + height // 10
+        paste_face(image, face_sources()[0], x, y, side)
+    return image
+
+
+def window_main(title: str, width: int | None = None, height: int | None = None, count: int | None = None) -> None:
+    """A frameless window at (0, 0) showing window_picture at 30 ticks a second; the line "appear" on
+    stdin adds the third face. With width, height and count: counted_picture instead."""
+    import sys
+    import threading
+
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    size = WINDOW_SIZE if count is None else (width, height)
+    app = QApplication([])
+    appear = threading.Event()
+    threading.Thread(target=lambda: [appear.set() for line in sys.stdin if line.strip() == "appear"],
+                     daemon=True).start()
+
+    class Faces(QWidget):
+        def __init__(self):
+            super().__init__()
+            self.tick = 0
+            self.setWindowTitle(title)
+            self.setWindowFlags(Qt.WindowType.FramelessWindowHint)
+            self.setGeometry(0, 0, *size)
+
+        def paintEvent(self, event):
+            if count is None:
+                picture, _ = window_picture(self.tick, appear.is_set())
+            else:
+                picture = counted_picture(self.tick, size, count)
+            self.picture = np.ascontiguousarray(picture)
+            image = QImage(self.picture.data, size[0], size[1], 3 * size[0], QImage.Format.Format_RGB888)
+            painter = QPainter(self)
+            painter.drawImage(0, 0, image)
+            painter.end()
+
+    window = Faces()
+    window.show()
+    timer = QTimer()
+
+    def step():
+        window.tick += 1
+        window.update()
+
+    timer.timeout.connect(step)
+    timer.start(33)
+    app.exec()
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["window"]:
+        window_main(sys.argv[2], *map(int, sys.argv[3:6]))

@@ -4,10 +4,13 @@
   python -m livestyle.video gameplay.mp4 film.mp4 --stabilize                # less flicker (strength 0.5)
   python -m livestyle.video clip.mkv compare.mp4 --side-by-side --scale 0.5
   python -m livestyle.video clip.mp4 out.mkv --model runs/frames-20261127-101500 --size 1280x720 --codec hevc
+  python -m livestyle.video clip.mp4 faces.mkv --faces                       # film faces, the rest as recorded
 
 The network runs at the inference size (--size, default: 640 pixels wide at the video's aspect ratio,
 or --scale of the video's size) and the result is resized to the output size (the video's own
-unless --output-size). --stabilize S blends in the previous stylised frame, warped by optical flow
+unless --output-size). --faces [PATH] stylises the faces in each frame with a faces model (as the
+live app's faces mode does, detecting every frame) and pastes them back, over the frames model's picture
+with --model, else over the video as it is. --stabilize S blends in the previous stylised frame, warped by optical flow
 measured on the input frames, wherever that flow is reliable: S = 0 is off, 1 the steadiest. Measure
 the effect with python -m livestyle.video.metrics IN OUT --reference UNSTABILISED.
 
@@ -32,8 +35,10 @@ from ..errors import LivestyleError, log_to_stderr, run_command
 from ..files import check_apart, check_writable, describe, write_stats
 from ..machine import probe
 from ..model import parse_size
-from ..selection import (MAX_THREADS, add_model_options, candidate_sizes, check_size_flag, model_candidates,
-                         open_stylizer, resolve_model, scaled_size)
+from ..facemode import FacesStylizer
+from ..selection import (MAX_THREADS, add_faces_option, add_model_options, candidate_sizes, check_size_flag,
+                         faces_path, model_candidates, open_faces_stylizer, open_stylizer, resolve_faces_model,
+                         resolve_model, scaled_size)
 from ..stabilizer import Stabilizer
 from .io import VideoReader, resolve_codec
 from .job import check_container, check_paths, stylize_video
@@ -48,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, metavar="IN", help="the video to stylise (anything PyAV/FFmpeg reads)")
     parser.add_argument("output", type=Path, metavar="OUT", help="the stylised video to write (.mp4, .mkv, .mov)")
     add_model_options(parser, "; an engine built for another aspect ratio than the video's is passed over")
+    add_faces_option(parser, "the rest of each frame is kept as it is")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--size", default="auto", help=f"inference size WIDTHxHEIGHT (multiples of 8; any size for a "
                       f"pyramid model), or auto (default): {DEFAULT_WIDTH} wide at the video's aspect ratio")
@@ -100,7 +106,7 @@ def check_arguments(args) -> None:
         check_writable(args.stats, "--stats")
         if args.stats.resolve() == args.output.resolve():
             raise LivestyleError(f"--stats {args.stats} is OUT as well; give the numbers another file name")
-    check_outputs(args, {"--model": args.model})
+    check_outputs(args, {"--model": args.model, "--faces": faces_path(args)})
 
 
 def check_outputs(args, models: dict) -> None:
@@ -141,15 +147,28 @@ def run(args, log) -> dict:
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     engines_dir, runs_dir = Path("engines"), Path("runs")
-    choice = choose_model(args, info.size, engines_dir, runs_dir, log)
-    check_outputs(args, {"the model": [choice.weights, choice.engine]})
-    log(f"livestyle.video: model {choice.label} ({choice.why})")
-    size = None if choice.engine is not None else inference_size(args, info.size)
-    stylizer = open_stylizer(choice, args.backend, size, threads, engines_dir, log)
+    faces_choice = None
+    if args.faces is not None:
+        faces_choice = resolve_faces_model(faces_path(args), engines_dir, runs_dir, probe())
+        check_outputs(args, {"the faces model": [faces_choice.weights, faces_choice.engine]})
+        log(f"livestyle.video: faces mode, faces model {faces_choice.label} ({faces_choice.why})")
+    choice = None
+    if faces_choice is None or args.model is not None:
+        choice = choose_model(args, info.size, engines_dir, runs_dir, log)
+        check_outputs(args, {"the model": [choice.weights, choice.engine]})
+        log(f"livestyle.video: model {choice.label} ({choice.why})")
+    stylizer = None
+    if choice is not None:
+        size = None if choice.engine is not None else inference_size(args, info.size)
+        stylizer = open_stylizer(choice, args.backend, size, threads, engines_dir, log)
+    if faces_choice is not None:
+        faces, rule = open_faces_stylizer(faces_choice, args.backend, threads, engines_dir, log)
+        stylizer = FacesStylizer(faces, rule, stylizer, output_size=None if stylizer else info.size, detect_fps=None,
+                                 frame_rate=float(info.rate or 30))
     for line in getattr(stylizer, "report", []) or []:
         log(f"  {line}")
     built, video = stylizer.size[0] / stylizer.size[1], info.size[0] / info.size[1]
-    if choice.engine is not None and abs(built / video - 1) > 0.05:
+    if choice is not None and choice.engine is not None and abs(built / video - 1) > 0.05:
         log(f"livestyle.video: warning: {choice.engine.name} runs at {stylizer.size[0]}x{stylizer.size[1]}, another "
             f"aspect ratio than the video's {info.width}x{info.height}, so frames are squashed; build an engine at the "
             f"video's shape (python scripts/build_engine.py --size {inference_size(args, info.size)[0]}x"
@@ -164,7 +183,11 @@ def run(args, log) -> dict:
                               allow_truncated=args.allow_truncated)
     finally:
         stylizer.close()
-    stats["model"] = str(choice.engine or choice.weights)
+    stats["model"] = str(choice.engine or choice.weights) if choice else None
+    if faces_choice is not None:
+        stats["faces_model"] = str(faces_choice.engine or faces_choice.weights)
+        stats["faces"] = {"frames_with_faces_stylised": stylizer.frames_with_faces, "detector_ms":
+                          stylizer.status()["detector_ms"], "faces_ms": stylizer.status()["faces_ms"]}
     for note in stats["notes"]:
         log(f"livestyle.video: {note}")
     stage = stats["stage_ms"]
