@@ -237,7 +237,7 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     stylizer = open_for_capture(choice, args, capture_size, threads, engines_dir, log) if choice else None
     if faces_choice is not None:
         faces, rule = open_faces_stylizer(faces_choice, args.backend, threads, engines_dir, log)
-        stylizer = FacesStylizer(faces, rule, stylizer, output_size=None)
+        stylizer = FacesStylizer(faces, rule, stylizer, frame_size=capture_size)
     for line in getattr(stylizer, "report", []) or []:
         log(f"  {line}")
     log(f"livestyle: {stylizer.describe()}, {threads} CPU thread{'s' if threads > 1 else ''}, "

@@ -7,8 +7,9 @@ them back — over the game as captured, or over a frames model's picture.
 Per frame: the tracked face boxes (livestyle.faces.FaceTracks, fed by a BlazeFace detector) become
 square crops of the full-resolution frame by the crop rule `training.prepare faces` uses
 (CropRule.box); faces smaller than the rule's minimum are left as they are. The crops run through
-the faces model at its training size, `FACES_BATCH` at a time, and are pasted back with a feather
-that stays inside each crop box. The base picture is the frames model's output (at its size) when
+the faces model at its training size, `FACES_BATCH` at a time; what the model changed is enlarged
+back onto the full-size crop (with_change: the game's detail is kept, the look is the model's),
+and pasted back with a feather that stays inside each crop box. The base picture is the frames model's output (at its size) when
 there is one, else the frame itself, at `output_size` when given, else at the frame's own size.
 
 Live (`detect_fps` set), detection runs on its own thread on a copy at most `DETECT_WIDTH` px wide,
@@ -33,12 +34,56 @@ from .stylizer import Stylizer
 DETECT_WIDTH = 320  # px: the detector looks at 256 px squares of this copy (two for 16:9), no detail lost
 
 
+def with_change(crop: np.ndarray, before: np.ndarray, after: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The crop (any size, uint8 BGR) at `size` with the faces model's change added: after − before, made at
+    the model's training size and enlarged smoothly. The film look is carried by that change; the
+    game's own detail comes from the full-size crop, so a face is never blurred to the model's size."""
+    interpolation = cv2.INTER_AREA if crop.shape[1] > size[0] else cv2.INTER_LINEAR
+    picture = cv2.resize(crop, size, interpolation=interpolation) if crop.shape[1::-1] != size else crop
+    change = cv2.resize(after.astype(np.int16) - before.astype(np.int16), size, interpolation=cv2.INTER_LINEAR)
+    return np.clip(picture.astype(np.int16) + change, 0, 255).astype(np.uint8)
+
+
+class CropStylizer:
+    """The faces model: crops in batches of a fixed size (`batched`, what engines are built for), and a
+    lone face through `single` (batch 1) where there is one, so one face does not pay for four."""
+
+    def __init__(self, batched: Stylizer, single: Stylizer | None = None):
+        self.batched, self.single = batched, single
+
+    size = property(lambda self: self.batched.size)
+    name = property(lambda self: self.batched.name)
+    model = property(lambda self: self.batched.model)
+    backend = property(lambda self: self.batched.backend)
+    report = property(lambda self: list(getattr(self.batched, "report", []) or []))
+
+    def describe(self) -> str:
+        return self.batched.describe() + f", {self.batched.backend.batch} crops a pass" + (
+            " (a lone face: 1)" if self.single is not None else "")
+
+    def stylize_batch(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        if len(crops) == 1 and self.single is not None:
+            return self.single.stylize_batch(crops)
+        return self.batched.stylize_batch(crops)
+
+    def close(self) -> None:
+        self.batched.close()
+        if self.single is not None:
+            self.single.close()
+
+    @classmethod
+    def on_cpu(cls, weights, size: tuple[int, int], batch: int, threads: int | None = None, log=None) -> "CropStylizer":
+        options = dict(threads=threads) if log is None else dict(threads=threads, log=log)
+        batched = Stylizer(weights, "torch-cpu", size=size, batch=batch, **options)
+        return cls(batched, Stylizer(weights, "torch-cpu", size=size, **options) if batch > 1 else None)
+
+
 class FacesStylizer:
     """A pipeline stylizer (__call__, name, size, describe, close) for faces mode; see the module doc."""
 
     def __init__(self, faces, rule: CropRule, frames=None, *, output_size: tuple[int, int] | None = None,
                  detector: FaceDetector | None = None, detect_fps: float | None = 15.0, tracks: FaceTracks | None = None,
-                 frame_rate: float = 30.0):
+                 frame_rate: float = 30.0, frame_size: tuple[int, int] = (640, 360)):
         self.faces, self.frames, self.rule = faces, frames, rule
         self.side = faces.size[0]
         self.smallest = rule.smallest_face(self.side)
@@ -48,6 +93,7 @@ class FacesStylizer:
         self.detect_fps = detect_fps
         self.frame_rate = frame_rate  # offline: frame n is at n / frame_rate seconds (the tracks' clock)
         self._frames_seen = 0
+        self._frame_size = tuple(frame_size)  # the frames' size (the capture's), until the first one says
         self.enabled = True  # the live app's F key: off shows the base picture alone
         self._lock = threading.Lock()
         self._boxes: list[tuple[int, ...]] = []
@@ -78,17 +124,17 @@ class FacesStylizer:
 
     @property
     def size(self) -> tuple[int, int]:
-        """The picture's size: the frames model's, else output_size, else the last frame's (640x360 before one)."""
+        """The picture's size: the frames model's, else output_size, else the frames' own."""
         if self.frames is not None:
             return tuple(self.frames.size)
-        return self.output_size or getattr(self, "_frame_size", (640, 360))
+        return self.output_size or self._frame_size
 
     @property
     def report(self) -> list[str]:
         return list(getattr(self.faces, "report", []) or []) + list(getattr(self.frames, "report", []) or [])
 
     def describe(self) -> str:
-        text = (f"faces mode: faces model on {self.faces.describe()}, {self.faces.backend.batch} crops a pass; "
+        text = (f"faces mode: faces model on {self.faces.describe()}; "
                 f"detector BlazeFace ({self.detector.variant}) on a ≤{DETECT_WIDTH} px copy")
         if self.frames is not None:
             return f"{text}; frames model on {self.frames.describe()}"
@@ -118,7 +164,8 @@ class FacesStylizer:
     def with_faces(self, faces, rule: CropRule) -> "FacesStylizer":
         """The same mode with another faces model (the live app's M key); the frames model is handed on
         (this one stops owning it), detection starts afresh (its own thread and network)."""
-        new = FacesStylizer(faces, rule, self.frames, output_size=self.output_size, detect_fps=self.detect_fps)
+        new = FacesStylizer(faces, rule, self.frames, output_size=self.output_size, detect_fps=self.detect_fps,
+                            frame_size=self._frame_size)
         new.enabled = self.enabled
         self._frames_handed_on = True
         return new
@@ -126,10 +173,11 @@ class FacesStylizer:
     def on_cpu(self, threads: int | None = None, log=None) -> "FacesStylizer":
         """The same models on torch-cpu (the pipeline's fallback when a backend fails mid-run)."""
         options = dict(threads=threads, log=log) if log is not None else dict(threads=threads)
-        faces = Stylizer(self.faces.model, "torch-cpu", size=self.faces.size, batch=self.faces.backend.batch, **options)
+        faces = CropStylizer.on_cpu(self.faces.model, self.faces.size, self.faces.backend.batch, **options)
         frames = (Stylizer(self.frames.model, "torch-cpu", size=self.frames.size, **options)
                   if self.frames is not None else None)
-        new = FacesStylizer(faces, self.rule, frames, output_size=self.output_size, detect_fps=self.detect_fps)
+        new = FacesStylizer(faces, self.rule, frames, output_size=self.output_size, detect_fps=self.detect_fps,
+                            frame_size=self._frame_size)
         new.enabled = self.enabled
         return new
 
@@ -157,14 +205,15 @@ class FacesStylizer:
             scale_x, scale_y = base.shape[1] / width, base.shape[0] / height
             for x, y, w, h in boxes:
                 left, top, side = self.rule.box(x, y, w, h, width, height)
-                crops.append(frame[top:top + side, left:left + side])
+                crops.append(frame[top:top + side, left:left + side, :3])
                 places.append((round(left * scale_x), round(top * scale_y), max(1, round(side * scale_x)),
                                max(1, round(side * scale_y))))
-            for styled, (left, top, w, h) in zip(self.faces.stylize_batch(crops), places):
+            model_side = self.faces.size
+            small = [cv2.resize(crop, model_side, interpolation=cv2.INTER_AREA if crop.shape[1] > model_side[0]
+                                else cv2.INTER_LINEAR) for crop in crops]
+            for crop, before, after, (left, top, w, h) in zip(crops, small, self.faces.stylize_batch(small), places):
                 w, h = min(w, base.shape[1] - left), min(h, base.shape[0] - top)
-                interpolation = cv2.INTER_AREA if w < styled.shape[1] else cv2.INTER_LINEAR
-                paste(base, cv2.resize(styled, (w, h), interpolation=interpolation), (left, top, w, h),
-                      feather=max(2, min(w, h) // 8))
+                paste(base, with_change(crop, before, after, (w, h)), (left, top, w, h), feather=max(2, min(w, h) // 8))
         with self._lock:
             self._stylise_ms.append((time.perf_counter() - started) * 1000)
         self.stylised = len(boxes)

@@ -19,6 +19,7 @@ from .auto import median_ms
 from .backends import NAMES, unavailable
 from .checks import MAX_SIDE, SIZE_MULTIPLE, nearest_side
 from .errors import LivestyleError, first_line
+from .facemode import CropStylizer
 from .faces import FACES_BATCH
 from .generator import WEIGHTS_FILE, faces_setup, read_metadata, size_multiple, trained_on
 from .model import parse_size
@@ -216,14 +217,20 @@ def newest_run_is_faces(runs_dir: Path) -> ModelChoice | None:
 
 
 def open_faces_stylizer(choice: ModelChoice, backend: str, threads: int, engines_dir: Path, log):
-    """(the faces model's Stylizer, its crop rule): crops at its training size (an engine at its own),
-    FACES_BATCH crops a pass."""
+    """(the faces model's CropStylizer, its crop rule): crops at its training size (an engine at its own),
+    FACES_BATCH crops a pass; without an engine, a lone face runs alone on the backend the batches use."""
     rule, side = faces_setup(choice.weights)
     if choice.engine is not None:
-        return Stylizer(choice.weights, backend, engine=choice.engine, threads=threads, engines_dir=engines_dir,
-                        log=log), rule
-    return Stylizer(choice.weights, backend, size=(side, side), threads=threads, engines_dir=engines_dir, log=log,
-                    batch=FACES_BATCH), rule
+        return CropStylizer(Stylizer(choice.weights, backend, engine=choice.engine, threads=threads,
+                                     engines_dir=engines_dir, log=log)), rule
+    batched = Stylizer(choice.weights, backend, size=(side, side), threads=threads, engines_dir=engines_dir, log=log,
+                       batch=FACES_BATCH)
+    try:
+        single = Stylizer(choice.weights, batched.name, size=(side, side), threads=threads, engines_dir=engines_dir,
+                          log=log)
+    except LivestyleError:  # e.g. TensorRT with an engine for the batches only: every pass is a batch then
+        single = None
+    return CropStylizer(batched, single), rule
 
 
 def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None) -> ModelChoice:

@@ -57,6 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_SIZES = "320x184,640x360"
 SCREEN = (1920, 1080)
+FACES_SCREEN = (2600, 1500)  # room beside a 1280x720 capture for the mirror window (no feedback)
 CONTENT_RECT = (0, 0, 960, 540)
 CONTENT_TITLE = "livestyle-benchmark-content"
 GAME = "/usr/games/supertux2"
@@ -348,14 +349,16 @@ def faces_table(args, display: str, work: Path, seconds: float, backend: str) ->
     models = [("faces demo model (N=16, 64x64)", REPO / "livestyle" / "assets" / "demo_faces_game2movie.safetensors"),
               ("report size (N=64, 128x128)", report_size_faces_model(work))]
     lines = ["| faces model | capture (shown) | faces | fps shown | inference ms (median) | detector ms | "
-             "face crops ms | faces stylised (last frame) | livestyle CPU |", "|---|---|---|---|---|---|---|---|---|"]
+             "face crops ms | faces stylised (last frame) | livestyle CPU | warnings |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     cells = [(m, s, c) for m in models for s in ((640, 360), (1280, 720)) for c in (0, 1, 4)]
     for index, ((label, model), size, count) in enumerate(cells, 1):
         say(f"[{index}/{len(cells)}] faces mode, {label}, {size[0]}x{size[1]}, {count} face(s), {seconds:g} s ...")
         scene = FacesScene(display, args.children, size, count)
         try:
+            shot = args.screenshot if (index, size, count) == (3, (640, 360), 4) else None  # the demo, 4 faces
             data = run_app(display=display, scene=scene, model=model, backend=backend, size=f"{size[0]}x{size[1]}",
-                           seconds=seconds, work=work, args=args, faces=True)
+                           seconds=seconds, work=work, args=args, faces=True, screenshot=shot)
         finally:
             scene.stop()
         faces = data.get("faces") or {}
@@ -364,7 +367,8 @@ def faces_table(args, display: str, work: Path, seconds: float, backend: str) ->
             f"{data['backend']}")
         lines.append(f"| {label} | {size[0]}x{size[1]} | {count} | {data['fps']['display']:.1f} | "
                      f"{num(data['inference_ms']['median'])} | {num(faces.get('detector_ms'))} | "
-                     f"{num(faces.get('faces_ms'))} | {faces.get('faces_stylised', '—')} | {pct(data['app_cpu'])} |")
+                     f"{num(faces.get('faces_ms'))} | {faces.get('faces_stylised', '—')} | {pct(data['app_cpu'])} | "
+                     f"{'; '.join(data.get('warnings') or []) or '—'} |")
     return lines
 
 
@@ -409,7 +413,9 @@ def run_app(*, display: str, scene, model: Path, backend: str, size: str, second
         command += ["--threads", str(args.threads)]
     if args.stabilize:
         command += ["--stabilize", f"{args.stabilize:g}"]
-    env = x_env(display, XDG_CONFIG_HOME=str(work / "config"), LIVESTYLE_CACHE_DIR=str(work / "cache"))
+    # Faces runs change the capture's size: a window place remembered from a smaller one would overlap it.
+    config = work / (f"config-{scene.rect[2]}x{scene.rect[3]}" if faces else "config")
+    env = x_env(display, XDG_CONFIG_HOME=str(config), LIVESTYLE_CACHE_DIR=str(work / "cache"))
     scene.check()
     with open(log_path, "w") as log:
         process = args.children.add(subprocess.Popen(command, cwd=REPO, env=env, stdout=log,
@@ -431,7 +437,8 @@ def window_geometry(display: str, window: int) -> tuple[int, int, int, int] | No
 
 
 def take_screenshot(display: str, scene, path: Path) -> None:
-    """The game's window and livestyle's side by side, as the Xvfb screen shows them (JPEG)."""
+    """The game's window and livestyle's as the Xvfb screen shows them, side by side (JPEG): each grabbed
+    on its own, so the picture has no empty screen between them."""
     import cv2
     import numpy as np
 
@@ -441,12 +448,17 @@ def take_screenshot(display: str, scene, path: Path) -> None:
     app = find_window(display, APP_WINDOW)
     boxes = [scene.geometry() if isinstance(scene, GameScene) else tuple(scene.rect),
              window_geometry(display, app) if app is not None else None]
-    boxes = [box for box in boxes if box is not None]
-    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
     with open_mss() as sct:  # DISPLAY is the Xvfb's
-        shot = bgra_view(sct.grab({"left": left, "top": top, "width": right - left, "height": bottom - top}))
-    write_image(path, np.ascontiguousarray(shot[:, :, :3]), (cv2.IMWRITE_JPEG_QUALITY, 88))
+        shots = [np.ascontiguousarray(bgra_view(sct.grab({"left": b[0], "top": b[1], "width": b[2], "height": b[3]}))
+                                      [:, :, :3]) for b in boxes if b is not None]
+    height = max(shot.shape[0] for shot in shots)
+    gap = np.full((height, 16, 3), 255, np.uint8)
+    parts = []
+    for shot in shots:
+        padded = np.full((height, shot.shape[1], 3), 255, np.uint8)
+        padded[:shot.shape[0]] = shot
+        parts += [padded, gap]
+    write_image(path, np.hstack(parts[:-1]), (cv2.IMWRITE_JPEG_QUALITY, 88))
 
 
 def watch_app(process, command, display, scene, backend, size, seconds, stats_path, log_path, startup_timeout,
@@ -782,7 +794,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds the app may take to show its window (default 180)")
     parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
     parser.add_argument("--screenshot", type=Path, help="a JPEG of the game's window and livestyle's, taken half-way "
-                        "through the first run (e.g. docs/images/live-supertux.jpg)")
+                        "through the first run (e.g. docs/images/live-supertux.jpg); with --faces-table, of the demo's "
+                        "4-face run at 640x360")
     parser.add_argument("--faces-table", action="store_true", help="instead of the table: faces mode with 0, 1 and 4 "
                         "faces at 640x360 and 1280x720, the faces demo model and a report-size one (section "
                         "benchmark_live-faces)")
@@ -943,10 +956,12 @@ def faces_benchmark(args, argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="benchmark_live-faces-") as folder:
         work = Path(folder)
         try:
-            xvfb, display = start_xvfb(*SCREEN)
+            xvfb, display = start_xvfb(*FACES_SCREEN)
         except (RuntimeError, OSError) as error:
             raise BenchError(f"Xvfb did not start ({error})") from None
         args.children.add(xvfb)
+        os.environ["DISPLAY"] = display  # for --screenshot's grab
+        os.environ.pop("WAYLAND_DISPLAY", None)
         try:
             table = faces_table(args, display, work, args.seconds, backend)
         finally:
@@ -957,7 +972,7 @@ def faces_benchmark(args, argv: list[str]) -> int:
     extra = [f"--fps-cap {args.fps_cap:g}"] if args.fps_cap is not None else []
     extra += [f"--threads {args.threads}"] if args.threads is not None else []
     lines = ["## Faces mode, live (`scripts/benchmark_live.py --faces-table`)", "",
-             f"`{shown_command(argv)}` — {machine_line()}. Xvfb {SCREEN[0]}x{SCREEN[1]}x24 showing {FACES_SCENE}"
+             f"`{shown_command(argv)}` — {machine_line()}. Xvfb {FACES_SCREEN[0]}x{FACES_SCREEN[1]}x24 showing {FACES_SCENE}"
              f". Each run is `python -m livestyle --faces MODEL --backend {backend} --region 0,0,W,H --mode mirror "
              f"--exit-after {args.seconds:g} --stats PATH`{' ' + ' '.join(extra) if extra else ''} (no frames model: "
              "the picture is the capture with its faces stylised, shown at capture size). The numbers are its --stats "

@@ -250,3 +250,16 @@ def test_m_key_cycles_faces_models_only(tmp_path, private_cache):
     assert new.faces.size == (32, 32) and new.faces.backend.batch == FACES_BATCH
     running.close()
     new.close()
+
+
+def test_with_change_keeps_the_detail_and_adds_the_look():
+    from livestyle.facemode import with_change
+
+    rng = np.random.default_rng(0)
+    crop = rng.integers(40, 200, (180, 180, 3), dtype=np.uint8)  # fine detail a 32 px model cannot hold
+    before = cv2.resize(crop, (32, 32), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(with_change(crop, before, before, (180, 180)), crop)  # no change: the crop itself
+    warmer = np.clip(before.astype(int) + (-10, 0, 25), 0, 255).astype(np.uint8)
+    got = with_change(crop, before, warmer, (180, 180)).astype(int) - crop
+    assert np.array_equal(got[..., 0], np.full((180, 180), -10)) and np.array_equal(got[..., 2], np.full((180, 180), 25))
+    assert with_change(crop, before, before, (90, 90)).shape == (90, 90, 3)  # shown smaller than captured
