@@ -30,6 +30,7 @@ from .backends.onnx_runtime import OnnxRuntimeBackend, export_onnx, onnxruntime_
 from .backends.tensorrt_engine import TensorRTBackend, tensorrt_or_error
 from .errors import LivestyleError
 from .files import atomic_writer, check_apart, write_bytes, write_json
+from .generator import faces_setup
 from .machine import Machine
 from .model import Model, random_frames, sha256_file
 
@@ -110,6 +111,7 @@ def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], a
         "channel_order": "rgb",
         "weights": {"path": str(model.path.resolve()) if model.path else None, "sha256": model.sha256, "direction": model.direction},
         "architecture": model.architecture,
+        **trained_on(model),
         "gpu": ({"name": machine.gpu["name"], "compute_capability": machine.gpu["compute_capability"]}
                 if machine.gpu else None),
         "versions": versions(machine),
@@ -118,6 +120,15 @@ def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], a
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "parity": parity,
     }
+
+
+def trained_on(model: Model) -> dict:
+    """What the engine's weights were trained on, for people reading the sidecar (the runtime reads the
+    weights themselves): kind, and for a faces model its crop rule and training size."""
+    if model.kind != "faces" or model.path is None:
+        return {"kind": model.kind}
+    rule, side = faces_setup(model.path)
+    return {"kind": "faces", "crop_rule": rule.to_metadata(), "image_size": side}
 
 
 def keep_apart(model: Model, outputs: dict[str, Path]) -> None:

@@ -160,6 +160,7 @@ def test_faces_model_builds_for_its_crops_in_batches(tmp_path):
     assert engine.name.endswith(f"32x32-b{FACES_BATCH}-fp32.onnx")
     sidecar = json.loads(sidecar_path(engine).read_text())
     assert sidecar["input"]["batch"] == FACES_BATCH and sidecar["input"]["shape"] == [FACES_BATCH, 3, 32, 32]
+    assert sidecar["kind"] == "faces" and sidecar["image_size"] == 32 and sidecar["crop_rule"] == FACE_CROP.to_metadata()
 
     stylizer = Stylizer(weights, "onnxruntime", engine=engine, threads=1)
     assert stylizer.backend.batch == FACES_BATCH and stylizer.size == (32, 32)

@@ -144,7 +144,10 @@ def test_live_faces_under_xvfb(faces_display, monkeypatch):
     first_styled = next(r for r in results if r[0] >= first_in[0]
                         and any(_overlap(b, APPEARING_FACE) > 0.4 for b in r[4])
                         and centre_difference(r[2], r[3], APPEARING_FACE) > 3)
-    assert first_styled[1] - first_in[0] <= 0.3, (first_styled[1] - first_in[0])
+    delay = first_styled[1] - first_in[0]
+    print(f"faces live: {len(results)} pictures in 7 s, still-face centre moved at most {steps:.1f} px, a new face "
+          f"shown stylised {delay * 1000:.0f} ms after the first capture with it")
+    assert delay <= 0.3, delay
 
 
 def test_app_faces_mode_under_xvfb(faces_display, tmp_path):

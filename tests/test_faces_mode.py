@@ -224,6 +224,11 @@ def test_video_faces_mode_lossless(tmp_path, private_cache):
         assert difference[top + side // 4:top + 3 * side // 4, left + side // 4:left + 3 * side // 4].mean() > 10
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["model"] is None and stats["faces"]["frames_with_faces_stylised"] == 20
+    steady = tmp_path / "steady.mkv"  # the stabiliser works on the composited picture
+    assert cli(clip, steady, "--faces", weights, "--codec", "ffv1", "--stabilize", "0.5") == 0
+    steadied, steady_times, _, _ = read_video(steady)
+    assert len(steadied) == 20 and steady_times == pytest.approx(times, abs=1e-6)
+    assert not all(np.array_equal(a, b) for a, b in zip(steadied, written))
 
 
 def test_m_key_cycles_faces_models_only(tmp_path, private_cache):
