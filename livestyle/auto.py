@@ -108,7 +108,8 @@ def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir
             if path is None:
                 reason = (f"no usable engine for these weights at {format_size(size)} in {engines_dir}/"
                           + (f" ({'; '.join(refused)})" if refused else "")
-                          + f"; build one with python scripts/build_engine.py --size {format_size(size)}{batch_flag(batch)}")
+                          + f"; build one with python scripts/build_engine.py --size {format_size(size)}"
+                          + batch_flag(batch, model.kind))
         if reason:
             lines[name] = reason
         else:

@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 
 from livestyle.devtools.benchmark_doc import machine as machine_line, update_section
-from livestyle.devtools.xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, x_env
+from livestyle.devtools.xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, wait_for_window, x_env
 from livestyle.files import write_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,7 +164,21 @@ def find_window(display: str, title: str) -> int | None:
 
 # ---------------------------------------------------------------------------------------------- scenes
 
-class ContentScene:
+class RegionScene:
+    """A window at `rect`, shown by `process`, captured with --region."""
+
+    process: subprocess.Popen
+    rect: tuple[int, int, int, int]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def target_args(self) -> list[str]:
+        return ["--region", ",".join(map(str, self.rect))]
+
+
+class ContentScene(RegionScene):
     """livestyle/devtools/xvfb.py's window of known moving pictures, captured by region."""
 
     name = "content window"
@@ -173,13 +187,6 @@ class ContentScene:
         self.display = display
         self.process = children.add(start_content(display, CONTENT_TITLE, CONTENT_RECT))
         self.rect = CONTENT_RECT
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def target_args(self) -> list[str]:
-        return ["--region", ",".join(map(str, self.rect))]
 
     def describe(self) -> str:
         return (f"a {self.rect[2]}x{self.rect[3]} window of moving pictures (livestyle/devtools/xvfb.py: colour "
@@ -283,7 +290,7 @@ FACES_SCENE = ("a window of 0, 1 or 4 faces (livestyle/devtools/face_scenes.py: 
                "swaying) over a game-like picture, captured with `--region`")
 
 
-class FacesScene:
+class FacesScene(RegionScene):
     """livestyle/devtools/face_scenes.py's window of `count` faces at `size`, captured by region."""
 
     name = "faces window"
@@ -295,17 +302,10 @@ class FacesScene:
             [sys.executable, "-m", "livestyle.devtools.face_scenes", "window", title, str(size[0]), str(size[1]),
              str(count)], env=x_env(display), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE))
-        if find_window_waiting(display, title) is None:
+        if wait_for_window(display, title) is None:
             self.process.kill()
             raise BenchError(f"the faces window did not appear: {self.process.stderr.read().decode()[-500:]}")
         time.sleep(0.5)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def target_args(self) -> list[str]:
-        return ["--region", ",".join(map(str, self.rect))]
 
     def describe(self) -> str:
         return FACES_SCENE
@@ -317,16 +317,6 @@ class FacesScene:
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()
-
-
-def find_window_waiting(display: str, title: str, timeout: float = 30.0) -> int | None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = find_window(display, title)
-        if found is not None:
-            return found
-        time.sleep(0.2)
-    return None
 
 
 def report_size_faces_model(work: Path) -> Path:
@@ -843,13 +833,7 @@ def benchmark(args, argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="benchmark_live-") as folder:
         work = Path(folder)
-        try:
-            xvfb, display = start_xvfb(*SCREEN)
-        except (RuntimeError, OSError) as error:
-            raise BenchError(f"Xvfb did not start ({error})") from None
-        args.children.add(xvfb)
-        os.environ["DISPLAY"] = display  # for the in-process capture loop
-        os.environ.pop("WAYLAND_DISPLAY", None)
+        display = start_display(args, SCREEN)
         say(f"Xvfb on {display} ({SCREEN[0]}x{SCREEN[1]}x24); starting "
             f"{'SuperTux' if args.game == 'supertux' else 'the content window'}")
         scene = None
@@ -949,19 +933,26 @@ def benchmark(args, argv: list[str]) -> int:
     return 0
 
 
+def start_display(args, screen: tuple[int, int]) -> str:
+    """Xvfb of `screen` size, stopped with the other children; this process's DISPLAY (the in-process
+    capture loop, --screenshot's grab)."""
+    try:
+        xvfb, display = start_xvfb(*screen)
+    except (RuntimeError, OSError) as error:
+        raise BenchError(f"Xvfb did not start ({error})") from None
+    args.children.add(xvfb)
+    os.environ["DISPLAY"] = display
+    os.environ.pop("WAYLAND_DISPLAY", None)
+    return display
+
+
 def faces_benchmark(args, argv: list[str]) -> int:
     if not have_xvfb():
         raise BenchError(f"Xvfb or xdotool is missing (on Debian/Ubuntu: apt-get install {XVFB_PACKAGES})")
     backend = (args.backends or "auto").split(",")[0]
     with tempfile.TemporaryDirectory(prefix="benchmark_live-faces-") as folder:
         work = Path(folder)
-        try:
-            xvfb, display = start_xvfb(*FACES_SCREEN)
-        except (RuntimeError, OSError) as error:
-            raise BenchError(f"Xvfb did not start ({error})") from None
-        args.children.add(xvfb)
-        os.environ["DISPLAY"] = display  # for --screenshot's grab
-        os.environ.pop("WAYLAND_DISPLAY", None)
+        display = start_display(args, FACES_SCREEN)
         try:
             table = faces_table(args, display, work, args.seconds, backend)
         finally:

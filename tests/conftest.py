@@ -34,6 +34,29 @@ def write_random_dataset(root: Path, size: int = 32, counts=(("train", 16), ("va
     return root
 
 
+@pytest.fixture(scope="module")
+def qapp(tmp_path_factory):
+    """The QApplication (offscreen), with the app's settings in a fresh folder for each test module."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path_factory.mktemp("qsettings")))
+    return QApplication.instance() or QApplication([])
+
+
+@pytest.fixture
+def private_cache_and_threads(tmp_path, monkeypatch):
+    """Backend timings cached per test; the app's --threads setting (process-wide) undone afterwards."""
+    import torch
+
+    monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))
+    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    yield
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(cv_threads)
+
+
 @pytest.fixture(scope="session")
 def random_dataset(tmp_path_factory) -> Path:
     return write_random_dataset(tmp_path_factory.mktemp("random") / "data")

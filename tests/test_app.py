@@ -23,16 +23,6 @@ SIZE = (64, 48)
 
 
 @pytest.fixture(scope="module")
-def qapp(tmp_path_factory):
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
-                      str(tmp_path_factory.mktemp("qsettings")))
-    return QApplication.instance() or QApplication([])
-
-
-@pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
     return Generator(features=8).eval()
@@ -46,14 +36,7 @@ def weights(tiny, tmp_path_factory):
     return path
 
 
-@pytest.fixture(autouse=True)
-def private_cache_and_threads(tmp_path, monkeypatch):
-    """Backend timings cached per test; the app's --threads setting (process-wide) undone afterwards."""
-    monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))
-    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
-    yield
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(cv_threads)
+pytestmark = pytest.mark.usefixtures("private_cache_and_threads")
 
 
 class MovingSource:

@@ -56,23 +56,7 @@ def faces_weights(path, size=32, kind="faces"):
     return path
 
 
-@pytest.fixture(scope="module")
-def qapp(tmp_path_factory):
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
-                      str(tmp_path_factory.mktemp("qsettings")))
-    return QApplication.instance() or QApplication([])
-
-
-@pytest.fixture
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))
-    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
-    yield
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(cv_threads)
+pytestmark = pytest.mark.usefixtures("private_cache_and_threads")
 
 
 def crop_box():
@@ -80,7 +64,7 @@ def crop_box():
     return left, top, side
 
 
-def test_faces_are_stylised_inside_their_crops_and_nothing_else(tmp_path, private_cache):
+def test_faces_are_stylised_inside_their_crops_and_nothing_else(tmp_path):
     weights = faces_weights(tmp_path / "faces" / "game2movie.safetensors")
     faces = Stylizer(weights, "torch-cpu", size=(32, 32), batch=FACES_BATCH, threads=1)
     stylizer = FacesStylizer(faces, FACE_CROP, detect_fps=None)
@@ -101,7 +85,7 @@ def test_faces_are_stylised_inside_their_crops_and_nothing_else(tmp_path, privat
     stylizer.close()
 
 
-def test_no_faces_is_normal_and_small_faces_are_left_alone(tmp_path, private_cache):
+def test_no_faces_is_normal_and_small_faces_are_left_alone(tmp_path):
     weights = faces_weights(tmp_path / "faces" / "game2movie.safetensors", size=128)  # smallest face: 64 px
     faces = Stylizer(weights, "torch-cpu", size=(128, 128), batch=FACES_BATCH, threads=1)
     stylizer = FacesStylizer(faces, FACE_CROP, detect_fps=None)
@@ -115,7 +99,7 @@ def test_no_faces_is_normal_and_small_faces_are_left_alone(tmp_path, private_cac
     stylizer.close()
 
 
-def test_live_detection_thread_finds_the_face_soon(tmp_path, private_cache):
+def test_live_detection_thread_finds_the_face_soon(tmp_path):
     import time
 
     weights = faces_weights(tmp_path / "faces" / "game2movie.safetensors")
@@ -135,7 +119,7 @@ def args_for(*argv):
     return app.build_parser().parse_args(list(argv))
 
 
-def test_app_faces_mode_end_to_end(qapp, tmp_path, private_cache):
+def test_app_faces_mode_end_to_end(qapp, tmp_path):
     weights = faces_weights(tmp_path / "runs" / "faces-a" / "game2movie.safetensors")
     stats, dump = tmp_path / "live.json", tmp_path / "dump"
     lines = []
@@ -158,7 +142,7 @@ def test_app_faces_mode_end_to_end(qapp, tmp_path, private_cache):
     assert difference[top + side // 4:top + 3 * side // 4, left + side // 4:left + 3 * side // 4].mean() > 10
 
 
-def test_newest_run_faces_starts_faces_mode_and_demo_is_the_default(qapp, tmp_path, private_cache):
+def test_newest_run_faces_starts_faces_mode_and_demo_is_the_default(qapp, tmp_path):
     faces_weights(tmp_path / "runs" / "faces-a" / "game2movie.safetensors")
     lines = []
     code = app.run(args_for("--backend", "torch-cpu", "--exit-after", "1", "--threads", "1"),
@@ -174,7 +158,7 @@ def test_newest_run_faces_starts_faces_mode_and_demo_is_the_default(qapp, tmp_pa
     assert code == 0 and any("faces demo model" in line for line in lines), lines
 
 
-def test_wrong_kinds_get_one_clear_message(qapp, tmp_path, private_cache):
+def test_wrong_kinds_get_one_clear_message(qapp, tmp_path):
     frames = faces_weights(tmp_path / "frames" / "game2movie.safetensors", kind="frames")
     faces = faces_weights(tmp_path / "faces" / "game2movie.safetensors")
     with pytest.raises(LivestyleError, match="--faces .*trained on whole frames.*faces model"):
@@ -198,7 +182,7 @@ def moving_face_frames(count: int, step: int = 4) -> tuple[list[np.ndarray], lis
     return frames, boxes
 
 
-def test_video_faces_mode_lossless(tmp_path, private_cache):
+def test_video_faces_mode_lossless(tmp_path):
     from test_video import cli, read_video, write_video
 
     weights = faces_weights(tmp_path / "faces" / "game2movie.safetensors")
@@ -231,7 +215,7 @@ def test_video_faces_mode_lossless(tmp_path, private_cache):
     assert not all(np.array_equal(a, b) for a, b in zip(steadied, written))
 
 
-def test_m_key_cycles_faces_models_only(tmp_path, private_cache):
+def test_m_key_cycles_faces_models_only(tmp_path):
     from livestyle.machine import probe
     from livestyle.selection import ModelSwitcher, model_candidates, resolve_faces_model
 

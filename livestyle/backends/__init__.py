@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..artifacts import check_artifact, select_artifact
 from ..errors import LivestyleError
+from ..faces import FACES_BATCH
 from ..machine import Machine
 from ..model import Model, format_size
 from .base import Backend
@@ -67,7 +68,7 @@ def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machin
             weights = f" --weights {model.path}" if model.path else ""
             raise LivestyleError(f"tensorrt: no usable engine for these weights at {format_size(size)} on this GPU "
                                  f"in {engines_dir}/{detail}; build one: python scripts/build_engine.py{weights} "
-                                 f"--size {format_size(size)}{batch_flag(batch)} --format tensorrt")
+                                 f"--size {format_size(size)}{batch_flag(batch, model.kind)} --format tensorrt")
         if refused:
             log(f"{name}: ignoring {'; '.join(refused)}")
     if name == "tensorrt":
@@ -75,12 +76,12 @@ def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machin
     cache_dir = Path(engines_dir) / "onnxruntime-trt-cache"
     if path is None:
         log(f"onnxruntime: no ONNX file for these weights at {format_size(size)} in {engines_dir}/; exporting in "
-            f"memory (python scripts/build_engine.py --format onnx{batch_flag(batch)} saves this step)")
+            f"memory (python scripts/build_engine.py --format onnx{batch_flag(batch, model.kind)} saves this step)")
         return OnnxRuntimeBackend(export_onnx(model.module, size, batch=batch), size, threads,
                                   source=f"{model.label} (in memory)", cache_dir=cache_dir, batch=batch)
     return OnnxRuntimeBackend(path, size, threads, source=str(path), cache_dir=cache_dir, batch=batch)
 
 
-def batch_flag(batch: int) -> str:
-    """The build_engine.py flag for a batch (none for 1, its default for frames models)."""
-    return f" --batch {batch}" if batch != 1 else ""
+def batch_flag(batch: int, kind: str = "frames") -> str:
+    """The build_engine.py flag for a batch (none for its default: 1 for a frames model, FACES_BATCH for faces)."""
+    return f" --batch {batch}" if batch != (FACES_BATCH if kind == "faces" else 1) else ""

@@ -156,8 +156,10 @@ def window_main(title: str, width: int | None = None, height: int | None = None,
     import sys
     import threading
 
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QImage, QPainter
+
+    from .xvfb import run_ticking
     from PySide6.QtWidgets import QApplication, QWidget
 
     size = WINDOW_SIZE if count is None else (width, height)
@@ -185,17 +187,7 @@ def window_main(title: str, width: int | None = None, height: int | None = None,
             painter.drawImage(0, 0, image)
             painter.end()
 
-    window = Faces()
-    window.show()
-    timer = QTimer()
-
-    def step():
-        window.tick += 1
-        window.update()
-
-    timer.timeout.connect(step)
-    timer.start(33)
-    app.exec()
+    run_ticking(app, Faces(), 33)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def start_content(display: str, title: str, rect=(0, 0, 320, 240)) -> subprocess
 
 
 def content_main(title: str, left: int, top: int, width: int, height: int) -> None:
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QColor, QPainter
     from PySide6.QtWidgets import QApplication, QWidget
 
@@ -112,7 +112,13 @@ def content_main(title: str, left: int, top: int, width: int, height: int) -> No
             painter.fillRect(half + 20, 20, 40, 40, QColor(255, 255, 255))
             painter.end()
 
-    window = Content()
+    run_ticking(app, Content(), 100)
+
+
+def run_ticking(app, window, interval_ms: int) -> None:
+    """Show `window` and repaint it every interval_ms with its `tick` counted up, until the app quits."""
+    from PySide6.QtCore import QTimer
+
     window.show()
     timer = QTimer()
 
@@ -121,7 +127,7 @@ def content_main(title: str, left: int, top: int, width: int, height: int) -> No
         window.update()
 
     timer.timeout.connect(step)
-    timer.start(100)
+    timer.start(interval_ms)
     app.exec()
 
 
