@@ -4,6 +4,7 @@ game frames with real faces composited at known boxes.
   python scripts/benchmark_faces.py                 # ~2 minutes on a 2-core CPU
   python scripts/benchmark_faces.py --scenes 60     # quicker
   python scripts/benchmark_faces.py --paste-quality  # how a stylised face is put back, on the synthetic oracle
+  python scripts/benchmark_faces.py --gameplay       # faces mode over every recorded gameplay clip (no faces in them)
 
 Backgrounds are frames of the gameplay recordings in training/recordings (SuperTux and Neverball,
 640×360); faces come from livestyle.devtools.face_scenes (astronaut, cameraman, LFW), 40–130 px,
@@ -17,6 +18,11 @@ pairs (python -m training.synth faces, rendered at 512 px) with the game face sh
 training size and brought back either by enlarging its output (plain) or by adding its change to
 the full-size crop (livestyle.facemode.with_change, what faces mode does), against the true movie
 face at the same size and doing nothing (section faces-paste-quality).
+
+--gameplay runs faces mode (the faces demo model, detection on every frame as the video command does)
+over every clip in training/recordings — real gameplay with no human faces — and counts the frames
+it changed and by how much: what a player of such a game would see of a false detection
+(section faces-on-gameplay).
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ from livestyle.files import write_json
 from training.oracle import RECORDINGS, decode, read_recordings
 
 SIZE_BINS = ((40, 60), (60, 90), (90, 131))
+CHOSEN = "blazeface back, 2 tiles, score ≥ 0.7 (livestyle's)"
 
 
 class HaarDetector:
@@ -60,7 +67,8 @@ def detectors() -> dict:
         if (ASSETS / model.file).is_file():
             found[f"blazeface {name}, whole frame, score ≥ 0.5"] = FaceDetector(name, min_score=0.5, tile_above=99)
             found[f"blazeface {name}, 2 tiles, score ≥ 0.5"] = FaceDetector(name, min_score=0.5)
-    found["blazeface back, 2 tiles, score ≥ 0.6 (livestyle's)"] = FaceDetector()
+    found["blazeface back, 2 tiles, score ≥ 0.6"] = FaceDetector(min_score=0.6)
+    found[CHOSEN] = FaceDetector()
     return found
 
 
@@ -78,6 +86,16 @@ def scenes(count: int, seed: int) -> list[tuple[np.ndarray, list]]:
         image, truth = random_scene(background, rng, faces)
         made.append((cv2.cvtColor(image, cv2.COLOR_RGB2BGR), truth))
     return made
+
+
+def gameplay_frames(step: int = 6) -> list[np.ndarray]:
+    """Every `step`-th frame of every recorded clip (BGR, 640×360): real game pictures without human faces."""
+    return [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for clip in read_recordings(RECORDINGS) for rgb in decode(clip)[::step]]
+
+
+def false_on_gameplay(detector, frames) -> int:
+    """Gameplay frames with a detection big enough for faces mode to stylise (the crop rule's minimum)."""
+    return sum(any(min(b[2], b[3]) >= FACE_CROP.min_face for b in detector.detect(frame)) for frame in frames)
 
 
 def score(detector, made) -> dict:
@@ -143,6 +161,37 @@ def paste_quality(model: Path, data: Path, limit: int) -> list[str]:
     return lines
 
 
+def gameplay(model: Path) -> list[str]:
+    from livestyle.facemode import FacesStylizer
+    from livestyle.selection import open_faces_stylizer
+    from livestyle.selection import ModelChoice
+
+    faces, rule = open_faces_stylizer(ModelChoice(model, None, "benchmark"), "torch-cpu", 1, Path("engines"),
+                                      lambda message: None)
+    lines = ["| game | level | frames | frames changed | faces found (frames) | largest change (levels) |",
+             "|---|---|---|---|---|---|"]
+    totals = [0, 0]
+    for clip in read_recordings(RECORDINGS):
+        stylizer = FacesStylizer(faces, rule, detect_fps=None, frame_rate=10.0)
+        changed = found = 0
+        largest = 0
+        frames = decode(clip)
+        for rgb in frames:
+            frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            shown = stylizer(frame)
+            difference = int(np.abs(shown.astype(int) - frame.astype(int)).max())
+            changed += difference > 0
+            found += stylizer.in_view > 0
+            largest = max(largest, difference)
+        stylizer.stop_detection()
+        totals[0] += len(frames)
+        totals[1] += changed
+        lines.append(f"| {clip.game} | {clip.level} | {len(frames)} | {changed} | {found} | {largest} |")
+    faces.close()
+    lines.append(f"| all | | {totals[0]} | {totals[1]} | | |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=150, help="composited frames to score (default 150)")
@@ -151,7 +200,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--paste-quality", action="store_true", help="instead: how faces are put back (see above)")
     parser.add_argument("--limit", type=int, default=60, help="--paste-quality: test faces to score (default 60)")
+    parser.add_argument("--gameplay", action="store_true", help="instead: faces mode over the recorded gameplay")
     args = parser.parse_args(argv)
+    if args.gameplay:
+        from livestyle.selection import DEMO_FACES_MODEL
+
+        lines = gameplay(DEMO_FACES_MODEL)
+        print("\n".join(lines))
+        if not args.no_doc:
+            body = ("## Faces mode on real gameplay (issue 17; `scripts/benchmark_faces.py --gameplay`)\n\n"
+                    f"{machine()}; OpenCV {cv2.__version__}. Every clip of training/recordings (SuperTux, Neverball: "
+                    "no human faces in them), 640×360, through faces mode with the faces demo model and detection on "
+                    "every frame (as `python -m livestyle.video --faces` runs): the frames it changed are what a false "
+                    "detection would cost a player of such a game.\n\n" + "\n".join(lines) + "\n\n*Faces found* counts "
+                    "detections of any size (most are small — SuperTux's penguins — and left alone by the crop rule's "
+                    "minimum); the frames changed are Neverball's ball, taken for a face now and then and kept for "
+                    "the tracks' half-second hold.\n")
+            print(f"wrote {update_section('faces-on-gameplay', body)}")
+        return 0
     if args.paste_quality:
         from livestyle.selection import DEMO_FACES_MODEL
         from training.synth import cached_dataset
@@ -173,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cv2.setNumThreads(1)
     made = scenes(args.scenes, args.seed)
+    game = gameplay_frames()
     results = {}
     for name, detector in detectors().items():
         detector.detect(made[0][0])  # warm-up
@@ -184,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             detector.detect(image)
             times.append((time.perf_counter() - start) * 1000)
         result["ms_1280x720"] = statistics.median(times)
+        result["gameplay_false_frames"] = false_on_gameplay(detector, game)
         results[name] = result
         print(f"{name:24s} recall {result['recall']['all']:.2f}  false/frame {result['false_per_frame']:.2f}  "
               f"{result['ms_640x360']:.1f} ms", flush=True)
@@ -192,21 +260,31 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out, {"scenes": args.scenes, "seed": args.seed, "faces": faces, "results": results})
     columns = ["all", "astronaut", "cameraman", "lfw", *(f"{lo}-{hi - 1}" for lo, hi in SIZE_BINS)]
     lines = ["| detector | recall, all | astronaut | cameraman | LFW (soft) | 40–59 px | 60–89 px | 90–130 px "
-             "| false / frame | false / empty frame | ms 640×360 | ms 1280×720 |", "|---" * 12 + "|"]
+             "| false / frame | false / empty frame | gameplay frames with a false face | ms 640×360 | ms 1280×720 |",
+             "|---" * 13 + "|"]
     for name, result in results.items():
         cells = [f"{result['recall'].get(c, float('nan')):.2f}" for c in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['false_per_frame']:.2f} | "
-                     f"{result['false_per_empty_frame']:.2f} | {result['ms_640x360']:.1f} | {result['ms_1280x720']:.1f} |")
+                     f"{result['false_per_empty_frame']:.2f} | {result['gameplay_false_frames']} / {len(game)} | "
+                     f"{result['ms_640x360']:.1f} | {result['ms_1280x720']:.1f} |")
     counts = ", ".join(f"{c} {faces.get(c, 0)}" for c in columns)
     body = (f"## Face detector choice (issue 17; scripts/benchmark_faces.py)\n\n{machine()}; OpenCV {cv2.__version__}, "
             f"one thread. {args.scenes} frames of the recordings (640×360), a fifth without faces, the rest with 1–4 "
             f"faces composited at known boxes (seed {args.seed}; faces per column: {counts}). Faces smaller than the "
-            f"crop rule's minimum ({FACE_CROP.min_face} px) are not drawn: faces mode leaves them alone.\n\n"
+            f"crop rule's minimum ({FACE_CROP.min_face} px) are not drawn: faces mode leaves them alone. *Gameplay "
+            f"frames with a false face*: every 6th frame of every recording ({len(game)}, SuperTux and Neverball, no "
+            f"human faces) with a detection of at least {FACE_CROP.min_face} px — what faces mode would stylise in "
+            f"a game without people.\n\n"
             + "\n".join(lines) + "\n\nfaces mode uses the last row (`livestyle.faces.FaceDetector()`): BlazeFace's `back` "
             "model, converted to ONNX and run by OpenCV's DNN module (no other runtime), on two square tiles of a 16:9 "
-            "frame, keeping scores ≥ 0.6 — against Haar on the ≤ 320 px copy the issue asked about, it finds about three "
-            "times the faces, in less time, with fewer false ones. Its time is paid on its own thread, at most 15 "
-            "times a second; the boxes are tracked between detections.\n")
+            "frame, keeping scores ≥ 0.7 — against Haar on the ≤ 320 px copy the issue asked about, it finds about three "
+            "times the faces, in less time, with fewer false ones. 0.7 rather than 0.6: Neverball's rolling ball scores "
+            "0.6–0.7 and was taken for a face in "
+            f"{results['blazeface back, 2 tiles, score ≥ 0.6']['gameplay_false_frames']} of {len(game)} gameplay frames "
+            f"at 0.6, {results[CHOSEN]['gameplay_false_frames']} at 0.7, for "
+            f"{results['blazeface back, 2 tiles, score ≥ 0.6']['recall']['all'] - results[CHOSEN]['recall']['all']:.2f} "
+            "of the recall (faces mode over the whole recordings: section faces-on-gameplay). Its time is paid on its "
+            "own thread, at most 15 times a second; the boxes are tracked between detections.\n")
     print("\n".join(lines))
     if not args.no_doc:
         print(f"wrote {update_section('faces-detector', body)}")
