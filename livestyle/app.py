@@ -9,8 +9,8 @@
   python -m livestyle doctor                            # what this machine offers, which backend auto picks
 
 Keys in the window: P pause/resume, H HUD, S side by side (original | stylised), B blend, [ and ]
-move the blend, M next model (of the kind in use), T stabiliser on/off, F faces mode on/off, Q or Esc quit. With pynput installed, the same
-keys with Ctrl+Alt work anywhere on the desktop.
+move the blend, M next model (of the kind in use), T stabiliser on/off, F faces mode on/off, Q or Esc
+quit. With pynput installed, the same keys with Ctrl+Alt work anywhere on the desktop.
 
 Mirror mode (the default on Linux) shows the stylised stream in an ordinary window: put it on another
 monitor than the game. Overlay mode covers the captured area with a frameless, click-through window;

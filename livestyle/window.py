@@ -81,7 +81,7 @@ class GlobalHotkeys:
             from pynput import keyboard
         except Exception as error:  # noqa: BLE001 — not installed, or no X display for it
             reason = "not installed" if isinstance(error, ModuleNotFoundError) else f"unavailable ({error})"
-            self.note = (f"global hotkeys off: pynput {reason} (pip install pynput for Ctrl+Alt+P/H/S/B/M/Q); "
+            self.note = (f"global hotkeys off: pynput {reason} (pip install pynput for Ctrl+Alt+P/H/S/B/M/T/F/Q); "
                          f"the keys work while the livestyle window has focus")
             return
         try:

@@ -252,3 +252,23 @@ def test_with_change_keeps_the_detail_and_adds_the_look():
     got = with_change(crop, before, warmer, (180, 180)).astype(int) - crop
     assert np.array_equal(got[..., 0], np.full((180, 180), -10)) and np.array_equal(got[..., 2], np.full((180, 180), 25))
     assert with_change(crop, before, before, (90, 90)).shape == (90, 90, 3)  # shown smaller than captured
+
+
+def test_f_key_and_hud(qapp, tmp_path):
+    from livestyle.pipeline import Pipeline
+    from livestyle.window import LiveWindow
+
+    weights = faces_weights(tmp_path / "faces" / "game2movie.safetensors")
+    faces = Stylizer(weights, "torch-cpu", size=(32, 32), batch=FACES_BATCH, threads=1)
+    stylizer = FacesStylizer(faces, FACE_CROP, detect_fps=None, frame_size=CAPTURE)
+    stylizer(face_picture(), now=0.0)
+    window = LiveWindow(Pipeline(FaceSource, stylizer), model_label="faces: test", global_hotkeys=False)
+    assert any(line.startswith("faces 1 in view, 1 stylised") for line in window.hud_lines())
+    window.act("faces")
+    assert stylizer.enabled is False
+    window._hud_updated = 0.0
+    assert any("faces OFF (F)" in line for line in window.hud_lines())
+    window.act("faces")
+    assert stylizer.enabled is True
+    window.close()
+    stylizer.close()
