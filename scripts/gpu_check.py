@@ -23,6 +23,10 @@ Checks:
   oracle   the default recipe's full frames preset (batch 64 + bf16, stopped by --minutes) on the
            real-footage oracle real-supertux-teal-orange-other-levels (built on the machine from the
            committed clips), scored at the training size and at 640x360 (issue 14's GPU cell).
+  faces    faces mode's crops on torch-cuda (issue 17): the bundled faces demo model (N=16, 64x64) and a
+           report-size faces model (N=64, 128x128, untrained weights: speed only) at batch 1 and 4 (the
+           fixed batch engines are built for), ms per pass (median of 50 after warm-up) and the largest
+           difference from torch-cpu fp32 on the same crops (uint8 levels). With --smoke: torch-cpu, N=8.
 Writes OUT/gpu_check.json, OUT/logs.txt, OUT/benchmarks.md (train) and the runs' test grids;
 prints a short table last.
 """
@@ -269,6 +273,54 @@ def check_inference(args, out: Path, tiny: list[str], size: int, architecture: s
     return results
 
 
+def check_faces(args, out: Path, tiny: list[str], size: int) -> dict:
+    import statistics
+
+    import numpy as np
+    import torch
+
+    from livestyle.faces import FACE_CROP, FACES_BATCH
+    from livestyle.generator import Generator, save_generator
+    from livestyle.selection import DEMO_FACES_MODEL
+    from livestyle.stylizer import Stylizer
+
+    cuda = torch.cuda.is_available() and not args.smoke
+    backend = "torch-cuda" if cuda else "torch-cpu"
+    report = out / "report-size-faces.safetensors"
+    torch.manual_seed(0)
+    features, side = (8, 32) if args.smoke else (64, 128)
+    save_generator(Generator(features).eval(), report, "game2movie",
+                   {"kind": "faces", "image_size": side, "crop_rule": FACE_CROP.to_metadata()})
+    results = {"header": "| faces model | backend | batch | ms per pass (median / p95) | ms per face | max abs vs torch-cpu "
+                         "(levels) |\n|---|---|---|---|---|---|", "table": [], "rows": []}
+    rng = np.random.default_rng(0)
+    for label, weights, crop in (("faces demo (N=16, 64x64)", DEMO_FACES_MODEL, 64),
+                                 (f"report size (N={features}, {side}x{side})", report, side)):
+        crops = [rng.integers(0, 256, (crop, crop, 3), dtype=np.uint8) for _ in range(FACES_BATCH)]
+        reference = Stylizer(weights, "torch-cpu", size=(crop, crop), batch=FACES_BATCH, threads=1,
+                             log=lambda message: None).stylize_batch(crops)
+        for batch in (1, FACES_BATCH):
+            stylizer = Stylizer(weights, backend, size=(crop, crop), batch=batch, log=lambda message: None)
+            got = stylizer.stylize_batch(crops[:batch])
+            for _ in range(5):
+                stylizer.stylize_batch(crops[:batch])
+            times = []
+            for _ in range(50):
+                started = time.perf_counter()
+                stylizer.stylize_batch(crops[:batch])
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            median, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
+            worst = max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(got, reference))
+            row = {"model": label, "backend": stylizer.describe(), "batch": batch, "median_ms": median, "p95_ms": p95,
+                   "max_abs_levels": worst}
+            results["rows"].append(row)
+            results["table"].append(f"| {label} | {stylizer.describe()} | {batch} | {median:.2f} / {p95:.2f} | "
+                                    f"{median / batch:.2f} | {worst} |")
+            stylizer.close()
+    return results
+
+
 def check_video(args, out: Path, tiny: list[str], size: int) -> dict:
     import benchmark_video
 
@@ -325,7 +377,7 @@ def main() -> int:
     parser.add_argument("--from-json", type=Path, help="write a saved gpu_check.json's inference and recipes tables to "
                         "docs/benchmarks.md (section --section) instead of running checks")
     parser.add_argument("--section", default="gpu-check", help="with --from-json: the docs/benchmarks.md section")
-    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference, oracle, pyramid")
+    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference, oracle, pyramid, faces")
     parser.add_argument("--recipes", default="residual-cg,cycle-lsgan", help="training.study configuration names")
     parser.add_argument("--minutes", type=float, default=2.0,
                         help="time limit per training run (train: the report run; recipes: each run)")
@@ -347,7 +399,7 @@ def main() -> int:
             "--epochs", "2"] if args.smoke else []
     size = 32 if args.smoke else 128
     checks = {"train": check_train, "recipes": check_recipes, "video": check_video, "inference": check_inference,
-              "oracle": check_oracle, "pyramid": check_pyramid}
+              "oracle": check_oracle, "pyramid": check_pyramid, "faces": check_faces}
     results = {}
     names = args.checks.split(",")
     for name in names:

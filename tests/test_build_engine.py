@@ -141,6 +141,15 @@ def test_gpu_check_inference_smoke(tmp_path):
     assert "| size | fp32 eager ms" in result.stdout
 
 
+def test_gpu_check_faces_smoke(tmp_path):
+    result = script("gpu_check.py", "--checks", "faces", "--smoke", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "gpu_check.json").read_text())["faces"]["rows"]
+    assert [(row["batch"], row["median_ms"] > 0) for row in rows] == [(1, True), (4, True)] * 2
+    assert all(row["max_abs_levels"] <= 2 for row in rows)
+    assert "| faces model | backend | batch" in result.stdout
+
+
 @needs_ort
 def test_faces_model_builds_for_its_crops_in_batches(tmp_path):
     """A faces model's engine: its training size and faces mode's batch by default; the runtime uses it
