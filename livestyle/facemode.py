@@ -106,6 +106,8 @@ class FacesStylizer:
         self.last_boxes: list[tuple[int, ...]] = []
         self.detect_error: str | None = None
         self._inbox = LatestBox()
+        self._wanted = threading.Event()  # the detector is ready for a frame: only then is a copy made
+        self._wanted.set()
         self._frames_handed_on = False
         self._stop = threading.Event()
         self._thread = None
@@ -190,7 +192,8 @@ class FacesStylizer:
             if self._thread is None:
                 when = now if now is not None else self._frames_seen / self.frame_rate
                 self._detect(self._small_copy(frame), width, when)
-            else:
+            elif self._wanted.is_set():  # at most detect_fps copies a second, not one per frame
+                self._wanted.clear()
                 self._inbox.put((self._small_copy(frame), width, time.perf_counter()))
         base = self._base(frame)
         if not self.enabled:
@@ -264,3 +267,4 @@ class FacesStylizer:
             rest = interval - (time.perf_counter() - began)
             if rest > 0:
                 self._stop.wait(rest)
+            self._wanted.set()

@@ -39,6 +39,7 @@ from livestyle.devtools.face_scenes import random_scene
 from livestyle.faces import ASSETS, BLAZEFACE, FACE_CROP, FaceDetector, _overlap
 from livestyle.files import write_json
 from training.oracle import RECORDINGS, decode, read_recordings
+from training.prepare import FACE_CASCADE
 
 SIZE_BINS = ((40, 60), (60, 90), (90, 131))
 CHOSEN = "blazeface back, 2 tiles, score ≥ 0.7 (livestyle's)"
@@ -49,7 +50,7 @@ class HaarDetector:
 
     def __init__(self, width: int):
         self.width = width
-        self.cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"))
+        self.cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / FACE_CASCADE))
 
     def detect(self, frame: np.ndarray) -> list[tuple[float, ...]]:
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
