@@ -128,6 +128,20 @@ def test_command_line(recordings, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_out_never_touches_the_recordings(tmp_path, capsys):
+    """`--out` equal to, inside or around `--recordings` is refused before any work, --overwrite or not."""
+    recordings = make_recordings(tmp_path / "clips")
+    before = {p: p.read_bytes() for p in recordings.rglob("*") if p.is_file()}
+    for out, relation in ((recordings, "is"), (recordings / "sub", "lies inside"), (tmp_path, "contains")):
+        argv = ["toy", "--recordings", str(recordings), "--out", str(out), "--overwrite", "--quiet"]
+        assert oracle.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"--out {out} {relation} --recordings {recordings}" in err and len(err.splitlines()) == 1
+    with pytest.raises(oracle.LivestyleError, match="is --recordings"):
+        oracle.build("toy", "teal-orange", "other-levels", recordings, recordings, overwrite=True, progress=False)
+    assert {p: p.read_bytes() for p in recordings.rglob("*") if p.is_file()} == before
+
+
 def test_committed_recordings_are_listed_with_their_hashes():
     listing = json.loads((oracle.RECORDINGS / "recordings.json").read_text())
     clips = oracle.read_recordings(oracle.RECORDINGS)

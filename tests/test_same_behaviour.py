@@ -1,9 +1,13 @@
-"""Issue 13 moved training's code around with behaviour unchanged; these hashes, recorded with the
-code before that change, keep it so. One thread: torch's CPU reductions differ in the last bit
-between thread counts."""
+"""Issue 13 moved training's code around with behaviour unchanged; these runs keep it so. Their weights
+are compared with reference tensors made by the code of that time (tests/data/same-behaviour), with a
+tolerance: float kernels differ in the last bit between CPUs, and 20 Adam steps carry that into the
+weights. Measured on one AMD EPYC CPU: 1 against 2 threads (a last-bit difference of the same kind)
+moves the weights by a mean of 2.4e-6 (max 2.1e-3: Adam scales tiny gradients up); a one-line change to
+the loss (LSGAN's generator target 1 → 0.9) by 3.4e-4 to 4.0e-4. The bound sits between, 10x above the
+noise. The reference was checked against the hashes this test held before (d8b9e6…, 2dd30e… on EPYC).
+One thread still, so that the runs stay as close to the reference as the CPU allows."""
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,19 +18,16 @@ from safetensors.torch import load_file
 from training import fit, synth
 
 REPO = Path(__file__).resolve().parents[1]
-# A seeded 20-step `training.fit faces --quick` (4-feature networks, 32 px, batch 1, 24 synthetic images).
-TWENTY_STEPS = "4cb4ef3308138a99a64df5f5815ee994dd256cf998f6a8bfa5ec750300d5690f"
-# The same run's checkpoint, as the code before issue 13 wrote it, resumed for a second epoch.
-RESUMED = "6d1dd9adba47479105089e3d2f8a51eb46baef644d8907b9d6d95befe71943c3"
+REFERENCE = REPO / "tests" / "data" / "same-behaviour"
+MEAN_ABS_BOUND = 2e-5
 
 
-def tensor_hash(path: Path) -> str:
-    """Over the tensors only: the file's metadata names the run folder."""
-    state, digest = load_file(path), hashlib.sha256()
-    for name in sorted(state):
-        digest.update(name.encode())
-        digest.update(state[name].numpy().tobytes())
-    return digest.hexdigest()
+def assert_same_weights(path: Path, reference: Path) -> None:
+    ours, theirs = load_file(path), load_file(reference)
+    assert sorted(ours) == sorted(theirs)
+    total = sum((ours[name] - theirs[name]).abs().sum().item() for name in ours)
+    count = sum(tensor.numel() for tensor in ours.values())
+    assert total / count <= MEAN_ABS_BOUND, f"{path.name}: mean |difference| {total / count:.3g} from {reference.name}"
 
 
 @pytest.fixture
@@ -50,10 +51,10 @@ def test_twenty_seeded_steps_give_the_same_weights(data_here, one_thread):
     argv = ["faces", "--quick", "--data", "ckdata", "--g-features", "4", "--d-features", "4", "--image-size", "32",
             "--batch-size", "1", "--epochs", "1", "--no-eval", "--run-dir", "run", *before_issue_16]
     assert fit.main(argv) == 0
-    assert tensor_hash(Path("run/game2movie.safetensors")) == TWENTY_STEPS
+    assert_same_weights(Path("run/game2movie.safetensors"), REFERENCE / "twenty-steps.safetensors")
 
 
 def test_a_checkpoint_from_before_the_change_resumes_to_the_same_weights(data_here, one_thread):
     shutil.copytree(REPO / "tests" / "data" / "run-before-issue-13", "run")
     assert fit.main(["faces", "--run-dir", "run", "--resume", "--epochs", "2", "--no-eval"]) == 0
-    assert tensor_hash(Path("run/game2movie.safetensors")) == RESUMED
+    assert_same_weights(Path("run/game2movie.safetensors"), REFERENCE / "resumed.safetensors")

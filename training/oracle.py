@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from livestyle.checks import ArgumentParser, FileCheck, bounded_int
 from livestyle.errors import LivestyleError, run_command
-from livestyle.files import check_writable, describe, folder_under_construction
+from livestyle.files import check_apart, check_writable, describe, folder_under_construction
 from training import looks
 
 ORACLE_VERSION = "1"
@@ -212,6 +212,7 @@ def build(game: str, look: str, movie: str, out: Path, recordings: Path = RECORD
         raise OracleError(f"unknown look {look!r}; choose from {', '.join(looks.LOOKS)}")
     if movie not in MOVIE_KINDS:
         raise OracleError(f"unknown --movie {movie!r}; choose from {', '.join(MOVIE_KINDS)}")
+    check_apart({"--out": out}, {"--recordings": recordings})  # --overwrite must never replace the clips
     by_game = games(read_recordings(recordings))
     if game not in by_game:
         raise OracleError(f"no recordings of {game!r} in {recordings / 'recordings.json'}; "
@@ -332,6 +333,7 @@ def run(args, argv: list[str] | None) -> int:
     if not args.game:
         raise OracleError("name a game, e.g. python -m training.oracle supertux (--list shows them)")
     out = args.out or default_out(args.game, args.look, args.movie)
+    check_apart({"--out": out}, {"--recordings": args.recordings})
     if out.exists() and not args.overwrite:
         raise OracleError(f"--out {out} already exists; use it as --data, choose another folder or add --overwrite")
     check_writable(out, "--out", folder=True)
