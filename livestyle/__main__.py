@@ -9,14 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from .app import main as app_main
-from .checks import SIZE_MULTIPLE, ArgumentParser, bounded_int
-from .doctor import report
-from .errors import EXIT_BAD_INPUT, EXIT_FAILED, run_command
-from .files import describe
-from .generator import WEIGHTS_FILE
-from .model import load_model, parse_size
-from .selection import MAX_THREADS
+from livestyle.core.checks import ArgumentParser, bounded_int
+from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, run_command
+from livestyle.core.files import describe
+from livestyle.core.sizes import SIZE_MULTIPLE, parse_size
+from livestyle.live.app import main as app_main
+from livestyle.model.loaded import load_model
+from livestyle.model.weights import WEIGHTS_FILE
+from livestyle.runtime.doctor import report
+from livestyle.runtime.selection import MAX_THREADS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,13 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from livestyle.backends import NAMES, open_backend, unavailable
-from livestyle.devtools.benchmark_doc import machine as machine_line, update_section
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, make_pyramid
-from livestyle.machine import probe
-from livestyle.model import format_size, load_model, parse_size
-from livestyle.stylizer import Stylizer
+from devtools.benchmark_doc import machine as machine_line
+from devtools.benchmark_doc import update_section
+from livestyle.core.errors import LivestyleError
+from livestyle.core.sizes import format_size, parse_size
+from livestyle.model.generator import Generator, make_pyramid
+from livestyle.model.loaded import Model, load_model
+from livestyle.runtime.backends import NAMES, open_backend, unavailable
+from livestyle.runtime.machine import probe
+from livestyle.runtime.stylizer import Stylizer
 
 ALL_SIZES = "320x184,640x360,1280x720,1920x1080"
 CPU_SIZES = "320x184,640x360"
@@ -94,7 +96,8 @@ def measure(name, model, size, machine, args, capture) -> dict:
     return row
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: sizes, backends, the network to time and where the results go."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", help=f"comma list of WIDTHxHEIGHT (default: {ALL_SIZES} with a GPU, "
                         f"{CPU_SIZES} without)")
@@ -109,27 +112,24 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, help="CPU threads for torch-cpu and onnxruntime (default: all cores)")
     parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    args = parser.parse_args(argv)
-    machine = probe()
-    try:
-        sizes = [parse_size(s, "--sizes") for s in (args.sizes or (ALL_SIZES if machine.gpu else CPU_SIZES)).split(",")]
-        if args.weights:
-            models = [(args.weights.name, load_model(args.weights))]
-        else:
-            models = []
-            if args.architecture in ("plain", "both"):
-                models.append((f"plain N={args.features}", load_model(Generator(features=args.features))))
-            if args.architecture in ("pyramid", "both"):
-                pyramid = make_pyramid(features=args.features, levels=args.pyramid_levels)
-                models.append((f"pyramid L{args.pyramid_levels} N={args.features}", load_model(pyramid)))
-        names = args.backends.split(",")
-        for name in names:
-            unavailable(name, machine)  # unknown names raise
-    except LivestyleError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    args.repeats = args.repeats or (50 if machine.gpu else 5)
-    capture = np.random.default_rng(0).integers(0, 256, (CAPTURE[1], CAPTURE[0], 4), dtype=np.uint8)
+    return parser
+
+
+def load_models(args) -> list[tuple[str, Model]]:
+    """(label, model) of each network to time: the --weights, else the plain and/or pyramid generator."""
+    if args.weights:
+        return [(args.weights.name, load_model(args.weights))]
+    models = []
+    if args.architecture in ("plain", "both"):
+        models.append((f"plain N={args.features}", load_model(Generator(features=args.features))))
+    if args.architecture in ("pyramid", "both"):
+        pyramid = make_pyramid(features=args.features, levels=args.pyramid_levels)
+        models.append((f"pyramid L{args.pyramid_levels} N={args.features}", load_model(pyramid)))
+    return models
+
+
+def measure_all(sizes, models, names, machine, args, capture) -> list[dict]:
+    """One row per size × network × backend (see `measure`), each printed as it is measured."""
     rows = []
     for size in sizes:
         for label, model in models:
@@ -144,7 +144,11 @@ def main(argv=None) -> int:
                           f"({row['detail']})", flush=True)
                 else:
                     print(f"  {row['reason']}", flush=True)
-    compare = len(models) > 1 or args.architecture != "plain"
+    return rows
+
+
+def results_table(rows: list[dict], compare: bool) -> list[str]:
+    """The Markdown table of `rows`, with a network column first when `compare`."""
     first = "| network " if compare else ""
     table = [f"{first}| backend | size | model ms (median / p95) | frame in→out ms (median / p95) | GFLOP/frame | "
              "model FLOP/s | notes |", f"{'|---' if compare else ''}|---|---|---|---|---|---|---|"]
@@ -158,15 +162,22 @@ def main(argv=None) -> int:
                          f"{rate(row['flops'], row['model']['median_ms'])} | {row['detail']} |")
         else:
             table.append(f"{start}| {row['backend']} | {row['size']} |  |  | {gflop} |  | {row['reason']} |")
-    print("\n" + "\n".join(table))
-    if args.no_write:
-        return 0
+    return table
+
+
+def shown_command(argv) -> str:
+    """The command line as the section shows it: without --note (printed below it) and --no-write."""
     shown = list(argv if argv is not None else sys.argv[1:])
     for flag in ("--note", "--no-write"):  # the note is printed below the command, not inside it
         if flag in shown:
             index = shown.index(flag)
             del shown[index: index + (2 if flag == "--note" else 1)]
-    command = shlex.join(["python", "scripts/benchmark.py", *shown])
+    return shlex.join(["python", "scripts/benchmark.py", *shown])
+
+
+def section_lines(args, argv, machine, sizes, models, compare: bool, table: list[str]) -> list[str]:
+    """The docs/benchmarks.md section: title, what was measured and how, the note, then `table`."""
+    command = shown_command(argv)
     skipped = [s for s in ALL_SIZES.split(",") if parse_size(s) not in sizes]
     what = (f"weights {args.weights}" if args.weights else
             f"Generator N={args.features} ({'report size, ' if args.features == 64 else ''}random weights)")
@@ -190,6 +201,30 @@ def main(argv=None) -> int:
     if args.note:
         lines += ["", args.note]
     lines += ["", *table]
+    return lines
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    machine = probe()
+    try:
+        sizes = [parse_size(s, "--sizes") for s in (args.sizes or (ALL_SIZES if machine.gpu else CPU_SIZES)).split(",")]
+        models = load_models(args)
+        names = args.backends.split(",")
+        for name in names:
+            unavailable(name, machine)  # unknown names raise
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.repeats = args.repeats or (50 if machine.gpu else 5)
+    capture = np.random.default_rng(0).integers(0, 256, (CAPTURE[1], CAPTURE[0], 4), dtype=np.uint8)
+    rows = measure_all(sizes, models, names, machine, args, capture)
+    compare = len(models) > 1 or args.architecture != "plain"
+    table = results_table(rows, compare)
+    print("\n" + "\n".join(table))
+    if args.no_write:
+        return 0
+    lines = section_lines(args, argv, machine, sizes, models, compare, table)
     section = "benchmark_pyramid" if compare else "benchmark_inference"
     print(f"\nwrote {update_section(section, chr(10).join(lines))}")
     return 0

@@ -7,7 +7,7 @@ game frames with real faces composited at known boxes.
   python scripts/benchmark_faces.py --gameplay       # faces mode over every recorded gameplay clip (no faces in them)
 
 Backgrounds are frames of the gameplay recordings in training/recordings (SuperTux and Neverball,
-640×360); faces come from livestyle.devtools.face_scenes (astronaut, cameraman, LFW), 40–130 px,
+640×360); faces come from devtools.face_scenes (astronaut, cameraman, LFW), 40–130 px,
 0–4 per frame, with colour casts. A detection counts when it overlaps a true face by IoU ≥ 0.3; any
 other detection is a false positive. Times are per frame at 640×360 and 1280×720, the detector's own
 shrinking included, on one thread. The table goes to docs/benchmarks.md (section faces-detector).
@@ -16,7 +16,7 @@ shrinking included, on one thread. The table goes to docs/benchmarks.md (section
 pairs (python -m training.synth faces, rendered at 512 px) with the game face shown at 96, 180 and
 360 px (a 53, 100 and 200 px face by the crop rule), run through the bundled faces demo model at its
 training size and brought back either by enlarging its output (plain) or by adding its change to
-the full-size crop (livestyle.facemode.with_change, what faces mode does), against the true movie
+the full-size crop (livestyle.runtime.facemode.with_change, what faces mode does), against the true movie
 face at the same size and doing nothing (section faces-paste-quality).
 
 --gameplay runs faces mode (the faces demo model, detection on every frame as the video command does)
@@ -34,15 +34,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livestyle.devtools.benchmark_doc import machine, update_section
-from livestyle.devtools.face_scenes import random_scene
-from livestyle.faces import ASSETS, BLAZEFACE, FACE_CROP, FaceDetector, _overlap
-from livestyle.files import write_json
+from devtools.benchmark_doc import machine, update_section
+from devtools.face_scenes import random_scene
+from livestyle.core import ASSETS
+from livestyle.core.files import write_json
+from livestyle.faces.crop import FACE_CROP
+from livestyle.faces.detector import BLAZEFACE, FaceDetector
+from livestyle.faces.tracks import _overlap
 from training.oracle import RECORDINGS, decode, read_recordings
 from training.prepare import FACE_CASCADE
 
 SIZE_BINS = ((40, 60), (60, 90), (90, 131))
 CHOSEN = "blazeface back, 2 tiles, score ≥ 0.7 (livestyle's)"
+COLUMNS = ("all", "astronaut", "cameraman", "lfw", *(f"{lo}-{hi - 1}" for lo, hi in SIZE_BINS))  # recall columns
 
 
 class HaarDetector:
@@ -131,9 +135,9 @@ def score(detector, made) -> dict:
 def paste_quality(model: Path, data: Path, limit: int) -> list[str]:
     import torch
 
-    from livestyle.facemode import with_change
-    from livestyle.generator import faces_setup
-    from livestyle.stylizer import Stylizer
+    from livestyle.model.weights import faces_setup
+    from livestyle.runtime.facemode import with_change
+    from livestyle.runtime.stylizer import Stylizer
     from training.metrics import psnr, ssim, structure, uint8_to_unit
 
     _, side = faces_setup(model)
@@ -163,9 +167,8 @@ def paste_quality(model: Path, data: Path, limit: int) -> list[str]:
 
 
 def gameplay(model: Path) -> list[str]:
-    from livestyle.facemode import FacesStylizer
-    from livestyle.selection import open_faces_stylizer
-    from livestyle.selection import ModelChoice
+    from livestyle.runtime.facemode import FacesStylizer
+    from livestyle.runtime.selection import ModelChoice, open_faces_stylizer
 
     faces, rule = open_faces_stylizer(ModelChoice(model, None, "benchmark"), "torch-cpu", 1, Path("engines"),
                                       lambda message: None)
@@ -193,7 +196,8 @@ def gameplay(model: Path) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the detector table's scenes, or --paste-quality or --gameplay instead."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=150, help="composited frames to score (default 150)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the scenes (default 0)")
@@ -202,45 +206,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paste-quality", action="store_true", help="instead: how faces are put back (see above)")
     parser.add_argument("--limit", type=int, default=60, help="--paste-quality: test faces to score (default 60)")
     parser.add_argument("--gameplay", action="store_true", help="instead: faces mode over the recorded gameplay")
-    args = parser.parse_args(argv)
-    if args.gameplay:
-        from livestyle.selection import DEMO_FACES_MODEL
+    return parser
 
-        lines = gameplay(DEMO_FACES_MODEL)
-        print("\n".join(lines))
-        if not args.no_doc:
-            body = ("## Faces mode on real gameplay (issue 17; `scripts/benchmark_faces.py --gameplay`)\n\n"
-                    f"{machine()}; OpenCV {cv2.__version__}. Every clip of training/recordings (SuperTux, Neverball: "
-                    "no human faces in them), 640×360, through faces mode with the faces demo model and detection on "
-                    "every frame (as `python -m livestyle.video --faces` runs): the frames it changed are what a false "
-                    "detection would cost a player of such a game.\n\n" + "\n".join(lines) + "\n\n*Faces found* counts "
-                    "detections of any size (most are small — SuperTux's penguins — and left alone by the crop rule's "
-                    "minimum); the frames changed are Neverball's ball, taken for a face now and then and kept for "
-                    "the tracks' half-second hold.\n")
-            print(f"wrote {update_section('faces-on-gameplay', body)}")
-        return 0
-    if args.paste_quality:
-        from livestyle.selection import DEMO_FACES_MODEL
-        from training.synth import cached_dataset
 
-        data = cached_dataset("faces", 250, 512)
-        lines = paste_quality(DEMO_FACES_MODEL, data, args.limit)
-        print("\n".join(lines))
-        if not args.no_doc:
-            body = ("## Putting a stylised face back (issue 17; `scripts/benchmark_faces.py --paste-quality`)\n\n"
-                    f"{machine()}. The bundled faces demo model (64×64) on {args.limit} test pairs of `{data}` "
-                    "(game face → true movie face, movie_clean), each shown at three sizes; scores against the true "
-                    "movie face at that size.\n\n" + "\n".join(lines) + "\n\nFaces mode adds the change: the game's "
-                    "structure is kept at every size (a face is never blurred to the model's 64 px) and SSIM and PSNR "
-                    "are above doing nothing. Enlarging the model's output scores higher here because this oracle's "
-                    "film look is itself soft (the synthetic movie faces are blurred and lose the game's outlines), "
-                    "so throwing the game's fine detail away is rewarded; on real footage that is the blur the brief "
-                    "calls a bug.\n")
-            print(f"wrote {update_section('faces-paste-quality', body)}")
-        return 0
-    cv2.setNumThreads(1)
-    made = scenes(args.scenes, args.seed)
-    game = gameplay_frames()
+def report_gameplay(args) -> int:
+    """--gameplay: print the table of `gameplay` and write section faces-on-gameplay; the exit code."""
+    from livestyle.runtime.selection import DEMO_FACES_MODEL
+
+    lines = gameplay(DEMO_FACES_MODEL)
+    print("\n".join(lines))
+    if not args.no_doc:
+        body = ("## Faces mode on real gameplay (issue 17; `scripts/benchmark_faces.py --gameplay`)\n\n"
+                f"{machine()}; OpenCV {cv2.__version__}. Every clip of training/recordings (SuperTux, Neverball: "
+                "no human faces in them), 640×360, through faces mode with the faces demo model and detection on "
+                "every frame (as `python -m livestyle.video --faces` runs): the frames it changed are what a false "
+                "detection would cost a player of such a game.\n\n" + "\n".join(lines) + "\n\n*Faces found* counts "
+                "detections of any size (most are small — SuperTux's penguins — and left alone by the crop rule's "
+                "minimum); the frames changed are Neverball's ball, taken for a face now and then and kept for "
+                "the tracks' half-second hold.\n")
+        print(f"wrote {update_section('faces-on-gameplay', body)}")
+    return 0
+
+
+def report_paste_quality(args) -> int:
+    """--paste-quality: print the table of `paste_quality` and write section faces-paste-quality; the exit code."""
+    from livestyle.runtime.selection import DEMO_FACES_MODEL
+    from training.synth import cached_dataset
+
+    data = cached_dataset("faces", 250, 512)
+    lines = paste_quality(DEMO_FACES_MODEL, data, args.limit)
+    print("\n".join(lines))
+    if not args.no_doc:
+        body = ("## Putting a stylised face back (issue 17; `scripts/benchmark_faces.py --paste-quality`)\n\n"
+                f"{machine()}. The bundled faces demo model (64×64) on {args.limit} test pairs of `{data}` "
+                "(game face → true movie face, movie_clean), each shown at three sizes; scores against the true "
+                "movie face at that size.\n\n" + "\n".join(lines) + "\n\nFaces mode adds the change: the game's "
+                "structure is kept at every size (a face is never blurred to the model's 64 px) and SSIM and PSNR "
+                "are above doing nothing. Enlarging the model's output scores higher here because this oracle's "
+                "film look is itself soft (the synthetic movie faces are blurred and lose the game's outlines), "
+                "so throwing the game's fine detail away is rewarded; on real footage that is the blur the brief "
+                "calls a bug.\n")
+        print(f"wrote {update_section('faces-paste-quality', body)}")
+    return 0
+
+
+def score_detectors(made, game) -> dict:
+    """Each detector's `score` on `made`, plus its median ms at 1280×720 and its false frames of `game`."""
     results = {}
     for name, detector in detectors().items():
         detector.detect(made[0][0])  # warm-up
@@ -256,36 +267,60 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = result
         print(f"{name:24s} recall {result['recall']['all']:.2f}  false/frame {result['false_per_frame']:.2f}  "
               f"{result['ms_640x360']:.1f} ms", flush=True)
-    faces = results[next(iter(results))]["faces"]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {"scenes": args.scenes, "seed": args.seed, "faces": faces, "results": results})
-    columns = ["all", "astronaut", "cameraman", "lfw", *(f"{lo}-{hi - 1}" for lo, hi in SIZE_BINS)]
+    return results
+
+
+def detector_table(results: dict, game) -> list[str]:
+    """The Markdown table of `results`, one row per detector."""
     lines = ["| detector | recall, all | astronaut | cameraman | LFW (soft) | 40–59 px | 60–89 px | 90–130 px "
              "| false / frame | false / empty frame | gameplay frames with a false face | ms 640×360 | ms 1280×720 |",
              "|---" * 13 + "|"]
     for name, result in results.items():
-        cells = [f"{result['recall'].get(c, float('nan')):.2f}" for c in columns]
+        cells = [f"{result['recall'].get(c, float('nan')):.2f}" for c in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['false_per_frame']:.2f} | "
                      f"{result['false_per_empty_frame']:.2f} | {result['gameplay_false_frames']} / {len(game)} | "
                      f"{result['ms_640x360']:.1f} | {result['ms_1280x720']:.1f} |")
-    counts = ", ".join(f"{c} {faces.get(c, 0)}" for c in columns)
-    body = (f"## Face detector choice (issue 17; scripts/benchmark_faces.py)\n\n{machine()}; OpenCV {cv2.__version__}, "
+    return lines
+
+
+def detector_section(args, results: dict, faces: dict, game, lines: list[str]) -> str:
+    """The text of section faces-detector around the table `lines`."""
+    counts = ", ".join(f"{c} {faces.get(c, 0)}" for c in COLUMNS)
+    looser = results["blazeface back, 2 tiles, score ≥ 0.6"]
+    return (f"## Face detector choice (issue 17; scripts/benchmark_faces.py)\n\n{machine()}; OpenCV {cv2.__version__}, "
             f"one thread. {args.scenes} frames of the recordings (640×360), a fifth without faces, the rest with 1–4 "
             f"faces composited at known boxes (seed {args.seed}; faces per column: {counts}). Faces smaller than the "
             f"crop rule's minimum ({FACE_CROP.min_face} px) are not drawn: faces mode leaves them alone. *Gameplay "
             f"frames with a false face*: every 6th frame of every recording ({len(game)}, SuperTux and Neverball, no "
             f"human faces) with a detection of at least {FACE_CROP.min_face} px — what faces mode would stylise in "
             f"a game without people.\n\n"
-            + "\n".join(lines) + "\n\nfaces mode uses the last row (`livestyle.faces.FaceDetector()`): BlazeFace's `back` "
-            "model, converted to ONNX and run by OpenCV's DNN module (no other runtime), on two square tiles of a 16:9 "
-            "frame, keeping scores ≥ 0.7 — against Haar on the ≤ 320 px copy the issue asked about, it finds about three "
-            "times the faces, in less time, with fewer false ones. 0.7 rather than 0.6: Neverball's rolling ball scores "
-            "0.6–0.7 and was taken for a face in "
-            f"{results['blazeface back, 2 tiles, score ≥ 0.6']['gameplay_false_frames']} of {len(game)} gameplay frames "
+            + "\n".join(lines) + "\n\nfaces mode uses the last row (`livestyle.faces.detector.FaceDetector()`): "
+            "BlazeFace's `back` model, converted to ONNX and run by OpenCV's DNN module (no other runtime), on two "
+            "square tiles of a 16:9 frame, keeping scores ≥ 0.7 — against Haar on the ≤ 320 px copy the issue asked "
+            "about, it finds about three times the faces, in less time, with fewer false ones. 0.7 rather than 0.6: "
+            "Neverball's rolling ball scores 0.6–0.7 and was taken for a face in "
+            f"{looser['gameplay_false_frames']} of {len(game)} gameplay frames "
             f"at 0.6, {results[CHOSEN]['gameplay_false_frames']} at 0.7, for "
-            f"{results['blazeface back, 2 tiles, score ≥ 0.6']['recall']['all'] - results[CHOSEN]['recall']['all']:.2f} "
+            f"{looser['recall']['all'] - results[CHOSEN]['recall']['all']:.2f} "
             "of the recall (faces mode over the whole recordings: section faces-on-gameplay). Its time is paid on its "
             "own thread, at most 15 times a second; the boxes are tracked between detections.\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.gameplay:
+        return report_gameplay(args)
+    if args.paste_quality:
+        return report_paste_quality(args)
+    cv2.setNumThreads(1)
+    made = scenes(args.scenes, args.seed)
+    game = gameplay_frames()
+    results = score_detectors(made, game)
+    faces = results[next(iter(results))]["faces"]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, {"scenes": args.scenes, "seed": args.seed, "faces": faces, "results": results})
+    lines = detector_table(results, game)
+    body = detector_section(args, results, faces, game, lines)
     print("\n".join(lines))
     if not args.no_doc:
         print(f"wrote {update_section('faces-detector', body)}")

@@ -24,7 +24,7 @@ first backend and size, sampling the app's resident memory (VmRSS) every few sec
 at the end of the warm-up, at the end, its maximum and its least-squares slope.
 
 --faces-table instead runs faces mode (`python -m livestyle --faces MODEL`, no frames model) on a
-window of 0, 1 and 4 faces (livestyle/devtools/face_scenes.py: the astronaut, swaying) at 640x360
+window of 0, 1 and 4 faces (scripts/devtools/face_scenes.py: the astronaut, swaying) at 640x360
 and 1280x720, for the bundled faces demo model and a faces model of the report's size (the report's
 generator, N=64, at 128x128: untrained weights, for speed only), and reports frames shown per second
 with the detector's and the face crops' milliseconds apart (section benchmark_live-faces).
@@ -49,9 +49,10 @@ import threading
 import time
 from pathlib import Path
 
-from livestyle.devtools.benchmark_doc import machine as machine_line, update_section
-from livestyle.devtools.xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, wait_for_window, x_env
-from livestyle.files import write_image
+from devtools.benchmark_doc import machine as machine_line
+from devtools.benchmark_doc import update_section
+from devtools.xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, wait_for_window, x_env
+from livestyle.core.files import write_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -179,7 +180,7 @@ class RegionScene:
 
 
 class ContentScene(RegionScene):
-    """livestyle/devtools/xvfb.py's window of known moving pictures, captured by region."""
+    """scripts/devtools/xvfb.py's window of known moving pictures, captured by region."""
 
     name = "content window"
 
@@ -189,7 +190,7 @@ class ContentScene(RegionScene):
         self.rect = CONTENT_RECT
 
     def describe(self) -> str:
-        return (f"a {self.rect[2]}x{self.rect[3]} window of moving pictures (livestyle/devtools/xvfb.py: colour "
+        return (f"a {self.rect[2]}x{self.rect[3]} window of moving pictures (scripts/devtools/xvfb.py: colour "
                 f"cycling at 10 Hz beside a fixed pattern), captured with `--region {','.join(map(str, self.rect))}`")
 
     def check(self) -> None:
@@ -286,12 +287,12 @@ class GameScene:
             self._thread.join(5)
 
 
-FACES_SCENE = ("a window of 0, 1 or 4 faces (livestyle/devtools/face_scenes.py: the astronaut, 0.28 of the height, "
+FACES_SCENE = ("a window of 0, 1 or 4 faces (scripts/devtools/face_scenes.py: the astronaut, 0.28 of the height, "
                "swaying) over a game-like picture, captured with `--region`")
 
 
 class FacesScene(RegionScene):
-    """livestyle/devtools/face_scenes.py's window of `count` faces at `size`, captured by region."""
+    """scripts/devtools/face_scenes.py's window of `count` faces at `size`, captured by region."""
 
     name = "faces window"
 
@@ -299,7 +300,7 @@ class FacesScene(RegionScene):
         self.display, self.count, self.rect = display, count, (0, 0, *size)
         title = f"livestyle-benchmark-faces-{count}-{size[0]}"
         self.process = children.add(subprocess.Popen(
-            [sys.executable, "-m", "livestyle.devtools.face_scenes", "window", title, str(size[0]), str(size[1]),
+            [sys.executable, "-m", "devtools.face_scenes", "window", title, str(size[0]), str(size[1]),
              str(count)], env=x_env(display), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE))
         if wait_for_window(display, title) is None:
@@ -323,8 +324,9 @@ def report_size_faces_model(work: Path) -> Path:
     """The report's faces generator (plain, N=64) at 128x128 with untrained weights: for speed only."""
     import torch
 
-    from livestyle.faces import FACE_CROP
-    from livestyle.generator import Generator, save_generator
+    from livestyle.faces.crop import FACE_CROP
+    from livestyle.model.generator import Generator
+    from livestyle.model.weights import save_generator
 
     torch.manual_seed(0)
     path = work / "report-size-faces.safetensors"
@@ -366,7 +368,7 @@ def faces_table(args, display: str, work: Path, seconds: float, backend: str) ->
 
 def capture_ceiling(rect, seconds: float) -> dict:
     """mss grabbing `rect` in a loop, in this process (DISPLAY already set): frames a second."""
-    from livestyle.capture import bgra_view, open_mss
+    from livestyle.live.capture import bgra_view, open_mss
 
     box = {"left": rect[0], "top": rect[1], "width": rect[2], "height": rect[3]}
     times = []
@@ -432,8 +434,8 @@ def take_screenshot(display: str, scene, path: Path) -> None:
     import cv2
     import numpy as np
 
-    from livestyle.capture import bgra_view, open_mss
-    from livestyle.files import write_image
+    from livestyle.core.files import write_image
+    from livestyle.live.capture import bgra_view, open_mss
 
     app = find_window(display, APP_WINDOW)
     boxes = [scene.geometry() if isinstance(scene, GameScene) else tuple(scene.rect),
@@ -681,10 +683,10 @@ def default_model() -> Path:
 
 def describe_model(path: Path, machine):
     """(label, parameter count, ModelChoice, Model) of the generator behind `path` (weights, run folder or engine)."""
-    from livestyle.selection import resolve_model
-    from livestyle.errors import LivestyleError
-    from livestyle.generator import count_parameters
-    from livestyle.model import load_model
+    from livestyle.core.errors import LivestyleError
+    from livestyle.model.generator import count_parameters
+    from livestyle.model.loaded import load_model
+    from livestyle.runtime.selection import resolve_model
 
     try:
         choice = resolve_model(path, REPO / "engines", REPO / "runs", machine)
@@ -700,8 +702,8 @@ def describe_model(path: Path, machine):
 
 def choose_backends(text: str | None, machine) -> tuple[list[str], dict[str, str]]:
     """The backends to run and, for the default list, those left out with why."""
-    from livestyle.backends import NAMES, unavailable
-    from livestyle.errors import LivestyleError
+    from livestyle.core.errors import LivestyleError
+    from livestyle.runtime.backends import NAMES, unavailable
 
     if text is None:
         reasons = {name: unavailable(name, machine) for name in NAMES}
@@ -725,8 +727,8 @@ def engine_missing(cell, model, machine, left_out: dict) -> bool:
     backend, size = cell
     if backend != "tensorrt":
         return False
-    from livestyle.artifacts import select_artifact
-    from livestyle.model import parse_size
+    from livestyle.core.sizes import parse_size
+    from livestyle.runtime.engines.sidecars import select_artifact
 
     path, _ = select_artifact(REPO / "engines", "tensorrt", machine, weights_sha256=model.sha256,
                               size=parse_size(size))
@@ -737,8 +739,8 @@ def engine_missing(cell, model, machine, left_out: dict) -> bool:
 
 
 def parse_sizes(text: str) -> list[str]:
-    from livestyle.errors import LivestyleError
-    from livestyle.model import format_size, parse_size
+    from livestyle.core.errors import LivestyleError
+    from livestyle.core.sizes import format_size, parse_size
 
     try:
         return [format_size(parse_size(item, "--sizes")) for item in text.split(",") if item.strip()]
@@ -799,15 +801,20 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def benchmark(args, argv: list[str]) -> int:
-    from livestyle.machine import probe
-
+def check_numbers(args) -> None:
+    """Raise BadInput for a --seconds, --soak, --fps-cap or --threads out of range."""
     if args.seconds <= 0 or (args.soak is not None and args.soak <= 0):
         raise BadInput("--seconds and --soak take a positive number of seconds")
     if args.fps_cap is not None and not args.fps_cap > 0:
         raise BadInput(f"--fps-cap {args.fps_cap:g}: give a positive number of frames a second")
     if args.threads is not None and args.threads < 1:
         raise BadInput(f"--threads {args.threads}: at least 1")
+
+
+def benchmark(args, argv: list[str]) -> int:
+    from livestyle.runtime.machine import probe
+
+    check_numbers(args)
     machine = probe()
     if args.faces_table:
         return faces_benchmark(args, argv)
@@ -830,7 +837,18 @@ def benchmark(args, argv: list[str]) -> int:
     say(f"model {model_label} ({parameters:,} parameters); "
         f"{'soak' if args.soak else 'runs'}: {', '.join(f'{b} at {s}' for b, s in cells)}, {seconds:g} s"
         f"{'' if args.soak else ' each'}")
+    result, without, scene_text = run_on_display(args, model, cells, seconds)
+    head = section_head(args, argv, model_label, parameters, scene_text, seconds, left_out)
+    if result[0] == "matrix":
+        _, rows, ceiling = result
+        return report_matrix(args, head, rows, ceiling, seconds)
+    return report_soak(args, head, result, without, seconds)
 
+
+def run_on_display(args, model: Path, cells: list[tuple[str, str]], seconds: float) -> tuple[tuple, float | None, str]:
+    """Xvfb and the scene, the runs (the table's, or the soak) on them, then all stopped: (the runs' result, the
+    scene's CPU share measured alone before the soak (None for the table), the scene's description)."""
+    without = None
     with tempfile.TemporaryDirectory(prefix="benchmark_live-") as folder:
         work = Path(folder)
         display = start_display(args, SCREEN)
@@ -854,31 +872,43 @@ def benchmark(args, argv: list[str]) -> int:
                 without = alone()
                 result = soak(args, display, scene, model, cells[0], work)
             else:
-                ceiling = capture_ceiling(scene.geometry() if isinstance(scene, GameScene) else scene.rect,
-                                          min(args.capture_seconds, seconds))
-                say(f"capture only: {ceiling['fps']:.1f} grabs/s of {ceiling['size']}; the picture changed by "
-                    f"{ceiling['change']:.1f} grey levels per half second (mean absolute difference, median)")
-                if ceiling["change"] < 0.1:
-                    say(f"warning: the {scene.name} did not move during the capture-only loop")
-                rows = []
-                for index, (backend, size) in enumerate(cells, 1):
-                    say(f"[{index}/{len(cells)}] {backend} at {size}, {seconds:g} s ...")
-                    without = alone()
-                    data = run_app(display=display, scene=scene, model=model, backend=backend, size=size,
-                                   seconds=seconds, work=work, args=args,
-                                   screenshot=args.screenshot if index == 1 else None)
-                    data["content_cpu_without"] = without
-                    rows.append(data)
-                    say(f"  {data['fps']['display']:.1f} fps shown, inference {num(data['inference_ms']['median'], 0)}"
-                        f" ms, latency {num(data['latency_ms']['median'], 0)} ms, livestyle CPU {pct(data['app_cpu'])}"
-                        f", {scene.name} CPU {pct(data['content_cpu'])} (started in {data['startup_s']:.1f} s)")
-                result = ("matrix", rows, ceiling)
+                result = run_matrix(args, display, scene, model, cells, seconds, work, alone)
             scene_text = scene.describe()
         finally:
             if scene is not None:
                 scene.stop()
             args.children.stop_all()
+    return result, without, scene_text
 
+
+def run_matrix(args, display: str, scene, model: Path, cells: list[tuple[str, str]], seconds: float, work: Path,
+               alone) -> tuple:
+    """The capture-only ceiling, then one app run per cell, each after `alone()` measured the scene without it:
+    ("matrix", the runs' data, the ceiling)."""
+    ceiling = capture_ceiling(scene.geometry() if isinstance(scene, GameScene) else scene.rect,
+                              min(args.capture_seconds, seconds))
+    say(f"capture only: {ceiling['fps']:.1f} grabs/s of {ceiling['size']}; the picture changed by "
+        f"{ceiling['change']:.1f} grey levels per half second (mean absolute difference, median)")
+    if ceiling["change"] < 0.1:
+        say(f"warning: the {scene.name} did not move during the capture-only loop")
+    rows = []
+    for index, (backend, size) in enumerate(cells, 1):
+        say(f"[{index}/{len(cells)}] {backend} at {size}, {seconds:g} s ...")
+        without = alone()
+        data = run_app(display=display, scene=scene, model=model, backend=backend, size=size,
+                       seconds=seconds, work=work, args=args,
+                       screenshot=args.screenshot if index == 1 else None)
+        data["content_cpu_without"] = without
+        rows.append(data)
+        say(f"  {data['fps']['display']:.1f} fps shown, inference {num(data['inference_ms']['median'], 0)}"
+            f" ms, latency {num(data['latency_ms']['median'], 0)} ms, livestyle CPU {pct(data['app_cpu'])}"
+            f", {scene.name} CPU {pct(data['content_cpu'])} (started in {data['startup_s']:.1f} s)")
+    return "matrix", rows, ceiling
+
+
+def section_head(args, argv: list[str], model_label: str, parameters: int, scene_text: str, seconds: float,
+                 left_out: dict[str, str]) -> str:
+    """The paragraph opening the section: the command, the machine, the model, the scene and how it is measured."""
     command = shown_command(argv)
     head = (f"`{command}` — {machine_line()}. Model `{model_label}` ({parameters:,} parameters). Xvfb "
             f"{SCREEN[0]}x{SCREEN[1]}x24 showing {scene_text}. Each run is `python -m livestyle ... --backend B "
@@ -896,24 +926,31 @@ def benchmark(args, argv: list[str]) -> int:
     if left_out:
         head += " Not measured (unavailable here): " + "; ".join(f"{name} ({why})" for name, why in left_out.items())
         head += "."
-    if result[0] == "matrix":
-        _, rows, ceiling = result
-        threads = sorted({data["threads"] for data in rows})
-        caps = sorted({data["fps_cap"] for data in rows})
-        head += (f" App settings: {', '.join(map(str, threads))} CPU thread(s) for inference, fps cap "
-                 f"{', '.join(f'{c:g}' for c in caps)}. *Capture only*: mss grabbing the same area in a loop in "
-                 f"one process for {min(args.capture_seconds, seconds):g} s — the ceiling capture alone allows.")
-        table = matrix_table(rows, ceiling)
-        print("\n" + "\n".join(table), flush=True)
-        if args.no_write:
-            return 0
-        title = "The live app end to end" + (f", with --stabilize {args.stabilize:g}" if args.stabilize else "")
-        lines = [f"## {title} (`scripts/benchmark_live.py`)", "", head]
-        if args.note:
-            lines += ["", args.note]
-        lines += ["", *table]
-        say(f"wrote {update_section(args.section or 'benchmark_live', chr(10).join(lines))}")
+    return head
+
+
+def report_matrix(args, head: str, rows: list[dict], ceiling: dict, seconds: float) -> int:
+    """Print the table of the runs and, unless --no-write, write its section; the exit code."""
+    threads = sorted({data["threads"] for data in rows})
+    caps = sorted({data["fps_cap"] for data in rows})
+    head += (f" App settings: {', '.join(map(str, threads))} CPU thread(s) for inference, fps cap "
+             f"{', '.join(f'{c:g}' for c in caps)}. *Capture only*: mss grabbing the same area in a loop in "
+             f"one process for {min(args.capture_seconds, seconds):g} s — the ceiling capture alone allows.")
+    table = matrix_table(rows, ceiling)
+    print("\n" + "\n".join(table), flush=True)
+    if args.no_write:
         return 0
+    title = "The live app end to end" + (f", with --stabilize {args.stabilize:g}" if args.stabilize else "")
+    lines = [f"## {title} (`scripts/benchmark_live.py`)", "", head]
+    if args.note:
+        lines += ["", args.note]
+    lines += ["", *table]
+    say(f"wrote {update_section(args.section or 'benchmark_live', chr(10).join(lines))}")
+    return 0
+
+
+def report_soak(args, head: str, result: tuple, without: float | None, seconds: float) -> int:
+    """Print the soak's table and, unless --no-write, draw its RSS plot and write its section; the exit code."""
     _, data, summary, warmup, every = result
     table = soak_table(data, summary, without)
     print("\n" + "\n".join(table), flush=True)

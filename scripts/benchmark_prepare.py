@@ -22,7 +22,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, update_section
 from training import prepare
 
 

@@ -21,8 +21,8 @@ import json
 import sys
 from pathlib import Path
 
-from livestyle.devtools.benchmark_doc import machine, update_section
-from livestyle.files import write_json
+from devtools.benchmark_doc import machine, update_section
+from livestyle.core.files import write_json
 from training import display, fit, oracle, study
 from training.evaluate import evaluate_weights
 from training.synth import cached_dataset

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from livestyle.devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, update_section
 from training.config import make_config
 from training.fit import Environment, Nets, train_step
 from training.losses import StructuralSimilarity

@@ -32,7 +32,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from livestyle.files import atomic_path, write_image, write_json
+from livestyle.core.files import atomic_path, write_image, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,8 +72,9 @@ def record_supertux(seconds: float, size=(1280, 720), fps: float = 30.0):
     """(BGR frames, ms time stamps) of SuperTux being played, grabbed on a private Xvfb."""
     import mss
     import numpy as np
-    from livestyle.devtools.xvfb import have_xvfb, start_xvfb
     from benchmark_live import GAME, Children, GameScene
+
+    from devtools.xvfb import have_xvfb, start_xvfb
 
     if not have_xvfb() or not Path(GAME).is_file():
         raise BenchError("SuperTux or Xvfb missing")
@@ -104,6 +105,7 @@ def synthetic_pan(seconds: float, size=(1280, 720), fps: float = 30.0):
     """A camera pan (with a slow zoom) over one rendered training.synth game scene."""
     import cv2
     import numpy as np
+
     from training.synth import render, sample_params
 
     scene = render("frames", sample_params("frames", np.random.default_rng(3)), "game", image_size=1024, grain=False)
@@ -151,8 +153,8 @@ def run_speed(clip: Path, out: Path, model: Path, backend: str, size, strength: 
               preset: str = "medium") -> dict:
     import numpy as np
 
-    from livestyle.stabilizer import Stabilizer
-    from livestyle.stylizer import Stylizer
+    from livestyle.runtime.stabilizer import Stabilizer
+    from livestyle.runtime.stylizer import Stylizer
     from livestyle.video import stylize_video
 
     stylizer = Stylizer(model, backend, size=size, threads=threads, log=lambda _: None)
@@ -197,7 +199,7 @@ def main(argv=None) -> int:
     text = section(results)
     print(text)
     if not args.no_write:
-        from livestyle.devtools.benchmark_doc import update_section
+        from devtools.benchmark_doc import update_section
 
         if results.get("per_pair") and args.section == "benchmark_video":
             draw_flicker(results["per_pair"], results["per_pair_strength"], PLOT)
@@ -209,11 +211,11 @@ def measure(args, log) -> dict:
     import cv2
     import torch
 
-    from livestyle.devtools.benchmark_doc import machine
-    from livestyle.selection import candidate_sizes
+    from devtools.benchmark_doc import machine
+    from livestyle.runtime.selection import candidate_sizes
+    from livestyle.video.__main__ import DEFAULT_STABILIZE, DEFAULT_WIDTH
     from livestyle.video.io import VideoReader
     from livestyle.video.metrics import measure as warping
-    from livestyle.video.__main__ import DEFAULT_STABILIZE, DEFAULT_WIDTH
 
     if args.threads:
         torch.set_num_threads(args.threads)

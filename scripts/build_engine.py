@@ -28,14 +28,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from livestyle.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision
-from livestyle.checks import ArgumentParser, bounded_int, finite_float
-from livestyle.errors import LivestyleError
-from livestyle.faces import FACES_BATCH
-from livestyle.files import check_writable, describe
-from livestyle.generator import faces_setup
-from livestyle.machine import probe
-from livestyle.model import format_size, load_model, newest_weights, parse_size
+from livestyle.core.checks import ArgumentParser, bounded_int, finite_float
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import check_writable, describe
+from livestyle.core.sizes import format_size, parse_size
+from livestyle.faces.crop import FACES_BATCH
+from livestyle.model.loaded import load_model, newest_weights
+from livestyle.model.weights import faces_setup
+from livestyle.runtime.engines.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision
+from livestyle.runtime.machine import probe
 
 
 def main(argv=None) -> int:

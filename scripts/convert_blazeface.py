@@ -19,8 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livestyle.faces import ASSETS, BLAZEFACE
-from livestyle.files import write_bytes
+from livestyle.core import ASSETS
+from livestyle.core.files import write_bytes
+from livestyle.faces.detector import BLAZEFACE
 
 TFLITE = {"back": "face_detection_back.tflite", "short-range": "face_detection_short_range.tflite",
           "full-range": "face_detection_full_range.tflite"}

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-from livestyle.files import write_text
+from livestyle.core.files import write_text
 
 REPO = Path(__file__).resolve().parents[1]
 LOGS = REPO / "runs" / "gpu-check-logs"
@@ -199,13 +199,13 @@ def check_pyramid(args, out: Path, tiny: list[str], size: int) -> dict:
 def check_inference(args, out: Path, tiny: list[str], size: int, architecture: str = "plain",
                     features: int | None = None) -> dict:
     import torch
-
     from benchmark import conv_flops, time_calls
-    from livestyle.backends.torch_cpu import TorchCPUBackend
-    from livestyle.build import measure_parity
-    from livestyle.generator import Generator, make_pyramid
-    from livestyle.model import format_size, parse_size
-    from livestyle.stylizer import Stylizer
+
+    from livestyle.core.sizes import format_size, parse_size
+    from livestyle.model.generator import Generator, make_pyramid
+    from livestyle.runtime.backends.torch_cpu import TorchCPUBackend
+    from livestyle.runtime.engines.build import measure_parity
+    from livestyle.runtime.stylizer import Stylizer
 
     cuda = torch.cuda.is_available()
     if not cuda and not args.smoke:
@@ -233,7 +233,7 @@ def check_inference(args, out: Path, tiny: list[str], size: int, architecture: s
         key, row = format_size(size), {"gflop": conv_flops(module, size) / 1e9}
         print(f"inference {key} ...", flush=True)
         if cuda:
-            from livestyle.backends.torch_cuda import TorchCUDABackend
+            from livestyle.runtime.backends.torch_cuda import TorchCUDABackend
 
             backend = TorchCUDABackend(module, size, mode="eager", precision="fp32")
         else:
@@ -279,10 +279,11 @@ def check_faces(args, out: Path, tiny: list[str], size: int) -> dict:
     import numpy as np
     import torch
 
-    from livestyle.faces import FACE_CROP, FACES_BATCH
-    from livestyle.generator import Generator, save_generator
-    from livestyle.selection import DEMO_FACES_MODEL
-    from livestyle.stylizer import Stylizer
+    from livestyle.faces.crop import FACE_CROP, FACES_BATCH
+    from livestyle.model.generator import Generator
+    from livestyle.model.weights import save_generator
+    from livestyle.runtime.selection import DEMO_FACES_MODEL
+    from livestyle.runtime.stylizer import Stylizer
 
     cuda = torch.cuda.is_available() and not args.smoke
     backend = "torch-cuda" if cuda else "torch-cpu"
@@ -348,7 +349,7 @@ def check_video(args, out: Path, tiny: list[str], size: int) -> dict:
 
 def write_doc(results: dict, source: Path, section: str) -> int:
     """The inference and recipes tables of a saved run as a docs/benchmarks.md section."""
-    from livestyle.devtools.benchmark_doc import update_section
+    from devtools.benchmark_doc import update_section
 
     machine = results.get("video", {}).get("machine", "machine not recorded")
     lines = ["## GPU checks: inference and recipes (`scripts/gpu_check.py`)", "",

@@ -30,9 +30,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from livestyle.devtools.benchmark_doc import machine, update_section
-from livestyle.files import write_image
-from livestyle.generator import count_parameters, load_generator, save_generator
+from devtools.benchmark_doc import machine, update_section
+from livestyle.core.files import write_image
+from livestyle.model.generator import count_parameters
+from livestyle.model.weights import load_generator, save_generator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +54,7 @@ FACES_TRAINING = ["faces", "--image-size", str(FACES_SIZE), "--no-crop", "--g-fe
 
 
 def make_faces(args) -> int:
-    from livestyle.faces import FACE_CROP
+    from livestyle.faces.crop import FACE_CROP
 
     command = [sys.executable, "-m", "training.fit", *FACES_TRAINING, "--run-dir", str(args.run_dir)]
     if not args.no_train:

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from livestyle.devtools.xvfb import start_xvfb, x_env
-from livestyle.errors import LivestyleError
-from livestyle.files import atomic_path, check_writable, write_text
+from devtools.xvfb import start_xvfb, x_env
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import atomic_path, check_writable, write_text
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDINGS = REPO / "training" / "recordings"

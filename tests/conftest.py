@@ -67,7 +67,8 @@ def tiny_weights(tmp_path_factory) -> Path:
     """game2movie weights of a seeded 8-feature generator, in a run folder named faces-test."""
     import torch
 
-    from livestyle.generator import Generator, save_generator
+    from livestyle.model.generator import Generator
+    from livestyle.model.weights import save_generator
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("run") / "faces-test" / "game2movie.safetensors"

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle import app
-from livestyle.capture import ScreenGeometry, intersect, physical_to_logical
-from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb, wait_for_window, x_env, xserver_with_content
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, save_generator
-from livestyle.pipeline import Pipeline
-from livestyle.stylizer import Stylizer
+from devtools.xvfb import SKIP_REASON, have_xvfb, wait_for_window, x_env, xserver_with_content
+from livestyle.core.errors import LivestyleError
+from livestyle.live import app
+from livestyle.live.capture import ScreenGeometry, intersect, physical_to_logical
+from livestyle.live.pipeline import Pipeline
+from livestyle.model.generator import Generator
+from livestyle.model.weights import save_generator
+from livestyle.runtime.stylizer import Stylizer
 
 SIZE = (64, 48)
 
@@ -70,7 +71,7 @@ def settings():
 
 
 def make_window(tiny, mode="mirror", capture_rect=(2000, 0, 128, 96), **options):
-    from livestyle.window import LiveWindow
+    from livestyle.live.window import LiveWindow
 
     stylizer = Stylizer(tiny, "torch-cpu", size=SIZE, threads=1)
     pipeline = Pipeline(MovingSource, stylizer, fps_cap=30)
@@ -227,7 +228,7 @@ def test_overlap_warning(qapp, tiny):
 
 
 def test_mirror_placement_avoids_the_captured_area():
-    from livestyle.window import mirror_placement
+    from livestyle.live.window import mirror_placement
 
     one = [ScreenGeometry(0, 0, 1280, 720, 1.0)]
     spot = mirror_placement((0, 0, 320, 240), one, (320, 240))
@@ -323,8 +324,8 @@ def test_run_switches_model_and_stops_on_capture_loss(qapp, weights, tmp_path):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from livestyle.capture import CaptureError
-    from livestyle.window import LiveWindow
+    from livestyle.live.capture import CaptureError
+    from livestyle.live.window import LiveWindow
 
     runs = tmp_path / "runs"
     for index, name in enumerate(("older", "newer")):
@@ -390,7 +391,7 @@ def test_high_dpi_overlay_and_overlap_in_physical_pixels(xserver, scale):
     """At 125–200 % (QT_SCALE_FACTOR), the overlay placed over a region in mss's physical pixels lands on
     exactly those pixels of the X screen (±1 at fractional scales, Qt's logical pixels being integers), and
     the overlap check measures the mirror window in physical pixels too."""
-    process = subprocess.Popen([sys.executable, "-m", "livestyle.devtools.xvfb", "windows", "100", "60", "640", "360"],
+    process = subprocess.Popen([sys.executable, "-m", "devtools.xvfb", "windows", "100", "60", "640", "360"],
                                env=x_env(xserver, QT_SCALE_FACTOR=scale), stdout=subprocess.PIPE, text=True)
     try:
         report = json.loads(process.stdout.readline())
@@ -411,7 +412,7 @@ def test_end_to_end_under_xvfb(xserver, weights, tmp_path):
     presses H in the livestyle window; --exit-after ends it and --stats / --dump-last tell what happened."""
     stats, dump = tmp_path / "stats.json", tmp_path / "dump"
     env = x_env(xserver, XDG_CONFIG_HOME=str(tmp_path / "config"), LIVESTYLE_CACHE_DIR=str(tmp_path / "cache"))
-    command = [sys.executable, "-c", "import sys; from livestyle.app import main; sys.exit(main(sys.argv[1:]))",
+    command = [sys.executable, "-c", "import sys; from livestyle.live.app import main; sys.exit(main(sys.argv[1:]))",
                "--model", str(weights), "--backend", "torch-cpu", "--region", "0,0,320,240", "--threads", "1",
                "--exit-after", "5", "--stats", str(stats), "--dump-last", str(dump)]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

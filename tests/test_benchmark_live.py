@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb
-from livestyle.generator import Generator, save_generator
+from devtools.xvfb import SKIP_REASON, have_xvfb
+from livestyle.model.generator import Generator
+from livestyle.model.weights import save_generator
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_live.py"
 

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle.artifacts import sidecar_path
-from livestyle.build import build_onnx
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, save_generator
-from livestyle.machine import probe
-from livestyle.model import load_model, sha256_file
-from livestyle.stylizer import Stylizer
+from livestyle.core.errors import LivestyleError
+from livestyle.model.generator import Generator
+from livestyle.model.loaded import load_model, sha256_file
+from livestyle.model.weights import save_generator
+from livestyle.runtime.engines.build import build_onnx
+from livestyle.runtime.engines.sidecars import sidecar_path
+from livestyle.runtime.machine import probe
+from livestyle.runtime.stylizer import Stylizer
 
 REPO = Path(__file__).resolve().parents[1]
 MACHINE = probe()
@@ -154,7 +155,7 @@ def test_gpu_check_faces_smoke(tmp_path):
 def test_faces_model_builds_for_its_crops_in_batches(tmp_path):
     """A faces model's engine: its training size and faces mode's batch by default; the runtime uses it
     for batches and refuses it for single frames."""
-    from livestyle.faces import FACE_CROP, FACES_BATCH
+    from livestyle.faces.crop import FACE_CROP, FACES_BATCH
 
     torch.manual_seed(0)
     weights = tmp_path / "faces" / "game2movie.safetensors"

@@ -6,11 +6,23 @@ import time
 import numpy as np
 import pytest
 
-from livestyle.capture import (CaptureError, CaptureTarget, ScreenGeometry, ScreenSource, WindowFinder,
-                               check_region, display_problem, logical_to_physical, monitor_rect, parse_region,
-                               physical_to_logical, resolve_target, session_warning)
-from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb, start_content, x_env, xserver_with_content
-from livestyle.errors import LivestyleError
+from devtools.xvfb import SKIP_REASON, have_xvfb, start_content, x_env, xserver_with_content
+from livestyle.core.errors import LivestyleError
+from livestyle.core.sizes import parse_region
+from livestyle.live.capture import (
+    CaptureError,
+    CaptureTarget,
+    ScreenGeometry,
+    ScreenSource,
+    WindowFinder,
+    check_region,
+    display_problem,
+    logical_to_physical,
+    monitor_rect,
+    physical_to_logical,
+    resolve_target,
+    session_warning,
+)
 
 MONITORS = [  # mss layout: [0] all together, then each monitor (a 4K at 150 % left of a 1080p)
     {"left": 0, "top": 0, "width": 5760, "height": 2160},
@@ -92,8 +104,8 @@ def test_grab_failure_names_the_lost_monitor(monkeypatch):
             pass
 
     unplugged = [{"left": 0, "top": 0, "width": 3840, "height": 2160}, MONITORS[1]]
-    monkeypatch.setattr("livestyle.capture.open_mss", lambda: FakeMSS(unplugged))
-    monkeypatch.setattr("livestyle.capture.MONITOR_REFRESH_S", 1e9)  # only the failed grab notices
+    monkeypatch.setattr("livestyle.live.capture.open_mss", lambda: FakeMSS(unplugged))
+    monkeypatch.setattr("livestyle.live.capture.MONITOR_REFRESH_S", 1e9)  # only the failed grab notices
     source = ScreenSource(CaptureTarget("monitor", (3840, 0, 1920, 1080), monitor=2))
     with pytest.raises(CaptureError, match="monitor 2 is gone"):
         source.grab()
@@ -118,8 +130,8 @@ def test_monitor_layout_is_watched(monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr("livestyle.capture.open_mss", FakeMSS)
-    monkeypatch.setattr("livestyle.capture.MONITOR_REFRESH_S", 0.0)
+    monkeypatch.setattr("livestyle.live.capture.open_mss", FakeMSS)
+    monkeypatch.setattr("livestyle.live.capture.MONITOR_REFRESH_S", 0.0)
     source = ScreenSource(CaptureTarget("monitor", (3840, 0, 1920, 1080), monitor=2))
     assert source.grab().shape == (1080, 1920, 4)
     with pytest.raises(CaptureError, match="monitor 2 is gone"):

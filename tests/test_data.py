@@ -4,10 +4,17 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from training.data import (DataError, ReportAugmentation, load_training_data, random_crops, read_for_crops,
-                           to_model_range, to_uint8)
 from conftest import write_random_dataset
+
+from training.data import (
+    DataError,
+    ReportAugmentation,
+    load_training_data,
+    random_crops,
+    read_for_crops,
+    to_model_range,
+    to_uint8,
+)
 
 
 def test_loads_both_domains_as_rgb_uint8(tmp_path):

@@ -4,9 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from livestyle import doctor
-from livestyle.generator import Generator, make_pyramid, save_generator
-from livestyle.machine import probe
+from livestyle.model.generator import Generator, make_pyramid
+from livestyle.model.weights import save_generator
+from livestyle.runtime import doctor
+from livestyle.runtime.machine import probe
 
 REPO = Path(__file__).resolve().parents[1]
 

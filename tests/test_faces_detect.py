@@ -4,7 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from livestyle.faces import FACE_CROP, FaceDetector, _overlap
+from livestyle.faces.crop import FACE_CROP
+from livestyle.faces.detector import FaceDetector
+from livestyle.faces.tracks import _overlap
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (a dev dependency) holds the test faces")
 
@@ -42,7 +44,7 @@ def test_unknown_variant_names_the_choices():
 
 
 def test_composited_faces_are_found_at_their_boxes(detector):
-    from livestyle.devtools.face_scenes import FaceSource, paste_face, face_sources
+    from devtools.face_scenes import FaceSource, face_sources, paste_face
 
     background = np.full((360, 640, 3), 60, np.uint8)
     background[200:] = (40, 90, 40)

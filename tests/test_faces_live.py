@@ -14,18 +14,18 @@ import cv2
 import numpy as np
 import pytest
 
-from livestyle import capture
-from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb, start_xvfb, wait_for_window, x_env
-from livestyle.facemode import FacesStylizer
-from livestyle.faces import FACE_CROP, _overlap
-from livestyle.generator import faces_setup
-from livestyle.pipeline import Pipeline
-from livestyle.selection import DEMO_FACES_MODEL
-from livestyle.stylizer import Stylizer
+from devtools.xvfb import SKIP_REASON, have_xvfb, start_xvfb, wait_for_window, x_env
+from livestyle.faces.crop import FACE_CROP
+from livestyle.faces.tracks import _overlap
+from livestyle.live import capture
+from livestyle.live.pipeline import Pipeline
+from livestyle.model.weights import faces_setup
+from livestyle.runtime.facemode import FacesStylizer
+from livestyle.runtime.selection import DEMO_FACES_MODEL
+from livestyle.runtime.stylizer import Stylizer
 
 pytest.importorskip("skimage.data", reason="scikit-image (a dev dependency) holds the test faces")
-from livestyle.devtools.face_scenes import (APPEARING_FACE, MOVING_ROW, MOVING_SIDE, STILL_FACE,  # noqa: E402
-                                            WINDOW_SIZE, window_picture)
+from devtools.face_scenes import APPEARING_FACE, MOVING_ROW, MOVING_SIDE, STILL_FACE, WINDOW_SIZE, window_picture
 
 TITLE = "livestyle-faces-content"
 
@@ -35,7 +35,7 @@ def faces_display():
     if not have_xvfb():
         pytest.skip(SKIP_REASON)
     server, display = start_xvfb(1024, 600)
-    content = subprocess.Popen([sys.executable, "-m", "livestyle.devtools.face_scenes", "window", TITLE],
+    content = subprocess.Popen([sys.executable, "-m", "devtools.face_scenes", "window", TITLE],
                                env=x_env(display), stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if wait_for_window(display, TITLE) is None:
@@ -156,7 +156,7 @@ def test_app_faces_mode_under_xvfb(faces_display, tmp_path):
     display, _ = faces_display
     stats, dump = tmp_path / "stats.json", tmp_path / "dump"
     env = x_env(display, XDG_CONFIG_HOME=str(tmp_path / "config"), LIVESTYLE_CACHE_DIR=str(tmp_path / "cache"))
-    command = [sys.executable, "-c", "import sys; from livestyle.app import main; sys.exit(main(sys.argv[1:]))",
+    command = [sys.executable, "-c", "import sys; from livestyle.live.app import main; sys.exit(main(sys.argv[1:]))",
                "--faces", "--backend", "torch-cpu", "--region", f"0,0,{WINDOW_SIZE[0]},{WINDOW_SIZE[1]}",
                "--threads", "1", "--exit-after", "5", "--stats", str(stats), "--dump-last", str(dump)]
     process = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -7,16 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle import app
-from livestyle.errors import LivestyleError
-from livestyle.facemode import FacesStylizer
-from livestyle.faces import FACE_CROP, FACES_BATCH, _overlap
-from livestyle.generator import Generator, save_generator
-from livestyle.selection import DEMO_FACES_MODEL
-from livestyle.stylizer import Stylizer
+from livestyle.core.errors import LivestyleError
+from livestyle.faces.crop import FACE_CROP, FACES_BATCH
+from livestyle.faces.tracks import _overlap
+from livestyle.live import app
+from livestyle.model.generator import Generator
+from livestyle.model.weights import save_generator
+from livestyle.runtime.facemode import FacesStylizer
+from livestyle.runtime.selection import DEMO_FACES_MODEL
+from livestyle.runtime.stylizer import Stylizer
 
 pytest.importorskip("skimage.data", reason="scikit-image (a dev dependency) holds the test faces")
-from livestyle.devtools.face_scenes import face_sources, paste_face  # noqa: E402
+from devtools.face_scenes import face_sources, paste_face  # noqa: E402
 
 CAPTURE = (320, 180)
 FACE_BOX = (40, 40, 90, 90)  # the astronaut's face, pasted here
@@ -216,8 +218,8 @@ def test_video_faces_mode_lossless(tmp_path):
 
 
 def test_m_key_cycles_faces_models_only(tmp_path):
-    from livestyle.machine import probe
-    from livestyle.selection import ModelSwitcher, model_candidates, resolve_faces_model
+    from livestyle.runtime.machine import probe
+    from livestyle.runtime.selection import ModelSwitcher, model_candidates, resolve_faces_model
 
     runs = tmp_path / "runs"
     faces_weights(runs / "faces-old" / "game2movie.safetensors")
@@ -242,7 +244,7 @@ def test_m_key_cycles_faces_models_only(tmp_path):
 
 
 def test_with_change_keeps_the_detail_and_adds_the_look():
-    from livestyle.facemode import with_change
+    from livestyle.runtime.facemode import with_change
 
     rng = np.random.default_rng(0)
     crop = rng.integers(40, 200, (180, 180, 3), dtype=np.uint8)  # fine detail a 32 px model cannot hold
@@ -255,8 +257,8 @@ def test_with_change_keeps_the_detail_and_adds_the_look():
 
 
 def test_f_key_and_hud(qapp, tmp_path):
-    from livestyle.pipeline import Pipeline
-    from livestyle.window import LiveWindow
+    from livestyle.live.pipeline import Pipeline
+    from livestyle.live.window import LiveWindow
 
     weights = faces_weights(tmp_path / "faces" / "game2movie.safetensors")
     faces = Stylizer(weights, "torch-cpu", size=(32, 32), batch=FACES_BATCH, threads=1)

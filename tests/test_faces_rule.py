@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from livestyle.errors import LivestyleError
-from livestyle.faces import FACE_CROP, CropRule
-from livestyle.generator import Generator, face_crops, read_metadata, save_generator
+from livestyle.core.errors import LivestyleError
+from livestyle.faces.crop import FACE_CROP, CropRule
+from livestyle.model.generator import Generator
+from livestyle.model.weights import face_crops, read_metadata, save_generator
 from training import prepare
 
 
@@ -46,7 +47,7 @@ def test_a_bad_crop_rule_is_one_clear_error(tmp_path, crop_rule, message):
 def test_paste_blends_inside_the_box_and_leaves_the_rest():
     import numpy as np
 
-    from livestyle.faces import feather_mask, paste
+    from livestyle.faces.crop import feather_mask, paste
 
     mask = feather_mask(40, 6)
     assert mask.shape == (40, 40) and mask[20, 20] == 1 and 0 < mask[0, 0] < 0.1 and np.allclose(mask, mask.T)
@@ -64,7 +65,7 @@ def test_paste_blends_inside_the_box_and_leaves_the_rest():
 def test_tracks_keep_a_still_face_still_and_follow_a_moving_one():
     import numpy as np
 
-    from livestyle.faces import FaceTracks
+    from livestyle.faces.tracks import FaceTracks
 
     tracks = FaceTracks()
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""livestyle.files: atomic writes that a planted link cannot redirect, nothing left behind on a
+"""livestyle.core.files: atomic writes that a planted link cannot redirect, nothing left behind on a
 failure (a real full disk where this machine can mount one), output checks before the work."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import tempfile
 
 import pytest
 
-from livestyle import files
-from livestyle.errors import LivestyleError
+from livestyle.core import files
+from livestyle.core.errors import LivestyleError
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import time
 
 import pytest
 import torch
-
 from conftest import REPO, TINY, run_module, write_random_dataset
+
 import training.fit as fit
 
 
@@ -28,8 +28,8 @@ def test_end_to_end_run_leaves_every_file(random_dataset, tmp_path):
     assert {"g_cycle", "g_identity", "d_total", "val_cycle", "cycle_flat_fraction"} <= set(lines[0])
     checkpoint = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 2 and checkpoint["config"]["lambdas"] == [0.0625, 0.625, 0.3125]
-    from livestyle.faces import FACE_CROP
-    from livestyle.generator import face_crops, read_metadata
+    from livestyle.faces.crop import FACE_CROP
+    from livestyle.model.weights import face_crops, read_metadata
     metadata = read_metadata(run_dir / "game2movie.safetensors")  # what the runtime needs to use it right
     assert metadata["kind"] == "faces" and face_crops(run_dir / "game2movie.safetensors", metadata) == (FACE_CROP, 32)
 
@@ -184,7 +184,7 @@ def test_pyramid_architecture_trains_with_crops_and_its_weights_run_anywhere(tmp
                      "--crop"]) == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert (config["architecture"], config["pyramid_levels"], config["crop"]) == ("pyramid", 3, True)
-    from livestyle.model import load_model
+    from livestyle.model.loaded import load_model
     model = load_model(run_dir / "game2movie.safetensors")
     assert model.architecture["class"] == "PyramidGenerator" and model.architecture["levels"] == 3
     assert model.size_multiple == 1

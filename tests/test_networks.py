@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, count_parameters, load_generator, save_generator
+from livestyle.core.errors import LivestyleError
+from livestyle.model.generator import Generator, count_parameters
+from livestyle.model.weights import load_generator, save_generator
 from training.discriminator import Discriminator
 
 

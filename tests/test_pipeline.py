@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator
-from livestyle.pipeline import LatestBox, Pipeline, percentile
-from livestyle.stylizer import Stylizer
+from livestyle.core.errors import LivestyleError
+from livestyle.core.latest import LatestBox
+from livestyle.live.pipeline import Pipeline, percentile
+from livestyle.model.generator import Generator
+from livestyle.runtime.stylizer import Stylizer
 
 SIZE = (64, 48)
 

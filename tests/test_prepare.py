@@ -13,8 +13,8 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 from conftest import TINY, run_module
+
 from training import prepare
 from training.data import load_training_data
 

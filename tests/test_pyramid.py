@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from livestyle import pyramid
-from livestyle.build import build_onnx
-from livestyle.generator import Generator, load_generator, make_pyramid, read_metadata, save_generator
-from livestyle.machine import probe
-from livestyle.model import load_model
-from livestyle.pyramid import PyramidGenerator
-from livestyle.stylizer import Stylizer
+from livestyle.model import pyramid
+from livestyle.model.generator import Generator, make_pyramid
+from livestyle.model.loaded import load_model
+from livestyle.model.pyramid import PyramidGenerator
+from livestyle.model.weights import load_generator, read_metadata, save_generator
+from livestyle.runtime.engines.build import build_onnx
+from livestyle.runtime.machine import probe
+from livestyle.runtime.stylizer import Stylizer
 
 GAUSSIAN = (torch.outer(torch.tensor([1.0, 4, 6, 4, 1]), torch.tensor([1.0, 4, 6, 4, 1])) / 256).expand(3, 1, 5, 5)
 
@@ -138,7 +139,7 @@ def test_torch_cuda_fp16_matches_torch_cpu(mode, tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available() or probe().tensorrt is None,
                     reason="TensorRT needs the tensorrt package and a CUDA device")
 def test_tensorrt_engine_of_a_pyramid(tmp_path):
-    from livestyle.build import build_tensorrt
+    from livestyle.runtime.engines.build import build_tensorrt
     model = load_model(trained_like(levels=3))
     engine = build_tensorrt(model, (1280, 720), tmp_path, probe(), log=lambda message: None)
     assert engine.is_file()  # kept only when its parity with torch fp32 passed

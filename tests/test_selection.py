@@ -1,4 +1,4 @@
-"""Choosing the model, backend and size of a run (livestyle.selection): sizes, --size auto, the
+"""Choosing the model, backend and size of a run (livestyle.runtime.selection): sizes, --size auto, the
 default model's order, the model's kind, the M key's next model."""
 import hashlib
 import json
@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from livestyle import selection
-from livestyle.backends import NAMES
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, save_generator
-from livestyle.machine import probe
+from livestyle.core.errors import LivestyleError
+from livestyle.model.generator import Generator
+from livestyle.model.weights import save_generator
+from livestyle.runtime import selection
+from livestyle.runtime.backends import NAMES
+from livestyle.runtime.machine import probe
 
 
 @pytest.fixture
@@ -46,7 +47,8 @@ def test_size_auto_picks_the_largest_that_fits(weights):
 
 
 def test_size_auto_tries_larger_exact_sizes_for_a_pyramid(tmp_path):
-    from livestyle.generator import make_pyramid, save_generator
+    from livestyle.model.generator import make_pyramid
+    from livestyle.model.weights import save_generator
     assert selection.candidate_sizes((1366, 768), selection.AUTO_WIDTHS_ANY_SIZE, 1)[:3] == [
         (1280, 720), (960, 540), (640, 360)]
     path = tmp_path / "pyramid.safetensors"

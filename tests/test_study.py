@@ -1,6 +1,7 @@
 import json
 
 from conftest import TINY
+
 import training.study as study
 
 
@@ -89,6 +90,7 @@ def test_default_rule_needs_margins_structure_and_the_colour_transfer_baseline()
 
 def test_colour_transfer_moves_the_lab_statistics():
     import torch
+
     from training.colour_transfer import ColourTransfer, lab_statistics
     generator = torch.Generator().manual_seed(0)
     game = (torch.rand(4, 24, 32, 3, generator=generator) * 160).to(torch.uint8)

@@ -9,14 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from livestyle.artifacts import SIDECAR_FORMAT, problems, sidecar_path
-from livestyle.auto import choose
-from livestyle.backends import NAMES
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, save_generator
-from livestyle.machine import Machine, probe
-from livestyle.model import load_model, sha256_file
-from livestyle.stylizer import Stylizer
+from livestyle.core.errors import LivestyleError
+from livestyle.model.generator import Generator
+from livestyle.model.loaded import load_model, sha256_file
+from livestyle.model.weights import save_generator
+from livestyle.runtime.backends import NAMES
+from livestyle.runtime.engines.sidecars import SIDECAR_FORMAT, problems, sidecar_path
+from livestyle.runtime.machine import Machine, probe
+from livestyle.runtime.stylizer import Stylizer
+from livestyle.runtime.timing import choose
 
 SIZE = (64, 48)
 HAS_ORT = probe().onnxruntime is not None
@@ -245,18 +246,18 @@ def test_auto_cache_location_follows_the_environment(weights, tmp_path, monkeypa
 
 @needs_ort
 def test_auto_falls_back_when_the_cached_choice_fails_to_load(weights, tmp_path, monkeypatch):
-    import livestyle.auto
+    import livestyle.runtime.timing
 
     cache = tmp_path / "backends.json"
     first = Stylizer(weights, "auto", size=SIZE, threads=1, cache_path=cache, engines_dir=tmp_path, log=lambda m: None)
-    chosen, real_open = first.backend.name, livestyle.auto.open_backend
+    chosen, real_open = first.backend.name, livestyle.runtime.timing.open_backend
 
     def failing_open(name, *args, **kwargs):
         if name == chosen:
             raise LivestyleError(f"{name}: simulated failure")
         return real_open(name, *args, **kwargs)
 
-    monkeypatch.setattr(livestyle.auto, "open_backend", failing_open)
+    monkeypatch.setattr(livestyle.runtime.timing, "open_backend", failing_open)
     messages = []
     second = Stylizer(weights, "auto", size=SIZE, threads=1, cache_path=cache, engines_dir=tmp_path,
                       log=messages.append)
@@ -373,7 +374,7 @@ def test_torch_cuda_matches_torch_cpu(generator):
 @needs_cuda
 @pytest.mark.skipif(probe().tensorrt is None, reason="tensorrt: not installed")
 def test_tensorrt_engine_builds_and_matches_torch(weights, tmp_path):
-    from livestyle.build import build_tensorrt
+    from livestyle.runtime.engines.build import build_tensorrt
 
     machine = probe()
     model = load_model(weights)

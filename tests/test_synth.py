@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livestyle.errors import LivestyleError
+from livestyle.core.errors import LivestyleError
 from training import synth
 from training.metrics import ssim, uint8_to_unit
 

@@ -21,9 +21,10 @@ import pytest
 import torch
 from _matrix import EROFS, assert_refused, assert_unchanged, call, os_error, snapshot
 
-from livestyle import app, selection
-from livestyle.devtools.xvfb import SKIP_REASON, have_xvfb, start_xvfb, wait_for_window, x_env
-from livestyle.machine import probe
+from devtools.xvfb import SKIP_REASON, have_xvfb, start_xvfb, wait_for_window, x_env
+from livestyle.live import app
+from livestyle.runtime import selection
+from livestyle.runtime.machine import probe
 from livestyle.video import metrics
 from livestyle.video.__main__ import main as video_main
 
@@ -303,7 +304,7 @@ def test_a_dead_x_server_ends_the_session_with_an_error(weights, tmp_path):
     try:
         env = x_env(display, XDG_CONFIG_HOME=str(tmp_path / "config"), LIVESTYLE_CACHE_DIR=str(tmp_path / "cache"))
         process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from livestyle.app import main; sys.exit(main(sys.argv[1:]))",
+            [sys.executable, "-c", "import sys; from livestyle.live.app import main; sys.exit(main(sys.argv[1:]))",
              "--model", str(weights), "--backend", "torch-cpu", "--region", "0,0,128,72", "--size", "64x40",
              "--threads", "1", "--fps-cap", "10", "--exit-after", "120", "--stats", str(stats)],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -330,7 +331,7 @@ def test_a_dead_x_server_ends_the_session_with_an_error(weights, tmp_path):
 
 BREAKS_ITS_OWN_XLIB_CONNECTION = r"""
 import ctypes, os, socket, sys, threading, time
-from livestyle.app import main
+from livestyle.live.app import main
 
 def break_an_xlib_connection(flag):
     while not os.path.exists(flag):

@@ -13,21 +13,31 @@ from pathlib import Path
 
 import pytest
 import torch
+from _matrix import ENOSPC, EROFS, assert_refused, assert_unchanged, call, os_error, snapshot
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-import livestyle.generator
-from _matrix import ENOSPC, EROFS, assert_refused, assert_unchanged, call, os_error, snapshot
-from livestyle import files
+import livestyle.model.generator
+import livestyle.model.loaded
 from livestyle.__main__ import main as livestyle_main
-from livestyle.artifacts import artifact_name, check_artifact, find_artifacts, problems, select_artifact, sidecar_path
-from livestyle.auto import choose, read_cache
-from livestyle.build import build_onnx
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, load_generator, save_generator
-from livestyle.machine import probe
-from livestyle.model import format_size, load_model, parse_size, sha256_file
-from livestyle.stylizer import Stylizer
+from livestyle.core import files
+from livestyle.core.errors import LivestyleError
+from livestyle.core.sizes import format_size, parse_size
+from livestyle.model.generator import Generator
+from livestyle.model.loaded import load_model, sha256_file
+from livestyle.model.weights import load_generator, save_generator
+from livestyle.runtime.engines.build import build_onnx
+from livestyle.runtime.engines.sidecars import (
+    artifact_name,
+    check_artifact,
+    find_artifacts,
+    problems,
+    select_artifact,
+    sidecar_path,
+)
+from livestyle.runtime.machine import probe
+from livestyle.runtime.stylizer import Stylizer
+from livestyle.runtime.timing import choose, read_cache
 
 REPO = Path(__file__).resolve().parents[1]
 MACHINE = probe()
@@ -127,7 +137,7 @@ def test_bad_weights_metadata_is_refused_before_building(case, good_weights, tmp
         built_networks.append(torch.get_default_device())
         real_init(self, *args, **kwargs)
 
-    monkeypatch.setattr(livestyle.generator.Generator, "__init__", counting_init)
+    monkeypatch.setattr(livestyle.model.generator.Generator, "__init__", counting_init)
     before = snapshot(tmp_path)
     code, err = call(build_engine, ["--weights", weights, "--out", tmp_path / "engines", "--format", "onnx"], capsys)
     assert_refused(code, err, "game2movie.safetensors", message)
@@ -267,7 +277,7 @@ def test_a_bad_sidecar_does_not_stop_choosing_another_engine(built, good_weights
 
 @needs_ort
 def test_default_model_choice_skips_a_bad_sidecar_and_names_it(built, good_weights, tmp_path):
-    from livestyle.selection import resolve_model
+    from livestyle.runtime.selection import resolve_model
 
     engines, runs = tmp_path / "engines", tmp_path / "runs"
     bad = copy_engine(built, engines)
@@ -432,7 +442,7 @@ def test_out_on_a_read_only_disk_is_refused_before_loading(good_weights, tmp_pat
     out.mkdir()
     refuse_temporary_files(monkeypatch, out, EROFS)
     loaded = []
-    monkeypatch.setattr(livestyle.generator, "load_generator", lambda *a, **k: loaded.append(a))
+    monkeypatch.setattr(livestyle.model.loaded, "load_generator", lambda *a, **k: loaded.append(a))
     before = snapshot(tmp_path)
     code, err = call(build_engine, ["--weights", good_weights, "--out", out / "engines"], capsys)
     assert_refused(code, err, "--out", "read-only")
@@ -485,14 +495,14 @@ def test_a_write_failing_at_the_end_leaves_neither_file(failing, good_weights, t
 
 @needs_ort
 def test_failed_parity_through_the_command_leaves_nothing(good_weights, tmp_path, capsys, monkeypatch):
-    import livestyle.build
+    import livestyle.runtime.engines.build
 
-    real = livestyle.build.measure_parity
+    real = livestyle.runtime.engines.build.measure_parity
 
     def failing(*args, **kwargs):
         return {**real(*args, **kwargs), "max_abs_error": 1.0, "passed": False}
 
-    monkeypatch.setattr(livestyle.build, "measure_parity", failing)
+    monkeypatch.setattr(livestyle.runtime.engines.build, "measure_parity", failing)
     engines = tmp_path / "engines"
     engines.mkdir()
     before = snapshot(tmp_path)

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from _matrix import assert_refused, assert_unchanged, call, snapshot
 from conftest import TINY, write_random_dataset
+
 from training import evaluate, fit, prepare, synth
 
 

@@ -18,17 +18,17 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from livestyle.errors import LivestyleError
-from livestyle.generator import Generator, save_generator
-from livestyle.machine import probe
-from livestyle.stabilizer import Stabilizer
-from livestyle.stylizer import Stylizer
-from livestyle.video import stylize_video
-from livestyle.video import metrics as video_metrics
-from livestyle.video.__main__ import main as video_main
-
 from conftest import REPO
+
+from livestyle.core.errors import LivestyleError
+from livestyle.model.generator import Generator
+from livestyle.model.weights import save_generator
+from livestyle.runtime.machine import probe
+from livestyle.runtime.stabilizer import Stabilizer
+from livestyle.runtime.stylizer import Stylizer
+from livestyle.video import metrics as video_metrics
+from livestyle.video import stylize_video
+from livestyle.video.__main__ import main as video_main
 
 SIZE = (128, 72)
 H264 = "libx264" in av.codecs_available
@@ -168,7 +168,8 @@ def test_frames_time_stamps_size_and_audio_are_kept(clip, weights, tmp_path):
 
 
 def test_a_pyramid_model_runs_at_a_size_the_plain_one_refuses(clip, tmp_path):
-    from livestyle.generator import make_pyramid, save_generator
+    from livestyle.model.generator import make_pyramid
+    from livestyle.model.weights import save_generator
     weights = tmp_path / "pyramid.safetensors"
     save_generator(make_pyramid(features=4, levels=2, band_features=4), weights, "game2movie")
     out = tmp_path / "styled.mp4"
@@ -211,6 +212,12 @@ def test_variable_frame_rate_start_offset_and_sizes(weights, tmp_path):
     frames, written_times, _, _ = read_video(out)
     assert len(frames) == 25 and frames[0].shape == (54, 96, 3)
     assert written_times == pytest.approx(times / 1000, abs=1e-3)  # each frame's own time, offset kept
+
+
+def test_the_video_command_takes_a_comma(clip, weights, tmp_path):
+    """--output-size reads WIDTHxHEIGHT as every size flag does (livestyle.core.sizes; issue 24)."""
+    assert cli(clip, tmp_path / "out.mkv", "--model", weights, "--size", "64x40", "--output-size", "96,54",
+               "--codec", "ffv1") == 0
 
 
 def test_side_by_side_is_source_then_stylised(clip, stylizer, tmp_path):
@@ -405,8 +412,8 @@ def test_zero_frame_video(weights, tmp_path, capsys):
 
 @pytest.mark.skipif(not HAS_ORT, reason="onnxruntime: not installed (pip install -e '.[onnx]')")
 def test_default_model_passes_over_an_engine_of_another_shape(clip, weights, tmp_path, monkeypatch, capsys):
-    from livestyle.build import build_onnx
-    from livestyle.model import load_model
+    from livestyle.model.loaded import load_model
+    from livestyle.runtime.engines.build import build_onnx
 
     monkeypatch.chdir(tmp_path)  # engines/ and runs/ are looked up from here
     monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))  # auto's timings stay out of ~/.cache
@@ -433,7 +440,7 @@ def test_help_has_examples(capsys):
 # ------------------------------------------------------------------------------------------------ live app
 
 def test_the_live_pipeline_applies_the_stabilizer(stylizer):
-    from livestyle.pipeline import Pipeline
+    from livestyle.live.pipeline import Pipeline
 
     still = np.ascontiguousarray(np.dstack([texture(2)[:SIZE[1], :SIZE[0]], np.full((SIZE[1], SIZE[0]), 255,
                                                                                      np.uint8)]))
@@ -461,7 +468,7 @@ def test_the_live_pipeline_applies_the_stabilizer(stylizer):
 
 
 def test_live_app_checks_the_stabilize_strength(capsys):
-    from livestyle.app import build_parser, check_arguments
+    from livestyle.live.app import build_parser, check_arguments
 
     args = build_parser().parse_args(["--stabilize"])
     assert args.stabilize == 0.5

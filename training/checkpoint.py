@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from livestyle.checks import FileCheck
-from livestyle.errors import LivestyleError
-from livestyle.files import write_bytes
+from livestyle.core.checks import FileCheck
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import write_bytes
 from training.config import TrainConfig, TrainingError, from_file
 
 CHECKPOINT_FIX = "it was not written by python -m training.fit, or is damaged; start a new run (another --run-dir)"

@@ -14,11 +14,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livestyle.checks import MAX_FEATURES, MAX_SIDE, ArgumentParser, FileCheck, bounded_int, check_side, finite_float
-from livestyle.errors import LivestyleError
-from livestyle.pyramid import MAX_LEVELS
+from livestyle.core.checks import MAX_FEATURES, ArgumentParser, FileCheck, bounded_int, finite_float
+from livestyle.core.errors import LivestyleError
+from livestyle.core.sizes import MAX_SIDE, check_side
+from livestyle.model.pyramid import MAX_LEVELS
 from training.losses import GAN_LOSSES, IDENTITY_TERMS
-
 
 ARCHITECTURES = ("plain", "pyramid")
 # With --crop and no --data, the synthetic set is rendered this many times larger than --image-size,
@@ -63,7 +63,7 @@ class TrainConfig:
     residual: bool = option(False, "generators predict a change to the input, starting at 'do nothing' (plain "
                             "architecture; the pyramid's always does)", kind=bool)
     architecture: str = option("plain", "generator: plain = the report's GANimorph on the whole image; pyramid = "
-                               "a Laplacian pyramid around it (livestyle.pyramid): the GANimorph changes the low "
+                               "a Laplacian pyramid around it (livestyle.model.pyramid): the GANimorph changes the low "
                                "frequencies, light networks adjust the detail bands, any inference size",
                                kind=str, choices=ARCHITECTURES)
     pyramid_levels: int = option(3, "bands of the pyramid architecture; its GANimorph runs at 1/2^L of the size "

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from livestyle.checks import MAX_SIDE, FileCheck
-from livestyle.errors import LivestyleError
+from livestyle.core.checks import FileCheck
+from livestyle.core.errors import LivestyleError
+from livestyle.core.sizes import MAX_SIDE
 
 DOMAINS = ("game", "movie")
 # Val pairs scored at display resolution after every epoch (recorded footage): enough to follow

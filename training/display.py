@@ -9,7 +9,7 @@ there against the true graded frame, beside two references:
   cost of the reduced size is visible on its own.
 
 Frames: lists of uint8 H×W×3 RGB arrays at their recorded size. Resizing uses the runtime's one
-rule (livestyle.images.resize), so these are the pixels the app shows.
+rule (livestyle.core.images.resize), so these are the pixels the app shows.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from livestyle.images import resize
+from livestyle.core.images import resize
 from training import metrics
 
 Frame = np.ndarray

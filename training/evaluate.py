@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from livestyle.backends import NAMES as BACKENDS
-from livestyle.checks import MAX_SIDE, ArgumentParser, FileCheck, bounded_int
-from livestyle.errors import run_command
-from livestyle.files import check_apart, check_writable, describe, write_json
-from livestyle.generator import load_generator
-from livestyle.model import DEFAULT_SIZE, format_size, parse_size
+from livestyle.core.checks import ArgumentParser, FileCheck, bounded_int
+from livestyle.core.errors import run_command
+from livestyle.core.files import check_apart, check_writable, describe, write_json
+from livestyle.core.sizes import DEFAULT_SIZE, MAX_SIDE, format_size, parse_size
+from livestyle.model.weights import load_generator
+from livestyle.runtime.backends import NAMES as BACKENDS
 from training import display, metrics
 from training.data import DataError, check_root, read_folder, read_frames, read_manifest, translate
 from training.grids import labelled_grid, save_png
@@ -107,7 +107,7 @@ def test_pairs(root: Path, manifest: dict) -> tuple[list, list]:
 def display_evaluation(weights: Path, root: Path, manifest: dict, size: tuple[int, int], output_size,
                        backend: str) -> tuple[dict, list]:
     """Game→movie through livestyle.Stylizer on the full-size paired test frames."""
-    from livestyle.stylizer import Stylizer
+    from livestyle.runtime.stylizer import Stylizer
 
     inputs, truths = test_pairs(root, manifest)
     stylizer = Stylizer(weights, backend, size=size, output_size=output_size or "input", log=lambda *_: None)

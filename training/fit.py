@@ -31,25 +31,37 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from livestyle.checks import ArgumentParser
-from livestyle.errors import LivestyleError
-from livestyle.files import append_line, check_apart, check_writable, describe, write_json
-from livestyle.faces import FACE_CROP
-from livestyle.generator import Generator, make_pyramid, save_generator
-from livestyle.model import DEFAULT_SIZE
-from livestyle.pyramid import down
+from livestyle.core.checks import ArgumentParser
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import append_line, check_apart, check_writable, describe, write_json
+from livestyle.core.sizes import DEFAULT_SIZE
+from livestyle.faces.crop import FACE_CROP
+from livestyle.model.generator import Generator, make_pyramid
+from livestyle.model.pyramid import down
+from livestyle.model.weights import save_generator
 from training import display, metrics
 from training.checkpoint import TrainState, load_checkpoint, save_checkpoint
-from training.config import (CROP_RENDER_SCALE, PRESETS, QUICK, RECIPES, TrainConfig, TrainingError, add_options,
-                             explicit_overrides, flag_name, make_config, may_change_on_resume, parse_lambdas)
+from training.config import (
+    CROP_RENDER_SCALE,
+    PRESETS,
+    QUICK,
+    RECIPES,
+    TrainConfig,
+    TrainingError,
+    add_options,
+    explicit_overrides,
+    flag_name,
+    make_config,
+    may_change_on_resume,
+    parse_lambdas,
+)
 from training.config import validate as validate_config
 from training.data import Dataset, ReportAugmentation, load_training_data, random_crops, to_model_range, translate
 from training.discriminator import Discriminator
 from training.environment import Environment
 from training.evaluate import evaluate_run
 from training.grids import labelled_grid, save_png
-from training.losses import (IDENTITY_TERMS, StructuralSimilarity, discriminator_loss, generator_adversarial,
-                             to_unit)
+from training.losses import IDENTITY_TERMS, StructuralSimilarity, discriminator_loss, generator_adversarial, to_unit
 from training.synth import cached_dataset
 
 

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import torch
 
-from livestyle.files import write_bytes
+from livestyle.core.files import write_bytes
 
 LABEL_WIDTH = 150
 

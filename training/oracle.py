@@ -35,9 +35,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.checks import ArgumentParser, FileCheck, bounded_int
-from livestyle.errors import LivestyleError, run_command
-from livestyle.files import check_apart, check_writable, describe, folder_under_construction
+from livestyle.core.checks import ArgumentParser, FileCheck, bounded_int
+from livestyle.core.errors import LivestyleError, run_command
+from livestyle.core.files import check_apart, check_writable, describe, folder_under_construction
 from training import looks
 
 ORACLE_VERSION = "1"

@@ -44,10 +44,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float, side_fits
-from livestyle.errors import LivestyleError
-from livestyle.faces import FACE_CROP
-from livestyle.files import check_apart, check_writable, describe, folder_under_construction
+from livestyle.core.checks import ArgumentParser, bounded_int, finite_float
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import check_apart, check_writable, describe, folder_under_construction
+from livestyle.core.sizes import MAX_SIDE, side_fits
+from livestyle.faces.crop import FACE_CROP
 from training.data import DOMAINS, IMAGE_SUFFIXES
 
 KINDS = ("frames", "faces")
@@ -70,7 +71,7 @@ THUMB = 12
 NEAR_DUPLICATE = 2.0
 BLANK_STD = 2.0  # a thumbnail this flat is one colour: black, white, a fade
 
-# Faces. The crop rule (margin, minimum face, square) is livestyle.faces.FACE_CROP, shared with the
+# Faces. The crop rule (margin, minimum face, square) is livestyle.faces.crop.FACE_CROP, shared with the
 # runtime so that a faces model sees at run time the crops it learnt from.
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
 MIN_FACE = FACE_CROP.min_face

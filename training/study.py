@@ -8,23 +8,22 @@ Each configuration is a real `training.fit` run at one fixed, short CPU budget (
 200 images per domain, 3 epochs, batch 4), scored by `training.evaluate` against the synthetic
 oracle's true renders (SSIM / PSNR / structure); on a real-footage oracle (a data set folder in
 --kinds) also at display resolution (640x360 on the full-size frames). Finished runs (runs/study/KIND-NAME/eval.json with the same flags) are
-reused, so an interrupted study continues where it stopped. The table goes to
-docs/benchmarks.md (section recipe-study); re-run it whenever the networks change.
+reused, so an interrupted study continues where it stopped. The table is written to
+runs/study/recipe-study.md (or runs/study/SECTION.md with --section); file it into docs/benchmarks.md with
+`python scripts/devtools/benchmark_doc.py recipe-study runs/study/recipe-study.md`. Re-run it whenever
+the networks change.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
-import torch
-
-from livestyle.files import write_json
+from livestyle.core.files import write_json, write_text
+from livestyle.runtime.machine import describe as describe_machine
 from training import fit
 from training.config import TrainConfig, to_argv
 
@@ -150,7 +149,7 @@ def run_configuration(kind: str, name: str, overrides: dict, fresh: bool, root: 
 
 def run_method(kind: str, name: str, fresh: bool, root: Path = STUDY_DIR) -> dict:
     """A method of METHODS on the oracle `kind`, with the study's data and sizes, scored like a run."""
-    from livestyle.model import DEFAULT_SIZE
+    from livestyle.core.sizes import DEFAULT_SIZE
     from training import display
     from training.colour_transfer import fit_pair
     from training.data import read_manifest
@@ -323,6 +322,14 @@ def ranked(records: list[dict], kinds: list[str]) -> list[str]:
     return sorted(names, key=lambda n: -sum(_score(r)["ssim"] for r in records if r["name"] == n))
 
 
+def write_table(section: str, body: str) -> None:
+    """The study's table as a docs/benchmarks.md section, written beside its runs; a dev helper files it
+    into the docs (training never writes the docs itself)."""
+    path = write_text(STUDY_DIR / f"{section}.md", body)
+    print(f"\nwrote {path}; file it into docs/benchmarks.md with: "
+          f"python scripts/devtools/benchmark_doc.py {section} {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -331,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                              "data/real-supertux-teal-orange-other-levels-v1 (default faces,frames)")
     parser.add_argument("--only", nargs="+", choices=sorted(ENTRIES), help="run just these")
     parser.add_argument("--fresh", action="store_true", help="rerun even finished configurations")
-    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
-    parser.add_argument("--section", help="write this study's table to this docs/benchmarks.md section (without it, "
+    parser.add_argument("--no-write", action="store_true", help="write no table file (runs/study/SECTION.md)")
+    parser.add_argument("--section", help="write this study's table as this docs/benchmarks.md section, to "
+                        "runs/study/SECTION.md, for scripts/devtools/benchmark_doc.py to file in (without it, "
                         "only the full faces,frames study is written, to recipe-study)")
     parser.add_argument("--title", default="Study", help="with --section: the section's heading")
     args = parser.parse_args(argv)
@@ -350,31 +358,23 @@ def main(argv: list[str] | None = None) -> int:
     if any("display" in r["eval"] for r in records):
         text += "\n\n" + describe_choice(*choose_default(records, kinds))
     print("\n" + text)
+    minutes = sum(r["seconds"] for r in records) / 60
     if args.section and not args.no_write:
-        from livestyle.devtools.benchmark_doc import machine, update_section
-
-        minutes = sum(r["seconds"] for r in records) / 60
         command = " ".join(["python -m training.study", *(argv if argv is not None else sys.argv[1:])])
-        body = (f"## {args.title}\n\n`{command}` — {machine()}. Budget per trained configuration: "
+        body = (f"## {args.title}\n\n`{command}` — {describe_machine()}. Budget per trained configuration: "
                 f"`training.fit frames --quick` (64×64, 200 images per domain, 3 epochs, batch 4 = 150 steps, seed 0) "
                 f"unless its row says otherwise; {len(records)} rows, {minutes:.0f} min in all. Cells: SSIM / PSNR "
                 f"(dB) / structure against the oracle's true renders, at the training size and, on real footage, "
                 f"run at 640x360 and shown at 640x360 (the display columns). Sorted by mean game→movie SSIM at the "
                 f"training size.\n\n{text}\n")
-        update_section(args.section, body)
-        print(f"\nwrote docs/benchmarks.md section {args.section}")
+        write_table(args.section, body)
     elif not args.no_write and not args.only and kinds == ["faces", "frames"]:
-        from livestyle.devtools.benchmark_doc import machine, update_section
-
-        minutes = sum(r["seconds"] for r in records) / 60
         body = (f"## Recipe study on the synthetic oracle (`python -m training.study`)\n\n"
-                f"{machine()}. Budget per configuration: `training.fit KIND --quick` (64×64, 200 images "
+                f"{describe_machine()}. Budget per configuration: `training.fit KIND --quick` (64×64, 200 images "
                 f"per domain, 3 epochs, batch 4 = 150 steps, seed 0); {len(records)} runs, "
-                f"{minutes:.0f} min in all. Cells: oracle SSIM / PSNR (dB) / structure (gradient-magnitude correlation) on the 25 paired test scenes "
-                f"at 64 px. Sorted by mean game→movie SSIM.\n\n{text}\n")
-        update_section("recipe-study", body)
-        print(f"\nwrote docs/benchmarks.md (python {platform.python_version()}, torch {torch.__version__}, "
-              f"{date.today()})")
+                f"{minutes:.0f} min in all. Cells: oracle SSIM / PSNR (dB) / structure (gradient-magnitude "
+                f"correlation) on the 25 paired test scenes at 64 px. Sorted by mean game→movie SSIM.\n\n{text}\n")
+        write_table("recipe-study", body)
     return 0
 
 

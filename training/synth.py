@@ -17,7 +17,6 @@ import functools
 import json
 import math
 import pathlib
-import re
 import shlex
 import sys
 
@@ -25,9 +24,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.checks import MAX_SIDE, ArgumentParser, bounded_int, side_fits
-from livestyle.errors import LivestyleError
-from livestyle.files import check_writable, describe, folder_under_construction
+from livestyle.core.checks import ArgumentParser, bounded_int
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import check_writable, describe, folder_under_construction
+from livestyle.core.sizes import MAX_SIDE, parse_size, side_fits
 
 SYNTH_VERSION = "1"
 KINDS = ("faces", "frames")
@@ -873,11 +873,10 @@ def main(argv=None) -> int:
 
     problem, frame_size = None, None
     if args.frame_size is not None:
-        match = re.fullmatch(r"\s*(\d{1,5})\s*[x×X]\s*(\d{1,5})\s*", args.frame_size)
-        if not match or not all(16 <= int(v) <= MAX_SIDE for v in match.groups()):
-            problem = f"--frame-size {args.frame_size!r}: write WIDTHxHEIGHT, each 16 to {MAX_SIDE}, e.g. 640x360"
-        else:
-            frame_size = (int(match[1]), int(match[2]))
+        try:
+            frame_size = parse_size(args.frame_size, "--frame-size", multiple=1)
+        except LivestyleError as error:
+            problem = str(error)
     if problem is not None:
         pass  # the --frame-size message above
     elif args.kind not in KINDS:

@@ -3,6 +3,6 @@ python -m livestyle.video.metrics IN OUT.
 
     from livestyle.video import stylize_video
 """
-from .job import stylize_video
+from livestyle.video.job import stylize_video
 
 __all__ = ["stylize_video"]

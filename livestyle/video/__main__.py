@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -30,18 +29,29 @@ from pathlib import Path
 import cv2
 import torch
 
-from ..checks import MAX_SIDE, ArgumentParser, bounded_int, finite_float
-from ..errors import LivestyleError, log_to_stderr, run_command
-from ..files import check_apart, check_writable, describe, write_stats
-from ..machine import probe
-from ..model import parse_size
-from ..facemode import FacesStylizer
-from ..selection import (MAX_THREADS, add_faces_option, add_model_options, candidate_sizes, check_size_flag,
-                         faces_path, model_candidates, open_faces_stylizer, open_stylizer, resolve_faces_model,
-                         resolve_model, scaled_size)
-from ..stabilizer import Stabilizer
-from .io import VideoReader, resolve_codec
-from .job import check_container, check_paths, stylize_video
+from livestyle.core.checks import ArgumentParser, bounded_int, finite_float
+from livestyle.core.errors import LivestyleError, log_to_stderr, run_command
+from livestyle.core.files import check_apart, check_writable, describe, write_stats
+from livestyle.core.sizes import parse_output_size, parse_size
+from livestyle.runtime.facemode import FacesStylizer
+from livestyle.runtime.machine import probe
+from livestyle.runtime.selection import (
+    MAX_THREADS,
+    add_faces_option,
+    add_model_options,
+    candidate_sizes,
+    check_size_flag,
+    faces_path,
+    model_candidates,
+    open_faces_stylizer,
+    open_stylizer,
+    resolve_faces_model,
+    resolve_model,
+    scaled_size,
+)
+from livestyle.runtime.stabilizer import Stabilizer
+from livestyle.video.io import VideoReader, resolve_codec
+from livestyle.video.job import check_container, check_paths, stylize_video
 
 DEFAULT_WIDTH = 640  # --size auto: the live app's default width; the networks are trained on small crops
 DEFAULT_STABILIZE = 0.5  # --stabilize without a value
@@ -90,18 +100,11 @@ def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
     return parse_size(args.size, "--size", multiple=1)  # the model's own rule: checked when it is opened
 
 
-def output_size(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*[x×X]\s*(\d+)\s*", text)
-    if not match or not (2 <= int(match[1]) <= MAX_SIDE and 2 <= int(match[2]) <= MAX_SIDE):
-        raise LivestyleError(f"--output-size {text}: write WIDTHxHEIGHT, 2 to {MAX_SIDE} pixels a side, e.g. 1920x1080")
-    return int(match[1]), int(match[2])
-
-
 def check_arguments(args) -> None:
     """What argparse's types cannot check, and where the outputs go, before any video is opened."""
     check_size_flag(args)
     if args.output_size is not None:
-        output_size(args.output_size)
+        parse_output_size(args.output_size, "--output-size")
     if args.stats is not None:
         check_writable(args.stats, "--stats")
         if args.stats.resolve() == args.output.resolve():
@@ -139,7 +142,7 @@ def run(args, log) -> dict:
         info = reader.info
         if next(reader.frames(), None) is None:  # before any model is loaded
             raise LivestyleError(f"{args.input}: has no video frames to stylise; check that it plays")
-    size_out = output_size(args.output_size) if args.output_size else info.size
+    size_out = parse_output_size(args.output_size, "--output-size") if args.output_size else info.size
     check_container(info, args.output, (2 * size_out[0], size_out[1]) if args.side_by_side else size_out, codec,
                     args.crf, not args.no_audio)
     log(f"livestyle.video: {args.input} ({info.describe()})")

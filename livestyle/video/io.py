@@ -6,7 +6,7 @@
         writer.write(image, pts)                          # pts in reader.info.time_base: VFR is kept
     writer.close()                                        # flushes the encoder, the rest of the audio, the trailer
 
-The writer writes to the path it is given, which the caller owns (livestyle.files.atomic_path: a private
+The writer writes to the path it is given, which the caller owns (livestyle.core.files.atomic_path: a private
 file that becomes OUT only once complete); it never deletes or renames anything itself.
 
 The writer copies every audio stream of the source packet for packet, interleaved with the video by
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LivestyleError, require
-from ..images import resize
+from livestyle.core.errors import LivestyleError, require
+from livestyle.core.images import resize
 
 CODECS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1", "mpeg4": "mpeg4",
           "mjpeg": "mjpeg", "ffv1": "ffv1"}  # --codec NAME → FFmpeg encoder

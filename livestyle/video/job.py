@@ -6,7 +6,7 @@ pool; the finish stage only warps and blends, in frame order.
     stats = stylize_video("in.mp4", "out.mp4", Stylizer(weights, size=(640, 360)), stabilizer=Stabilizer(0.5))
 
 Stages hand frames over through small bounded queues, so the slowest stage sets the pace and memory
-stays flat. The output is written to a private temporary file next to OUT (livestyle.files.atomic_path:
+stays flat. The output is written to a private temporary file next to OUT (livestyle.core.files.atomic_path:
 mkstemp, so no link planted under a name we might use is ever followed) and moved onto OUT only when
 it is complete: an interrupted or failed run leaves OUT as it was (absent, or the old file). A
 source that ends early (cut off, damaged) fails the run too, unless allow_truncated.
@@ -25,11 +25,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import LivestyleError
-from ..files import atomic_path, check_apart, check_writable, describe
-from ..flow import to_grey
-from ..pipeline import resize_bgr
-from .io import RE_ENCODE, TruncatedVideo, VideoReader, VideoWriter
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import atomic_path, check_apart, check_writable, describe
+from livestyle.core.images import resize_bgr
+from livestyle.runtime.flow import to_grey
+from livestyle.video.io import RE_ENCODE, TruncatedVideo, VideoReader, VideoWriter
 
 QUEUE_FRAMES = 4  # per hand-over; enough to ride out jitter, small enough for 4K frames
 MOTION_THREADS = max(1, min(8, (os.cpu_count() or 2) // 2))  # optical flow for several frames at once

@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..checks import MAX_SIDE, ArgumentParser, bounded_int
-from ..errors import LivestyleError, run_command
-from ..files import describe
-from ..flow import farneback, reliable, sample_maps, to_grey, warp
-from ..images import resize_bgr
-from .io import VideoReader
+from livestyle.core.checks import ArgumentParser, bounded_int
+from livestyle.core.errors import LivestyleError, run_command
+from livestyle.core.files import describe
+from livestyle.core.images import resize_bgr
+from livestyle.core.sizes import MAX_SIDE
+from livestyle.runtime.flow import farneback, reliable, sample_maps, to_grey, warp
+from livestyle.video.io import VideoReader
 
 DEFAULT_WIDTH = 480
 

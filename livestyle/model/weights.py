@@ -1,0 +1,225 @@
+"""What a weights file says: the safetensors format livestyle writes, read and checked once.
+
+Nothing in such a file is trusted: the architecture in its metadata is checked field by field and the
+tensor names and shapes against the network it describes, from the header alone, before any network is
+built or any tensor read."""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+from torch import nn
+
+from livestyle.core.checks import MAX_FEATURES, FileCheck
+from livestyle.core.errors import LivestyleError
+from livestyle.core.files import describe, write_bytes
+from livestyle.faces.crop import FACE_CROP, FACES_DEFAULT_SIDE, CropRule
+from livestyle.model.generator import Generator, build_generator
+from livestyle.model.pyramid import MAX_LEVELS
+
+WEIGHTS_FORMAT = "livestyle-generator/1"
+
+
+WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
+
+
+KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole frames
+
+
+CLASSES = ("Generator", "PyramidGenerator")  # livestyle.model.pyramid wraps the first
+
+
+def save_generator(generator: nn.Module, path: str | Path, direction: str, extra: dict | None = None) -> None:
+    """Write weights + self-describing metadata atomically (livestyle.core.files: a private temporary
+    file, then os.replace), so a crash or a full disk never leaves half a weights file."""
+    metadata = {
+        "format": WEIGHTS_FORMAT,
+        "architecture": json.dumps(generator.architecture()),
+        "direction": direction,
+        "channel_order": "rgb",
+        "value_range": "[-1, 1]",
+        "size_multiple": str(generator.size_multiple),
+    }
+    for key, value in (extra or {}).items():
+        metadata[key] = value if isinstance(value, str) else json.dumps(value)
+    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    write_bytes(path, save(state, metadata=metadata))
+
+
+class WeightsError(LivestyleError, ValueError):
+    """Weights that cannot be used; a ValueError too, for callers that caught that before."""
+
+
+FIX = f"pass the {WEIGHTS_FILE} written by python -m training.fit"
+
+
+FLOATS = ("F16", "BF16", "F32", "F64")
+
+
+class _WeightsCheck(FileCheck):
+    def fail(self, problem: str) -> WeightsError:
+        return WeightsError(str(super().fail(problem)))
+
+
+DIRECTIONS = ("game2movie", "movie2game")
+
+
+def check_metadata(path: Path, metadata: dict) -> dict:
+    """The metadata's architecture, checked field by field before anything is built from it: a
+    damaged or foreign file must not get as far as allocating a network of its choosing. The
+    direction is checked too: it becomes part of engine file names."""
+    check = _WeightsCheck(path, FIX)
+    if metadata.get("format") != WEIGHTS_FORMAT:
+        raise WeightsError(f"{path} is not livestyle generator weights (metadata format "
+                           f"{metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r}); {FIX}")
+    text = metadata.get("architecture")
+    if text is None:
+        raise check.fail("its metadata has no 'architecture'")
+    try:
+        architecture = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise check.fail("its metadata 'architecture' is not valid JSON") from None
+    check.mapping(architecture, "its metadata 'architecture'")
+    check.get(metadata, "direction", str, required=False, choices=DIRECTIONS, name="direction")
+    kind = check.get(architecture, "class", str, choices=CLASSES, name="architecture.class")
+    checked = {"class": kind,
+               "features": check.get(architecture, "features", int, low=1, high=MAX_FEATURES,
+                                     name="architecture.features"),
+               "upsample": check.get(architecture, "upsample", str, choices=("deconv", "resize"),
+                                     name="architecture.upsample")}
+    if kind == "Generator":
+        checked["residual"] = check.get(architecture, "residual", bool, required=False, default=False,
+                                        name="architecture.residual")
+    else:
+        checked["levels"] = check.get(architecture, "levels", int, low=1, high=MAX_LEVELS, name="architecture.levels")
+        checked["band_features"] = check.get(architecture, "band_features", int, low=1, high=MAX_FEATURES,
+                                             name="architecture.band_features")
+    size_multiple(path, metadata, checked)
+    trained_on(path, metadata)
+    return checked
+
+
+def size_multiple(path: Path, metadata: dict, architecture: dict | None = None) -> int:
+    """What the sides of an inference size must be a multiple of, as the weights declare it (their
+    architecture's own, or a coarser multiple of it); the architecture's own where they do not say:
+    8 for the plain Generator (it halves the image three times), 1 for a PyramidGenerator (it pads)."""
+    if architecture is None:
+        architecture = check_metadata(path, metadata)
+    own = Generator.size_multiple if architecture["class"] == "Generator" else 1
+    text = metadata.get("size_multiple", str(own))
+    if not (_whole_number(text, 9999) and int(text) % own == 0):
+        raise _WeightsCheck(path, FIX).fail(f"field 'size_multiple' is {text!r}, not a multiple of "
+                                            f"{own} (the generator halves the image three times)")
+    return int(text)
+
+
+def _whole_number(text, high: int) -> bool:
+    """Metadata text that is a whole number in [1, high] (metadata values are strings)."""
+    return isinstance(text, str) and text.isascii() and text.isdigit() and 0 < int(text) <= high
+
+
+def trained_on(path: Path, metadata: dict) -> str:
+    """"faces" or "frames": the weights' `kind`, else their training preset, else frames (whole frames
+    is what a model that does not say was made for: the demo model, older runs)."""
+    kind = _WeightsCheck(path, FIX).get(metadata, "kind", str, required=False, choices=KINDS)
+    if kind is not None:
+        return kind
+    return "faces" if metadata.get("preset") == "faces" else "frames"
+
+
+def face_crops(path: Path, metadata: dict) -> tuple[CropRule, int | None]:
+    """A faces model's crop rule and training size (the side its crops are resized to): what its
+    weights record, else the shared rule and no recorded size (runs from before they said)."""
+    check = _WeightsCheck(path, FIX)
+    rule = FACE_CROP
+    if "crop_rule" in metadata:
+        try:
+            value = json.loads(metadata["crop_rule"])
+        except ValueError:
+            raise check.fail("field 'crop_rule' is not valid JSON") from None
+        rule = CropRule.from_metadata(value, check)
+    size = None
+    if "image_size" in metadata:
+        text = metadata["image_size"]
+        if not _whole_number(text, 8192):
+            raise check.fail(f"field 'image_size' is {text!r}, not a side in pixels")
+        size = int(text)
+    return rule, size
+
+
+def faces_setup(path: str | Path) -> tuple[CropRule, int]:
+    """A faces model's crop rule and the side its crops run at (its training size; training's default
+    for weights that do not record it)."""
+    rule, side = face_crops(Path(path), read_metadata(path))
+    return rule, side or FACES_DEFAULT_SIDE
+
+
+def check_tensors(path: Path, handle, architecture: dict) -> None:
+    """The file's tensor names, shapes and types against the network its metadata describes, read
+    from the header alone: nothing is allocated for a file that does not fit."""
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in build_generator(architecture).state_dict().items()}
+    found = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    missing, extra = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
+    wrong = sorted(name for name in expected.keys() & found.keys() if expected[name] != found[name])
+    described = f"{architecture['class']}({', '.join(f'{k}={v}' for k, v in architecture.items() if k != 'class')})"
+    if missing or extra or wrong:
+        details = []
+        if missing:
+            details.append(f"{len(missing)} tensor(s) missing, e.g. {missing[0]}")
+        if extra:
+            details.append(f"{len(extra)} unexpected, e.g. {extra[0]}")
+        if wrong:
+            details.append(f"{wrong[0]} is {list(found[wrong[0]])}, expected {list(expected[wrong[0]])}"
+                           + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))
+        raise WeightsError(f"{path}: the weights do not fit the architecture in its metadata, {described} "
+                           f"({'; '.join(details)}); the file is damaged or was not written by livestyle's "
+                           f"save_generator; {FIX}")
+    for name in found:
+        dtype = handle.get_slice(name).get_dtype()
+        if dtype not in FLOATS:
+            raise WeightsError(f"{path}: tensor {name} holds {dtype}, not floating-point weights; {FIX}")
+
+
+@contextlib.contextmanager
+def open_weights(path: Path):
+    """safe_open on a weights file, every failure to read it one WeightsError line naming the file."""
+    if not path.is_file():
+        raise WeightsError(f"generator weights not found: {path}; {FIX}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            yield handle
+    except LivestyleError:
+        raise
+    except OSError as error:
+        raise WeightsError(describe(error, path, "cannot read")) from None
+    except Exception as error:  # noqa: BLE001 — the safetensors parser raises its own types for damaged files
+        message = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"{path} is not a readable .safetensors file ({message}); {FIX}") from None
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The checked metadata of a weights file, read from its header alone (no tensor is loaded)."""
+    path = Path(path)
+    with open_weights(path) as handle:
+        metadata = dict(handle.metadata() or {})
+    check_metadata(path, metadata)
+    return metadata
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a generator from a .safetensors file written by save_generator; WeightsError (one
+    line naming the file and the fix) for anything else."""
+    path = Path(path)
+    with open_weights(path) as handle:
+        metadata = dict(handle.metadata() or {})
+        architecture = check_metadata(path, metadata)
+        check_tensors(path, handle, architecture)
+        state = {name: handle.get_tensor(name) for name in handle.keys()}
+    generator = build_generator(architecture)
+    generator.load_state_dict(state)
+    return generator.to(device).eval(), metadata

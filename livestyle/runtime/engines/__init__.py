@@ -1,0 +1,1 @@
+"""Built engines: their sidecars, finding them, and building them (scripts/build_engine.py)."""

@@ -1,0 +1,390 @@
+"""Choosing what a run uses: the model (an engine, a trained run or the demo model), its backend and
+its inference size. Shared by the live app (python -m livestyle), the video command and the
+benchmark scripts; nothing here needs a display or Qt.
+
+    choice = resolve_model(None, Path("engines"), Path("runs"), probe())   # newest engine, run, or demo
+    stylizer = open_stylizer(choice, "auto", (640, 360), threads=4, engines_dir=Path("engines"), log=print)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from livestyle.core import ASSETS
+from livestyle.core.errors import LivestyleError, first_line
+from livestyle.core.sizes import MAX_SIDE, SIZE_MULTIPLE, nearest_side, parse_size
+from livestyle.faces.crop import FACES_BATCH
+from livestyle.model.weights import WEIGHTS_FILE, faces_setup, read_metadata, size_multiple, trained_on
+from livestyle.runtime.backends import NAMES, unavailable
+from livestyle.runtime.engines.sidecars import SUFFIX, problems, read_sidecar
+from livestyle.runtime.facemode import CropStylizer
+from livestyle.runtime.stylizer import Stylizer
+from livestyle.runtime.timing import median_ms
+
+AUTO_WIDTHS = (640, 480, 320, 256)  # --size auto tries these widths, keeping the capture's aspect
+# A pyramid model runs its network on 1/4^levels of the pixels and takes any size: larger ones first.
+AUTO_WIDTHS_ANY_SIZE = (1280, 960, *AUTO_WIDTHS)
+DEMO_MODEL = ASSETS / "demo_game2movie.safetensors"
+DEMO_FACES_MODEL = ASSETS / "demo_faces_game2movie.safetensors"
+BACKEND_CHOICES = ("auto", *NAMES)
+MAX_THREADS = 1024
+
+
+def default_threads() -> int:
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def add_model_options(parser: argparse.ArgumentParser, default_note: str = "") -> None:
+    """--model and --backend, worded the same in every command that runs a model."""
+    parser.add_argument("--model", type=Path, help="an engine in engines/ (.engine/.onnx with its sidecar), generator "
+                        "weights (.safetensors) or a run folder (default: the newest usable engine, else the newest "
+                        f"runs/*/{WEIGHTS_FILE}, else the bundled demo model{default_note})")
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
+                        help="inference backend (default auto: the fastest this machine runs)")
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+@dataclass
+class ModelChoice:
+    weights: Path
+    engine: Path | None = None
+    why: str = ""
+    built_size: tuple[int, int] | None = None  # an engine's input size, from its sidecar
+
+    @property
+    def label(self) -> str:
+        if self.engine is not None:
+            return self.engine.name
+        if self.weights.resolve() == DEMO_MODEL:
+            return "demo model"
+        if self.weights.resolve() == DEMO_FACES_MODEL:
+            return "faces demo model"
+        return f"{self.weights.parent.name}/{self.weights.name}"
+
+    @property
+    def kind(self) -> str:
+        """"faces" or "frames": what the model was trained on, from its weights' metadata (read when
+        asked, so a damaged file costs nothing until it is used)."""
+        return trained_on(self.weights, read_metadata(self.weights))
+
+    @property
+    def size_multiple(self) -> int:
+        """What the sides of its inference size must be a multiple of (8, or 1 for a pyramid model)."""
+        return size_multiple(self.weights, read_metadata(self.weights))
+
+
+def recorded_weights(engine: Path, sidecar: dict) -> str:
+    weights = sidecar.get("weights")
+    recorded = weights.get("path") if isinstance(weights, dict) else None
+    if not isinstance(recorded, str) or not recorded:
+        raise LivestyleError(f"{engine}: its sidecar does not name the weights it was built from; pass --model "
+                             f"runs/<run>/{WEIGHTS_FILE} instead")
+    return recorded
+
+
+def engine_weights(engine: Path, sidecar: dict) -> Path:
+    """The weights an engine was built from (the Stylizer needs them: model identity and fallback)."""
+    recorded = recorded_weights(engine, sidecar)
+    for candidate in (Path(recorded), engine.parent.parent / recorded, engine.parent / recorded):
+        if candidate.is_file():
+            return candidate
+    raise LivestyleError(f"{engine} was built from {recorded}, which is not here; the engine needs its weights "
+                         f"(for the model's identity and the torch-cpu fallback): pass --model with those weights")
+
+
+def usable_engine(artifact: Path, fmt: str, machine, engines_dir: Path, log) -> tuple[float, ModelChoice] | None:
+    """(built time, choice) for an engine that can run here and whose weights exist, else None. A
+    sidecar that cannot be trusted (read_sidecar checks every field) costs only its own engine: it
+    is skipped, with a warning through `log`."""
+    try:
+        sidecar = read_sidecar(artifact)
+        if sidecar["format"] != fmt:
+            return None
+        recorded_weights(artifact, sidecar)
+    except LivestyleError as error:
+        if log is not None:
+            log(f"warning: skipping the engine {artifact.name}: {first_line(error)}")
+        return None
+    if problems(sidecar, machine, artifact=artifact):
+        return None
+    try:  # its weights elsewhere, or the engine gone meanwhile: not usable here, nothing to warn about
+        weights = engine_weights(artifact, sidecar)
+        built = artifact.stat().st_mtime
+    except (LivestyleError, OSError):
+        return None
+    width, height = sidecar["input"]["size"]
+    return built, ModelChoice(weights, artifact, f"newest engine in {engines_dir}/", (width, height))
+
+
+def usable_engines(engines_dir: Path, machine, log=None) -> list[ModelChoice]:
+    """Engines in engines_dir that can run here and whose weights exist, newest first (see usable_engine)."""
+    found = []
+    for fmt, backend in (("tensorrt", "tensorrt"), ("onnx", "onnxruntime")):
+        if not engines_dir.is_dir() or unavailable(backend, machine):
+            continue
+        for path in engines_dir.glob(f"*{SUFFIX[fmt]}.json"):
+            usable = usable_engine(path.with_name(path.name[: -len(".json")]), fmt, machine, engines_dir, log)
+            if usable is not None:
+                found.append(usable)
+    return [choice for _, choice in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def trained_runs(runs_dir: Path) -> list[ModelChoice]:
+    found = sorted(runs_dir.glob(f"*/{WEIGHTS_FILE}"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if runs_dir.is_dir() else []
+    return [ModelChoice(path, None, f"newest trained run in {runs_dir}/") for path in found]
+
+
+FACES_FIX = ("it was trained on face crops (python -m training.fit faces), and run over whole frames it would "
+             "smear them; give a frames model (python -m training.fit frames), or leave --model out")
+
+
+def kind_or_none(choice: ModelChoice) -> str | None:
+    """What a candidate was trained on; None when its weights cannot be read (opening it says why)."""
+    try:
+        return choice.kind
+    except (LivestyleError, OSError):
+        return None
+
+
+def model_candidates(engines_dir: Path, runs_dir: Path, machine, log=None, kind: str = "frames") -> list[ModelChoice]:
+    """Every model M cycles through: usable engines, trained runs, the demo model — of one kind. For
+    frames (the whole picture) a faces model (trained on face crops) is skipped with a line through
+    `log`; for faces (faces mode), frames models are left out silently and the faces demo model ends
+    the list."""
+    candidates = usable_engines(engines_dir, machine, log) + trained_runs(runs_dir)
+    demo = DEMO_MODEL if kind == "frames" else DEMO_FACES_MODEL
+    if demo.is_file():
+        candidates.append(ModelChoice(demo, None, f"the bundled {'faces ' if kind == 'faces' else ''}demo model"))
+    chosen = []
+    for choice in candidates:
+        found = kind_or_none(choice)
+        if found is not None and found != kind:
+            if log is not None and kind == "frames":
+                log(f"skipping {choice.label}: a faces model (trained on face crops); the whole picture needs a "
+                    f"frames model (python -m training.fit frames)")
+            continue
+        chosen.append(choice)
+    return chosen
+
+
+AUTO_FACES = Path("<newest faces model>")  # --faces without PATH
+
+
+def add_faces_option(parser: argparse.ArgumentParser, rest: str) -> None:
+    """--faces [PATH], worded the same in the app and the video command; `rest`: what the rest of the
+    picture is without --model."""
+    parser.add_argument("--faces", type=Path, nargs="?", const=AUTO_FACES, metavar="PATH",
+                        help="faces mode: find the faces, stylise them with the faces model at PATH (weights, run or "
+                             "engine; without PATH the newest faces run, else the bundled faces demo) and paste them "
+                             f"back; --model is then optional (without it {rest})")
+
+
+def faces_path(args) -> Path | None:
+    """--faces's PATH (None for the newest faces model)."""
+    return None if args.faces == AUTO_FACES else args.faces
+
+
+FRAMES_FIX = ("it was trained on whole frames (python -m training.fit frames); faces mode needs a faces model "
+              "(python -m training.fit faces) — give that one to --model instead, or leave PATH out for the newest "
+              "faces run")
+
+
+def resolve_faces_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine) -> ModelChoice:
+    """--faces [PATH]: the faces model at PATH, else the newest faces engine or run, else the faces demo."""
+    if path is None:
+        candidates = model_candidates(engines_dir, runs_dir, machine, kind="faces")
+        if not candidates:
+            raise LivestyleError(f"--faces: no faces model: no faces run in {runs_dir}/*/{WEIGHTS_FILE} and the "
+                                 f"bundled faces demo model {DEMO_FACES_MODEL} is missing (reinstall livestyle). "
+                                 f"Train one: python -m training.fit faces --quick, or pass --faces PATH")
+        return candidates[0]
+    choice = given_model(path, "--faces")
+    if choice.kind != "faces":
+        raise LivestyleError(f"--faces {path}: {FRAMES_FIX}")
+    return choice
+
+
+def newest_run_is_faces(runs_dir: Path) -> ModelChoice | None:
+    """The newest trained run when it is a faces model (the app then starts in faces mode), else None."""
+    runs = trained_runs(runs_dir)
+    return runs[0] if runs and kind_or_none(runs[0]) == "faces" else None
+
+
+def open_faces_stylizer(choice: ModelChoice, backend: str, threads: int, engines_dir: Path, log):
+    """(the faces model's CropStylizer, its crop rule): crops at its training size (an engine at its own),
+    FACES_BATCH crops a pass; without an engine, a lone face runs alone on the backend the batches use."""
+    rule, side = faces_setup(choice.weights)
+    if choice.engine is not None:
+        return CropStylizer(Stylizer(choice.weights, backend, engine=choice.engine, threads=threads,
+                                     engines_dir=engines_dir, log=log)), rule
+    batched = Stylizer(choice.weights, backend, size=(side, side), threads=threads, engines_dir=engines_dir, log=log,
+                       batch=FACES_BATCH)
+    try:
+        single = Stylizer(choice.weights, batched.name, size=(side, side), threads=threads, engines_dir=engines_dir,
+                          log=log)
+    except LivestyleError:  # e.g. TensorRT with an engine for the batches only: every pass is a batch then
+        single = None
+    return CropStylizer(batched, single), rule
+
+
+def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None) -> ModelChoice:
+    if path is None:
+        candidates = model_candidates(engines_dir, runs_dir, machine, log)
+        if not candidates:
+            raise LivestyleError(f"no model to run: no usable frames-model engine in {engines_dir}/, no frames "
+                                 f"run in {runs_dir}/*/{WEIGHTS_FILE}, and the bundled demo model {DEMO_MODEL} is "
+                                 f"missing (reinstall livestyle). Train one: python -m training.fit frames --quick, "
+                                 f"or pass --model PATH")
+        return candidates[0]
+    choice = given_model(path)
+    if choice.kind == "faces":
+        raise LivestyleError(f"--model {path}: {FACES_FIX}")
+    return choice
+
+
+def given_model(path: Path, flag: str = "--model") -> ModelChoice:
+    if not path.exists():
+        raise LivestyleError(f"{flag} {path}: no such file or folder")
+    if path.suffix in (".engine", ".onnx"):
+        return ModelChoice(engine_weights(path, read_sidecar(path)), path, flag)
+    if path.is_dir():
+        if not (path / WEIGHTS_FILE).is_file():
+            raise LivestyleError(f"{flag} {path} is a folder without {WEIGHTS_FILE}; pass a run folder or a file")
+        return ModelChoice(path / WEIGHTS_FILE, None, flag)
+    return ModelChoice(path, None, flag)
+
+
+def next_model(current: ModelChoice, candidates: list[ModelChoice]) -> ModelChoice | None:
+    """The candidate after `current` (wrapping around) that is another model; None when there is none."""
+    def key(choice: ModelChoice):
+        return choice.weights.resolve(), choice.engine.resolve() if choice.engine else None
+
+    keys = [key(choice) for choice in candidates]
+    now = key(current)
+    position = keys.index(now) if now in keys else -1
+    return next((candidates[(position + step) % len(candidates)] for step in range(1, len(candidates) + 1)
+                 if keys[(position + step) % len(candidates)] != now), None)
+
+
+class ModelSwitcher:
+    """The live app's M key: the next model after the current one in model_candidates() (engines, runs,
+    demo), opened at the current size (an engine at its own); called on a worker thread."""
+
+    def __init__(self, choice: ModelChoice, backend: str, threads: int, engines_dir: Path, runs_dir: Path,
+                 machine, log, current_size, faces_mode=None):
+        self.choice = choice  # the model running now (in faces mode: the faces model)
+        self.backend, self.threads, self.machine, self.log = backend, threads, machine, log
+        self.engines_dir, self.runs_dir = engines_dir, runs_dir
+        self.current_size = current_size  # () -> the running stylizer's size
+        self.faces_mode = faces_mode  # () -> the running FacesStylizer: M cycles faces models
+
+    def __call__(self) -> tuple[Stylizer, str]:
+        kind = "faces" if self.faces_mode is not None else "frames"
+        candidates = model_candidates(self.engines_dir, self.runs_dir, self.machine, kind=kind)  # warned at start
+        following = next_model(self.choice, candidates)
+        if following is None:
+            raise LivestyleError(f"no other {kind} model: add engines to {self.engines_dir}/ or train runs into "
+                                 f"{self.runs_dir}/ (python -m training.fit {kind})")
+        if kind == "faces":
+            faces, rule = open_faces_stylizer(following, self.backend, self.threads, self.engines_dir, self.log)
+            new, label = self.faces_mode().with_faces(faces, rule), f"faces: {following.label}"
+        else:
+            size = None if following.engine else self.current_size()
+            new = open_stylizer(following, self.backend, size, self.threads, self.engines_dir, self.log)
+            label = following.label
+        self.choice = following
+        return new, label
+
+
+def open_stylizer(choice: ModelChoice, backend: str, size, threads: int, engines_dir: Path, log) -> Stylizer:
+    return Stylizer(choice.weights, backend, size=size, engine=choice.engine, threads=threads,
+                    engines_dir=engines_dir, log=log)
+
+
+# ---------------------------------------------------------------------------------------------- sizes
+
+def candidate_sizes(capture: tuple[int, int], widths=AUTO_WIDTHS,
+                    multiple: int = SIZE_MULTIPLE) -> list[tuple[int, int]]:
+    """Largest first, the capture's aspect ratio, multiples of `multiple` (the model's size rule),
+    never wider than the capture."""
+    width, height = capture
+    aspect = width / height
+    sizes = []
+    for candidate in widths:
+        w = nearest_side(min(candidate, width), multiple)
+        h = nearest_side(w / aspect, multiple)
+        if (w, h) not in sizes:
+            sizes.append((w, h))
+    return sizes
+
+
+def scaled_size(capture: tuple[int, int], scale: float, what: str = "capture") -> tuple[int, int]:
+    """--scale of the captured (or video) size, on the size rule; at most MAX_SIDE a side."""
+    size = nearest_side(capture[0] * scale), nearest_side(capture[1] * scale)
+    if max(size) > MAX_SIDE:
+        raise LivestyleError(f"--scale {scale:g} of the {capture[0]}x{capture[1]} {what} is {size[0]}x{size[1]}, "
+                             f"over {MAX_SIDE} pixels a side; use a smaller --scale")
+    return size
+
+
+def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps_cap: float, threads: int,
+                engines_dir: Path, log) -> Stylizer:
+    """--size auto: the largest candidate size whose measured ms/frame fits the fps cap's budget."""
+    budget_ms = 1000.0 / fps_cap
+    frame = np.random.default_rng(0).integers(0, 256, (capture[1], capture[0], 4), dtype=np.uint8)
+    chosen, last_error = None, None
+    multiple = choice.size_multiple
+    widths = AUTO_WIDTHS if multiple % SIZE_MULTIPLE == 0 else AUTO_WIDTHS_ANY_SIZE
+    for size in candidate_sizes(capture, widths, multiple):
+        try:
+            stylizer = open_stylizer(choice, backend, size, threads, engines_dir, log)
+        except LivestyleError as error:
+            log(f"size auto: {size[0]}x{size[1]} skipped ({error})")
+            last_error = error
+            continue
+        backend = stylizer.name  # auto chose at the largest size; the smaller sizes keep that backend
+        # Capture-sized frame in → stylised out; a first frame far over budget is not timed further.
+        ms = median_ms(lambda: stylizer(frame), min_runs=2, max_runs=5, seconds=1.0,
+                       too_slow_ms=max(4 * budget_ms, 250))
+        log(f"size auto: {size[0]}x{size[1]} on {stylizer.name}: {ms:.1f} ms/frame "
+            f"({'fits' if ms <= budget_ms else 'over'} the {budget_ms:.1f} ms budget of --fps-cap {fps_cap:g})")
+        if chosen is not None:
+            chosen[0].close()
+        chosen = (stylizer, ms)
+        if ms <= budget_ms:
+            return stylizer
+    if chosen is None:
+        raise last_error or LivestyleError("size auto: no size could be opened")
+    stylizer, ms = chosen
+    log(f"size auto: even {stylizer.size[0]}x{stylizer.size[1]} takes {ms:.0f} ms on {stylizer.name}: expect about "
+        f"{1000 / ms:.1f} fps (a GPU backend, or a smaller --size, is faster)")
+    return stylizer
+
+
+def open_for_capture(choice: ModelChoice, args, capture: tuple[int, int], threads: int, engines_dir: Path,
+                     log) -> Stylizer:
+    """The live app's stylizer: an engine at its built size, else --scale of the capture, --size, or
+    the largest size that keeps up with --fps-cap (--size auto)."""
+    if choice.engine is not None:
+        stylizer = open_stylizer(choice, args.backend, None, threads, engines_dir, log)
+        if args.size != "auto" or args.scale is not None:
+            log(f"livestyle: {choice.engine.name} runs at its built size {stylizer.size[0]}x{stylizer.size[1]}")
+        return stylizer
+    if args.scale is not None:
+        return open_stylizer(choice, args.backend, scaled_size(capture, args.scale), threads, engines_dir, log)
+    if args.size != "auto":
+        return open_stylizer(choice, args.backend, args.size, threads, engines_dir, log)
+    return choose_size(choice, args.backend, capture, args.fps_cap, threads, engines_dir, log)
+
+
+def check_size_flag(args) -> None:
+    """--size as far as it can be checked before a model is chosen (its form and bounds; the model's
+    own size rule, multiples of 8 for the plain generator, is checked when it is opened)."""
+    if args.size != "auto":
+        parse_size(args.size, "--size", multiple=1)
