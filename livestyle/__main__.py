@@ -9,15 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from livestyle.core.checks import ArgumentParser, bounded_int
-from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, run_command
+from livestyle.core.cli import ArgumentParser, bounded_int, run_command
+from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from livestyle.core.files import describe
 from livestyle.core.sizes import SIZE_MULTIPLE, parse_size
 from livestyle.live.app import main as app_main
 from livestyle.model.loaded import load_model
 from livestyle.model.weights import WEIGHTS_FILE
 from livestyle.runtime.doctor import report
-from livestyle.runtime.selection import MAX_THREADS
+from livestyle.runtime.options import MAX_THREADS
 
 
 def build_parser() -> argparse.ArgumentParser:

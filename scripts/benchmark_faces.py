@@ -168,10 +168,11 @@ def paste_quality(model: Path, data: Path, limit: int) -> list[str]:
 
 def gameplay(model: Path) -> list[str]:
     from livestyle.runtime.facemode import FacesStylizer
+    from livestyle.runtime.options import RuntimeOptions
     from livestyle.runtime.selection import ModelChoice, open_faces_stylizer
 
-    faces, rule = open_faces_stylizer(ModelChoice(model, None, "benchmark"), "torch-cpu", 1, Path("engines"),
-                                      lambda message: None)
+    faces, rule = open_faces_stylizer(ModelChoice(model, None, "benchmark"),
+                                      RuntimeOptions(backend="torch-cpu", threads=1), lambda message: None)
     lines = ["| game | level | frames | frames changed | faces found (frames) | largest change (levels) |",
              "|---|---|---|---|---|---|"]
     totals = [0, 0]
@@ -187,7 +188,7 @@ def gameplay(model: Path) -> list[str]:
             changed += difference > 0
             found += stylizer.in_view > 0
             largest = max(largest, difference)
-        stylizer.stop_detection()
+        stylizer.stop()
         totals[0] += len(frames)
         totals[1] += changed
         lines.append(f"| {clip.game} | {clip.level} | {len(frames)} | {changed} | {found} | {largest} |")

@@ -28,13 +28,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from livestyle.core.checks import ArgumentParser, bounded_int, finite_float
+from livestyle.core.cli import ArgumentParser, bounded_int, finite_float
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_writable, describe
 from livestyle.core.sizes import format_size, parse_size
 from livestyle.faces.crop import FACES_BATCH
 from livestyle.model.loaded import load_model, newest_weights
-from livestyle.model.weights import faces_setup
 from livestyle.runtime.engines.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision
 from livestyle.runtime.machine import probe
 
@@ -66,8 +65,8 @@ def main(argv=None) -> int:
         print(f"weights: {weights}", flush=True)
         model = load_model(weights)
         size, batch = args.size or "640x360", args.batch or 1
-        if model.kind == "faces":
-            _, side = faces_setup(model.path)
+        if model.kind == "faces" and model.info is not None:
+            side = model.info.faces_side
             size, batch = args.size or f"{side}x{side}", args.batch or FACES_BATCH
             print(f"a faces model: face crops at {size}, {batch} per pass", flush=True)
         size = parse_size(size, "--size", multiple=model.size_multiple)

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from livestyle.core.errors import LivestyleError
+from livestyle.core.files import sha256_file
 from livestyle.model.generator import Generator
-from livestyle.model.loaded import load_model, sha256_file
+from livestyle.model.loaded import load_model
 from livestyle.model.weights import save_generator
 from livestyle.runtime.engines.build import build_onnx
 from livestyle.runtime.engines.sidecars import sidecar_path

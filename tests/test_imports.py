@@ -6,6 +6,7 @@ point pulling in `training` (the runtime must install and run without it), and n
 to read."""
 import ast
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -242,3 +243,51 @@ else:
 """
     result = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+# The modules that make a command line: only these import argparse (runtime.options declares the runtime's
+# flags without it, as data).
+CLI_MODULES = {"livestyle.__main__", "livestyle.core.cli", "livestyle.live.app", "livestyle.video.__main__",
+               "livestyle.video.metrics"}
+
+
+def livestyle_modules():
+    return [(module_name(path), path, ast.parse(path.read_text())) for path in sorted(PACKAGE.rglob("*.py"))]
+
+
+def test_argparse_only_in_command_line_modules():
+    found = []
+    for name, path, tree in livestyle_modules():
+        for node in ast.walk(tree):
+            imported = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                        [node.module] if isinstance(node, ast.ImportFrom) else [])
+            if "argparse" in imported and name not in CLI_MODULES:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not found, "argparse outside the command-line modules: " + ", ".join(found)
+
+
+def test_live_and_video_never_probe_a_stylizer():
+    """The FrameStylizer protocol says what a stylizer offers: no hasattr/getattr to find out."""
+    probe = re.compile(r"\b(hasattr|getattr)\(\s*[\w.]*stylizer\b")
+    found = [f"{path.relative_to(REPO)}:{number}" for folder in ("live", "video")
+             for path in sorted((PACKAGE / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if probe.search(line)]
+    assert not found, found
+    assert probe.search('name = getattr(self.stylizer, "name", "?")')  # the check sees one
+
+
+def test_weights_metadata_is_parsed_only_in_model_weights():
+    """safe_open and a file's metadata(): model/weights.py alone (WeightsInfo); everyone else asks it."""
+    found = [f"{path.relative_to(REPO)}:{number}" for path in project_files() if path != PACKAGE / "model" / "weights.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if "safe_open" in line or ".metadata()" in line]
+    assert not found, found
+
+
+def test_live_and_video_build_their_stylizer_with_the_one_builder():
+    for name in ("livestyle.live.app", "livestyle.video.__main__"):
+        path = REPO.joinpath(*name.split(".")).with_suffix(".py")
+        calls = {node.func.id for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+        assert {"choose_models", "build_stylizer"} <= calls, name
+        assert not calls & {"Stylizer", "FacesStylizer", "open_faces_stylizer"}, f"{name} builds a stylizer itself"

@@ -11,7 +11,7 @@ import torch
 from livestyle.core.errors import LivestyleError
 from livestyle.model.generator import Generator
 from livestyle.model.weights import save_generator
-from livestyle.runtime import selection
+from livestyle.runtime import options, selection
 from livestyle.runtime.backends import NAMES
 from livestyle.runtime.machine import probe
 
@@ -103,7 +103,7 @@ def write_engine(engine: Path, weights: str, size=(64, 48), **fields) -> Path:
 
 
 def test_backend_choices_follow_the_backends():
-    assert selection.BACKEND_CHOICES == ("auto", *NAMES)
+    assert options.BACKEND_CHOICES == ("auto", *NAMES)
 
 
 def test_scale_over_the_largest_side_is_refused():

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from livestyle.core.errors import LivestyleError
+from livestyle.core.files import sha256_file
 from livestyle.model.generator import Generator
-from livestyle.model.loaded import load_model, sha256_file
+from livestyle.model.loaded import load_model
 from livestyle.model.weights import save_generator
 from livestyle.runtime.backends import NAMES
 from livestyle.runtime.engines.sidecars import SIDECAR_FORMAT, problems, sidecar_path

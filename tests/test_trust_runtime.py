@@ -22,9 +22,10 @@ import livestyle.model.loaded
 from livestyle.__main__ import main as livestyle_main
 from livestyle.core import files
 from livestyle.core.errors import LivestyleError
+from livestyle.core.files import sha256_file
 from livestyle.core.sizes import format_size, parse_size
 from livestyle.model.generator import Generator
-from livestyle.model.loaded import load_model, sha256_file
+from livestyle.model.loaded import load_model
 from livestyle.model.weights import load_generator, save_generator
 from livestyle.runtime.engines.build import build_onnx
 from livestyle.runtime.engines.sidecars import (
@@ -442,7 +443,7 @@ def test_out_on_a_read_only_disk_is_refused_before_loading(good_weights, tmp_pat
     out.mkdir()
     refuse_temporary_files(monkeypatch, out, EROFS)
     loaded = []
-    monkeypatch.setattr(livestyle.model.loaded, "load_generator", lambda *a, **k: loaded.append(a))
+    monkeypatch.setattr(livestyle.model.loaded, "load_weights", lambda *a, **k: loaded.append(a))
     before = snapshot(tmp_path)
     code, err = call(build_engine, ["--weights", good_weights, "--out", out / "engines"], capsys)
     assert_refused(code, err, "--out", "read-only")

@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livestyle.core.checks import MAX_FEATURES, ArgumentParser, FileCheck, bounded_int, finite_float
+from livestyle.core.checks import MAX_FEATURES, FileCheck
+from livestyle.core.cli import ArgumentParser, bounded_int, finite_float
 from livestyle.core.errors import LivestyleError
 from livestyle.core.sizes import MAX_SIDE, check_side
 from livestyle.model.pyramid import MAX_LEVELS

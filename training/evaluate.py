@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from livestyle.core.checks import ArgumentParser, FileCheck, bounded_int
-from livestyle.core.errors import run_command
+from livestyle.core.checks import FileCheck
+from livestyle.core.cli import ArgumentParser, bounded_int, run_command
 from livestyle.core.files import check_apart, check_writable, describe, write_json
 from livestyle.core.sizes import DEFAULT_SIZE, MAX_SIDE, format_size, parse_size
 from livestyle.model.weights import load_generator

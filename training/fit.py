@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from livestyle.core.checks import ArgumentParser
+from livestyle.core.cli import ArgumentParser
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import append_line, check_apart, check_writable, describe, write_json
 from livestyle.core.sizes import DEFAULT_SIZE

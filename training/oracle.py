@@ -35,8 +35,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.checks import ArgumentParser, FileCheck, bounded_int
-from livestyle.core.errors import LivestyleError, run_command
+from livestyle.core.checks import FileCheck
+from livestyle.core.cli import ArgumentParser, bounded_int, run_command
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_apart, check_writable, describe, folder_under_construction
 from training import looks
 

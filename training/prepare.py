@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.checks import ArgumentParser, bounded_int, finite_float
+from livestyle.core.cli import ArgumentParser, bounded_int, finite_float
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_apart, check_writable, describe, folder_under_construction
 from livestyle.core.sizes import MAX_SIDE, side_fits

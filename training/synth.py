@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.checks import ArgumentParser, bounded_int
+from livestyle.core.cli import ArgumentParser, bounded_int
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_writable, describe, folder_under_construction
 from livestyle.core.sizes import MAX_SIDE, parse_size, side_fits

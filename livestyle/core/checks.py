@@ -8,7 +8,6 @@ a warning instead of failing. Numbers from the command line go through `finite_f
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -112,54 +111,3 @@ def _type_name(kind: type) -> str:
 def _kind(value: Any) -> str:
     return _type_name(type(value)) if not isinstance(value, (int, float)) or isinstance(value, bool) \
         else f"{_type_name(type(value))} ({value})"
-
-
-# ----------------------------------------------------------------------------- command-line numbers
-
-def finite_float(low: float | None = None, high: float | None = None, *, above: float | None = None):
-    """An argparse type: a finite number within [low, high] (or strictly above `above`)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r}: use a finite number")
-        if above is not None and not value > above:
-            raise argparse.ArgumentTypeError(f"{value:g} is out of range: use a number above {above:g}")
-        if low is not None and value < low or high is not None and value > high:
-            allowed = (f"from {low:g} to {high:g}" if low is not None and high is not None
-                       else f"of at least {low:g}" if low is not None else f"of at most {high:g}")
-            raise argparse.ArgumentTypeError(f"{value:g} is out of range: use a number {allowed}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-def bounded_int(low: int, high: int | None = None):
-    """An argparse type: a whole number within [low, high]."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low or high is not None and value > high:
-            allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise argparse.ArgumentTypeError(f"{value} is out of range: use a whole number {allowed}")
-        return value
-
-    parse.__name__ = "whole number"
-    return parse
-
-
-# ----------------------------------------------------------------------------- image sides
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with usage errors as one line (`prog: error: ... (see --help)`), exit code 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

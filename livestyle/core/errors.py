@@ -26,25 +26,6 @@ def require(module: str, install: str):
         raise LivestyleError(f"{module}: import failed ({error})") from None
 
 
-def run_command(parser, argv, work, os_error_line) -> int:
-    """A command's main(): argv parsed (argparse's own status for --help and for bad flags, which it
-    has printed), then work(args) and its exit status. The user's LivestyleError becomes its line
-    and EXIT_BAD_INPUT; an OSError the checks before the work could not foresee (a drive gone
-    mid-run) becomes os_error_line(error, args) and EXIT_FAILED."""
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    try:
-        return work(args)
-    except LivestyleError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return EXIT_BAD_INPUT
-    except OSError as error:
-        print(f"error: {os_error_line(error, args)}", file=sys.stderr, flush=True)
-        return EXIT_FAILED
-
-
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

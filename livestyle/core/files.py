@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -270,3 +271,11 @@ def write_image(target: str | Path, bgr, params: tuple[int, ...] = ()) -> Path:
     if not ok:
         raise LivestyleError(f"cannot encode an image as {target.suffix or '.png'} for {target}")
     return write_bytes(target, encoded.tobytes())
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -31,28 +31,20 @@ from pathlib import Path
 import cv2
 import torch
 
-from livestyle.core.checks import ArgumentParser, bounded_int, finite_float
-from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError, log_to_stderr, run_command
+from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, run_command
+from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError, log_to_stderr
 from livestyle.core.files import check_apart, check_writable, describe, make_folder, write_bytes, write_stats
 from livestyle.live import capture
 from livestyle.live.pipeline import Pipeline
 from livestyle.live.platform import can_exclude_from_capture, exclude_from_capture
-from livestyle.runtime.facemode import FacesStylizer
+from livestyle.runtime.builder import Models, build_stylizer, choose_models
 from livestyle.runtime.machine import probe
+from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.selection import (
-    MAX_THREADS,
     ModelChoice,
     ModelSwitcher,
-    add_faces_option,
-    add_model_options,
     check_size_flag,
-    default_threads,
-    faces_path,
-    newest_run_is_faces,
-    open_faces_stylizer,
     open_for_capture,
-    resolve_faces_model,
-    resolve_model,
 )
 from livestyle.runtime.stabilizer import LIVE_PRESET, Stabilizer
 from livestyle.runtime.stylizer import Stylizer
@@ -69,9 +61,7 @@ def default_mode() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m livestyle", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_options(parser)
-    add_faces_option(parser, "the rest of the picture is the game as captured. Without any model flag the app "
-                             "starts in faces mode when the newest trained run is a faces model")
+    RuntimeOptions.add_arguments(parser, "live", "model")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--monitor", type=bounded_int(0, 64),
                         help="capture monitor N (1, 2, ...; 0 = all; default: the primary)")
@@ -91,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stabilize", type=finite_float(0, 1), nargs="?", const=0.5, default=0.0, metavar="S",
                         help="reduce flicker by blending in the previous result along the optical flow of the "
                         "captured frames, strength 0..1 (default 0 = off; the flag alone means 0.5)")
-    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=None,
-                        help=f"CPU threads for inference (default: half the cores, here {default_threads()})")
+    RuntimeOptions.add_arguments(parser, "live", "machine")
     parser.add_argument("--exit-after", type=finite_float(high=MAX_EXIT_AFTER_S, above=0), metavar="SECONDS",
                         help="quit after this many seconds")
     parser.add_argument("--stats", type=Path, metavar="PATH", help="write the run's numbers as JSON at exit")
@@ -144,11 +133,11 @@ def summary_line(summary: dict, seconds: float) -> str:
 
 def check_arguments(args) -> None:
     """What argparse's types cannot check; the outputs can be written and stay apart from the model."""
-    check_size_flag(args)
+    check_size_flag(args.size)
     check_outputs(args)
 
 
-def check_outputs(args, choice: ModelChoice | None = None) -> None:
+def check_outputs(args, models: Models | None = None) -> None:
     """Before the session: --stats and --dump-last can be written (a read-only or missing folder costs
     seconds, not the session's numbers at exit) and write over no model."""
     if args.stats is not None:
@@ -158,9 +147,9 @@ def check_outputs(args, choice: ModelChoice | None = None) -> None:
         if args.stats is not None and args.stats.resolve() in [args.dump_last.resolve() / n for n in DUMP_FILES]:
             raise LivestyleError(f"--stats {args.stats}: --dump-last writes a picture there; give the numbers "
                                  f"another file name")
-    models = [args.model] if choice is None else [choice.weights, choice.engine]
-    check_apart({"--stats": args.stats, "--dump-last": args.dump_last},
-                {"--model" if choice is None or choice.why == "--model" else "the model": models})
+    chosen = [args.model] if models is None else models.paths()
+    given = models is None or "--model" in (choice.why for choice in (models.frames, models.faces) if choice)
+    check_apart({"--stats": args.stats, "--dump-last": args.dump_last}, {"--model" if given else "the model": chosen})
 
 
 def display_name() -> str:
@@ -181,7 +170,8 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     """The app. `source_factory` (tests) replaces screen capture: a callable returning an object with grab()
     and close(), with `capture_rect` (physical pixels) as the area it stands for."""
     check_arguments(args)
-    threads = args.threads or default_threads()
+    options = RuntimeOptions.from_args(args, engines_dir=engines_dir, runs_dir=runs_dir).for_command("live")
+    threads = options.cpu_threads("live")
     target, capture_rect = find_capture(args, source_factory, capture_rect, log)
     if source_factory is None:
         source_factory = lambda: capture.ScreenSource(target)  # noqa: E731 — created in the capture thread
@@ -190,52 +180,27 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     machine = probe()
-    faces_choice = faces_wanted(args, engines_dir, runs_dir, machine, log)
-    choice = None
-    if faces_choice is None or args.model is not None:
-        choice = resolve_model(args.model, engines_dir, runs_dir, machine, log)
-        log(f"livestyle: model {choice.label} ({choice.why})")
-    for chosen in (choice, faces_choice):
-        if chosen is not None:
-            check_outputs(args, chosen)
-    label = choice.label if choice else ""
-    if faces_choice is not None:
-        log(f"livestyle: faces mode, faces model {faces_choice.label} ({faces_choice.why})"
-            + ("" if choice else "; the rest of the picture as captured"))
-        label = f"faces: {faces_choice.label}" + (f" + {choice.label}" if choice else "")
+    models = choose_models(options, machine, log, "livestyle")
+    check_outputs(args, models)
 
     qt_app, settings, mode = start_qt(args)
-    stylizer = open_for_capture(choice, args, capture_size, threads, engines_dir, log) if choice else None
-    if faces_choice is not None:
-        faces, rule = open_faces_stylizer(faces_choice, args.backend, threads, engines_dir, log)
-        stylizer = FacesStylizer(faces, rule, stylizer, frame_size=capture_size)
-    for line in getattr(stylizer, "report", []) or []:
-        log(f"  {line}")
+
+    def open_frames(choice: ModelChoice) -> Stylizer:
+        return open_for_capture(choice, options, capture_size, log, size=args.size, scale=args.scale,
+                                fps_cap=args.fps_cap)
+
+    stylizer = build_stylizer(options, models, open_frames, command="live", frame_size=capture_size, log=log)
     log(f"livestyle: {stylizer.describe()}, {threads} CPU thread{'s' if threads > 1 else ''}, "
         f"fps cap {args.fps_cap:g}, {mode} mode{f', stabilise {args.stabilize:g}' if args.stabilize else ''}")
 
     pipeline = make_pipeline(args, source_factory, stylizer, threads, log)
-    switcher = ModelSwitcher(faces_choice or choice, args.backend, threads, engines_dir, runs_dir, machine, log,
+    switcher = ModelSwitcher(models.running, options.backend, threads, engines_dir, runs_dir, machine, log,
                              current_size=lambda: pipeline.stylizer.size,
-                             faces_mode=(lambda: pipeline.stylizer) if faces_choice is not None else None)
-    window = open_window(args, pipeline, mode, capture_rect, label, settings, switcher, log)
+                             faces_mode=(lambda: pipeline.stylizer) if models.faces is not None else None,
+                             options=options)
+    window = open_window(args, pipeline, mode, capture_rect, models.label, settings, switcher, log)
     session = LiveSession(args, qt_app, pipeline, window, switcher, capture_rect, mode, threads, log)
     return session.run()
-
-
-def faces_wanted(args, engines_dir: Path, runs_dir: Path, machine, log) -> ModelChoice | None:
-    """The faces model when the app runs in faces mode: --faces [PATH], or, with no model flag at all,
-    the newest trained run when it is a faces model."""
-    if args.faces is not None:
-        return resolve_faces_model(faces_path(args), engines_dir, runs_dir, machine)
-    if args.model is None:
-        newest = newest_run_is_faces(runs_dir)
-        if newest is not None:
-            log(f"livestyle: the newest trained run ({newest.label}) is a faces model: starting in faces mode "
-                f"(--model PATH runs a frames model over the whole picture instead)")
-            newest.why = f"newest trained run in {runs_dir}/"
-            return newest
-    return None
 
 
 def find_capture(args, source_factory, capture_rect, log):
@@ -284,12 +249,8 @@ def make_pipeline(args, source_factory, stylizer, threads: int, log) -> Pipeline
     """Capture → inference (→ --stabilize) → display, with torch-cpu to fall back on."""
 
     def fallback():
-        """torch-cpu for the model and size that just failed (called on the inference thread)."""
-        failing = pipeline.stylizer
-        if hasattr(failing, "on_cpu"):  # faces mode: its models, all on torch-cpu
-            return failing.on_cpu(threads, log)
-        return Stylizer(getattr(failing, "model", None) or stylizer.model, "torch-cpu", size=failing.size,
-                        threads=threads, log=log)
+        """torch-cpu for the models and size that just failed (called on the inference thread)."""
+        return pipeline.stylizer.on_cpu(threads, log)
 
     stabilizer = Stabilizer(args.stabilize, preset=LIVE_PRESET) if args.stabilize > 0 else None
     pipeline = Pipeline(source_factory, stylizer, fps_cap=args.fps_cap, fallback=fallback, stabilizer=stabilizer)
@@ -384,16 +345,14 @@ class LiveSession:
             "threads": self.threads, "seconds": round(seconds, 3), "exit_reason": window.exit_reason,
             "error": error, "hud": window.hud, "blend": window.blend, "view": window.view,
             "warnings": window.warnings, "events": summary["events"],
-            "faces": pipeline.stylizer.status() if hasattr(pipeline.stylizer, "status") else None,
+            "faces": pipeline.stylizer.status(),
         }
 
     def finish(self, lost: str | None) -> int:
         """Stop the threads, write the session's outputs, say how it ended; the exit code."""
         args, window = self.args, self.window
         self.pipeline.stop()
-        stop_detection = getattr(self.pipeline.stylizer, "stop_detection", None)
-        if stop_detection is not None:  # faces mode's thread: OpenCV aborts the process if it is still inside
-            stop_detection()
+        self.pipeline.stylizer.stop()  # faces mode's thread: OpenCV aborts the process if it is still inside
         seconds = time.perf_counter() - self.started
         summary = self.pipeline.summary()
         error = self.pipeline.error or lost

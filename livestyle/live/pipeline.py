@@ -207,7 +207,7 @@ class Pipeline:
 
     @property
     def backend_name(self) -> str:
-        return getattr(self.stylizer, "name", "?")
+        return self.stylizer.name
 
     # display side -------------------------------------------------------------------------------
     def take(self) -> Styled | None:
@@ -379,7 +379,7 @@ class Pipeline:
             if self.want_original:
                 original = resize_bgr(item.image, (image.shape[1], image.shape[0]))
             self.to_display.put(Styled(item.index, item.time, image, item.image, original, infer_ms,
-                                       getattr(stylizer, "name", "?")))
+                                       stylizer.name))
             if self.on_result is not None:
                 try:
                     self.on_result()

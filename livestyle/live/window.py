@@ -111,7 +111,7 @@ class LiveWindow(QWidget):
         self._hud_updated = 0.0
         self._switching = False
         self._closing = False
-        stabilizer = getattr(pipeline, "stabilizer", None)
+        stabilizer = pipeline.stabilizer
         self.steady_strength = stabilizer.strength if stabilizer is not None else 0.5  # what T turns on
 
         self.bridge = Bridge()
@@ -253,11 +253,11 @@ class LiveWindow(QWidget):
     def toggle_faces(self) -> None:
         """F: faces mode's face stylising on or off (off shows the frames model's picture, or the game)."""
         stylizer = self.pipeline.stylizer
-        if not hasattr(stylizer, "enabled"):
+        if stylizer.faces_on is None:
             self.notice("not in faces mode: start with --faces")
             return
-        stylizer.enabled = not stylizer.enabled
-        self.notice("faces on" if stylizer.enabled else "faces off (F turns them on)")
+        stylizer.faces_on = not stylizer.faces_on
+        self.notice("faces on" if stylizer.faces_on else "faces off (F turns them on)")
         self.update()
 
     def next_model(self) -> None:
@@ -294,7 +294,7 @@ class LiveWindow(QWidget):
     def update_title(self, backend: str | None = None, size: str | None = None) -> None:
         stylizer = self.pipeline.stylizer
         backend = backend or self.pipeline.backend_name
-        if size is None and getattr(stylizer, "size", None):
+        if size is None and stylizer.size:
             size = f"{stylizer.size[0]}x{stylizer.size[1]}"
         self.setWindowTitle(f"livestyle — {self.model_label} — {backend}" + (f" at {size}" if size else ""))
 
@@ -361,7 +361,7 @@ class LiveWindow(QWidget):
         def ms(value):
             return "—" if value is None else f"{value:.0f}"
 
-        size = getattr(self.pipeline.stylizer, "size", None)
+        size = self.pipeline.stylizer.size
         lines = [f"capture {s['capture_fps']:.1f} fps   inference {ms(s['inference_ms'])} ms   "
                  f"display {s['display_fps']:.1f} fps",
                  f"latency {ms(s['latency_ms'])} ms (p95 {ms(s['latency_p95_ms'])})   dropped "
@@ -369,7 +369,7 @@ class LiveWindow(QWidget):
                  f"{s['backend']}" + (f" at {size[0]}x{size[1]}" if size else "") + f"   {self.model_label}   "
                  + (f"stabiliser {self.pipeline.stabilizer.strength:g}" if self.pipeline.stabilizer is not None
                     else "stabiliser off")]
-        faces = self.pipeline.stylizer.status() if hasattr(self.pipeline.stylizer, "status") else None
+        faces = self.pipeline.stylizer.status()
         if faces is not None:
             lines.append(f"faces {faces['faces_in_view']} in view, {faces['faces_stylised']} stylised   detector "
                          f"{ms(faces['detector_ms'])} ms   face crops {ms(faces['faces_ms'])} ms"

@@ -1,5 +1,5 @@
-"""Generator weights as the runtime sees them: the network, the weights file's sha256 (the key for
-engines and the backend cache), its architecture; and the size rules of the network."""
+"""A model as the runtime holds it: the network, and what its weights file says (WeightsInfo: the
+sha256 that keys engines and the backend cache, architecture, direction, kind, size rule)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +9,8 @@ from pathlib import Path
 from torch import nn
 
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import describe
 from livestyle.core.sizes import SIZE_MULTIPLE
-from livestyle.model.weights import WEIGHTS_FILE, load_generator, size_multiple, trained_on
+from livestyle.model.weights import WEIGHTS_FILE, WeightsInfo, load_weights
 
 TRAIN_FIRST = "train first: python -m training.fit faces --quick"
 
@@ -25,18 +24,11 @@ class Model:
     direction: str = "game2movie"
     size_multiple: int = SIZE_MULTIPLE  # inference sides must be multiples of this (the weights' metadata)
     kind: str = "frames"  # trained on "faces" or "frames" (the weights' metadata)
+    info: WeightsInfo | None = None  # what the weights file says (None for an in-memory module)
 
     @property
     def label(self) -> str:
         return str(self.path) if self.path else f"in-memory {self.architecture.get('class', 'module')}"
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def module_fingerprint(module: nn.Module) -> str:
@@ -68,16 +60,8 @@ def load_model(source: str | Path | nn.Module | Model) -> Model:
     if path.suffix in (".onnx", ".engine"):
         raise LivestyleError(f"{path} is a built engine, not weights; pass the {WEIGHTS_FILE} it was built from "
                              f"(engines in the engines folder are found by their sidecars)")
-    module, metadata = load_generator(path)  # WeightsError: one line naming the file and the fix
-    if metadata.get("channel_order", "rgb") != "rgb":
-        raise LivestyleError(f"{path}: channel order {metadata['channel_order']!r} in its metadata; "
-                             f"the runtime only knows 'rgb'")
-    try:
-        sha256 = sha256_file(path)
-    except OSError as error:
-        raise LivestyleError(describe(error, path, "cannot read")) from None
-    return Model(module, sha256, path, module.architecture(), metadata.get("direction", "game2movie"),
-                 size_multiple(path, metadata, module.architecture()), trained_on(path, metadata))
+    module, info = load_weights(path)  # WeightsError: one line naming the file and the fix
+    return Model(module, info.sha256, path, info.architecture, info.direction, info.size_multiple, info.kind, info)
 
 
 def newest_weights(runs: str | Path = "runs") -> Path:

@@ -6,7 +6,9 @@ built or any tensor read."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -16,21 +18,18 @@ from torch import nn
 
 from livestyle.core.checks import MAX_FEATURES, FileCheck
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import describe, write_bytes
+from livestyle.core.files import describe, sha256_file, write_bytes
 from livestyle.faces.crop import FACE_CROP, FACES_DEFAULT_SIDE, CropRule
 from livestyle.model.generator import Generator, build_generator
 from livestyle.model.pyramid import MAX_LEVELS
 
 WEIGHTS_FORMAT = "livestyle-generator/1"
-
-
 WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
-
-
 KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole frames
-
-
 CLASSES = ("Generator", "PyramidGenerator")  # livestyle.model.pyramid wraps the first
+DIRECTIONS = ("game2movie", "movie2game")
+FLOATS = ("F16", "BF16", "F32", "F64")
+MAX_IMAGE_SIZE = 8192  # a faces model's recorded training side
 
 
 def save_generator(generator: nn.Module, path: str | Path, direction: str, extra: dict | None = None) -> None:
@@ -57,15 +56,9 @@ class WeightsError(LivestyleError, ValueError):
 FIX = f"pass the {WEIGHTS_FILE} written by python -m training.fit"
 
 
-FLOATS = ("F16", "BF16", "F32", "F64")
-
-
 class _WeightsCheck(FileCheck):
     def fail(self, problem: str) -> WeightsError:
         return WeightsError(str(super().fail(problem)))
-
-
-DIRECTIONS = ("game2movie", "movie2game")
 
 
 def check_metadata(path: Path, metadata: dict) -> dict:
@@ -145,7 +138,7 @@ def face_crops(path: Path, metadata: dict) -> tuple[CropRule, int | None]:
     size = None
     if "image_size" in metadata:
         text = metadata["image_size"]
-        if not _whole_number(text, 8192):
+        if not _whole_number(text, MAX_IMAGE_SIZE):
             raise check.fail(f"field 'image_size' is {text!r}, not a side in pixels")
         size = int(text)
     return rule, size
@@ -154,8 +147,8 @@ def face_crops(path: Path, metadata: dict) -> tuple[CropRule, int | None]:
 def faces_setup(path: str | Path) -> tuple[CropRule, int]:
     """A faces model's crop rule and the side its crops run at (its training size; training's default
     for weights that do not record it)."""
-    rule, side = face_crops(Path(path), read_metadata(path))
-    return rule, side or FACES_DEFAULT_SIDE
+    info = read_weights_info(path)
+    return info.crop_rule, info.faces_side
 
 
 def check_tensors(path: Path, handle, architecture: dict) -> None:
@@ -202,24 +195,82 @@ def open_weights(path: Path):
         raise WeightsError(f"{path} is not a readable .safetensors file ({message}); {FIX}") from None
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The checked metadata of a weights file, read from its header alone (no tensor is loaded)."""
+@dataclass(frozen=True)
+class WeightsInfo:
+    """What one weights file says, read from its header and checked once, field by field (see
+    check_metadata): the one view of a .safetensors file that the runtime, the engine builder and
+    training share. Nothing else parses a weights file's metadata."""
+    path: Path
+    metadata: dict          # as stored (strings): what the runtime does not use (preset, recipe) stays readable
+    architecture: dict      # checked: class, features, upsample, then residual or levels and band_features
+    direction: str          # game2movie or movie2game
+    kind: str               # faces or frames: what it was trained on
+    size_multiple: int      # inference sides are multiples of this (8 for the plain generator, 1 for a pyramid)
+
+    @classmethod
+    def from_metadata(cls, path: Path, metadata: dict) -> "WeightsInfo":
+        architecture = check_metadata(path, metadata)
+        if metadata.get("channel_order", "rgb") != "rgb":
+            raise WeightsError(f"{path}: channel order {metadata['channel_order']!r} in its metadata; "
+                               f"the runtime only knows 'rgb'")
+        return cls(path, metadata, architecture, metadata.get("direction", "game2movie"), trained_on(path, metadata),
+                   size_multiple(path, metadata, architecture))
+
+    @functools.cached_property
+    def _face_crops(self) -> tuple[CropRule, int | None]:
+        return face_crops(self.path, self.metadata)  # checked when a faces model is first used as one
+
+    @property
+    def crop_rule(self) -> CropRule:
+        """A faces model's crop rule (the shared rule where the weights do not record one)."""
+        return self._face_crops[0]
+
+    @property
+    def image_size(self) -> int | None:
+        """A faces model's training side, where recorded."""
+        return self._face_crops[1]
+
+    @property
+    def faces_side(self) -> int:
+        """The side a faces model's crops run at: its training size, else training's default."""
+        return self.image_size or FACES_DEFAULT_SIDE
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Of the whole file: the key of its engines and of the backend cache (read when first asked)."""
+        try:
+            return sha256_file(self.path)
+        except OSError as error:
+            raise WeightsError(describe(error, self.path, "cannot read")) from None
+
+
+def read_weights_info(path: str | Path) -> WeightsInfo:
+    """A weights file's WeightsInfo, from its header alone (no tensor is loaded)."""
     path = Path(path)
     with open_weights(path) as handle:
         metadata = dict(handle.metadata() or {})
-    check_metadata(path, metadata)
-    return metadata
+    return WeightsInfo.from_metadata(path, metadata)
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The checked metadata of a weights file, read from its header alone (no tensor is loaded)."""
+    return read_weights_info(path).metadata
+
+
+def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, WeightsInfo]:
+    """Rebuild a generator from a .safetensors file written by save_generator, with what the file says;
+    WeightsError (one line naming the file and the fix) for anything else."""
+    path = Path(path)
+    with open_weights(path) as handle:
+        info = WeightsInfo.from_metadata(path, dict(handle.metadata() or {}))
+        check_tensors(path, handle, info.architecture)
+        state = {name: handle.get_tensor(name) for name in handle.keys()}
+    generator = build_generator(info.architecture)
+    generator.load_state_dict(state)
+    return generator.to(device).eval(), info
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a generator from a .safetensors file written by save_generator; WeightsError (one
-    line naming the file and the fix) for anything else."""
-    path = Path(path)
-    with open_weights(path) as handle:
-        metadata = dict(handle.metadata() or {})
-        architecture = check_metadata(path, metadata)
-        check_tensors(path, handle, architecture)
-        state = {name: handle.get_tensor(name) for name in handle.keys()}
-    generator = build_generator(architecture)
-    generator.load_state_dict(state)
-    return generator.to(device).eval(), metadata
+    """load_weights with the metadata as stored (training and the tools read extras from it)."""
+    generator, info = load_weights(path, device)
+    return generator, info.metadata

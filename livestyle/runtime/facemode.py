@@ -57,7 +57,7 @@ class CropStylizer:
     name = property(lambda self: self.batched.name)
     model = property(lambda self: self.batched.model)
     backend = property(lambda self: self.batched.backend)
-    report = property(lambda self: list(getattr(self.batched, "report", []) or []))
+    report = property(lambda self: list(self.batched.report))
 
     def describe(self) -> str:
         return self.batched.describe() + f", {self.batched.backend.batch} crops a pass" + (
@@ -135,7 +135,15 @@ class FacesStylizer:
 
     @property
     def report(self) -> list[str]:
-        return list(getattr(self.faces, "report", []) or []) + list(getattr(self.frames, "report", []) or [])
+        return self.faces.report + (self.frames.report if self.frames is not None else [])
+
+    @property
+    def faces_on(self) -> bool | None:
+        return self.enabled
+
+    @faces_on.setter
+    def faces_on(self, value: bool) -> None:
+        self.enabled = value
 
     def describe(self) -> str:
         text = (f"faces mode: faces model on {self.faces.describe()}; "
@@ -145,14 +153,15 @@ class FacesStylizer:
         return f"{text}; the rest of the picture as captured"
 
     def status(self) -> dict:
-        """The HUD's faces numbers."""
+        """The HUD's and the stats files' faces numbers."""
         with self._lock:
             detect = statistics.median(self._detect_ms) if self._detect_ms else None
             stylise = statistics.median(self._stylise_ms) if self._stylise_ms else None
         return {"faces_in_view": self.in_view, "faces_stylised": self.stylised, "detector_ms": detect,
-                "faces_ms": stylise, "faces_on": self.enabled, "faces_error": self.detect_error}
+                "faces_ms": stylise, "faces_on": self.enabled, "faces_error": self.detect_error,
+                "frames_with_faces": self.frames_with_faces}
 
-    def stop_detection(self) -> None:
+    def stop(self) -> None:
         """End the detection thread (before the process exits: OpenCV aborts under a thread still in it)."""
         self._stop.set()
         self._inbox.close()
@@ -160,7 +169,7 @@ class FacesStylizer:
             self._thread.join(timeout=2)
 
     def close(self) -> None:
-        self.stop_detection()
+        self.stop()
         self.faces.close()
         if self.frames is not None and not self._frames_handed_on:
             self.frames.close()

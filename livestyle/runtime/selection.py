@@ -4,13 +4,15 @@ benchmark scripts; nothing here needs a display or Qt.
 
     choice = resolve_model(None, Path("engines"), Path("runs"), probe())   # newest engine, run, or demo
     stylizer = open_stylizer(choice, "auto", (640, 360), threads=4, engines_dir=Path("engines"), log=print)
+
+What a command's flags ask for arrives as RuntimeOptions (runtime.options); runtime.builder puts it together.
 """
 from __future__ import annotations
 
-import argparse
-import os
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -18,10 +20,11 @@ from livestyle.core import ASSETS
 from livestyle.core.errors import LivestyleError, first_line
 from livestyle.core.sizes import MAX_SIDE, SIZE_MULTIPLE, nearest_side, parse_size
 from livestyle.faces.crop import FACES_BATCH
-from livestyle.model.weights import WEIGHTS_FILE, faces_setup, read_metadata, size_multiple, trained_on
-from livestyle.runtime.backends import NAMES, unavailable
+from livestyle.model.weights import WEIGHTS_FILE, WeightsInfo, read_weights_info
+from livestyle.runtime.backends import unavailable
 from livestyle.runtime.engines.sidecars import SUFFIX, problems, read_sidecar
 from livestyle.runtime.facemode import CropStylizer
+from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.stylizer import Stylizer
 from livestyle.runtime.timing import median_ms
 
@@ -30,21 +33,6 @@ AUTO_WIDTHS = (640, 480, 320, 256)  # --size auto tries these widths, keeping th
 AUTO_WIDTHS_ANY_SIZE = (1280, 960, *AUTO_WIDTHS)
 DEMO_MODEL = ASSETS / "demo_game2movie.safetensors"
 DEMO_FACES_MODEL = ASSETS / "demo_faces_game2movie.safetensors"
-BACKEND_CHOICES = ("auto", *NAMES)
-MAX_THREADS = 1024
-
-
-def default_threads() -> int:
-    return max(1, (os.cpu_count() or 1) // 2)
-
-
-def add_model_options(parser: argparse.ArgumentParser, default_note: str = "") -> None:
-    """--model and --backend, worded the same in every command that runs a model."""
-    parser.add_argument("--model", type=Path, help="an engine in engines/ (.engine/.onnx with its sidecar), generator "
-                        "weights (.safetensors) or a run folder (default: the newest usable engine, else the newest "
-                        f"runs/*/{WEIGHTS_FILE}, else the bundled demo model{default_note})")
-    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES,
-                        help="inference backend (default auto: the fastest this machine runs)")
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -66,16 +54,20 @@ class ModelChoice:
             return "faces demo model"
         return f"{self.weights.parent.name}/{self.weights.name}"
 
+    @functools.cached_property
+    def info(self) -> WeightsInfo:
+        """What its weights file says, read once when first asked (a damaged file costs nothing until used)."""
+        return read_weights_info(self.weights)
+
     @property
     def kind(self) -> str:
-        """"faces" or "frames": what the model was trained on, from its weights' metadata (read when
-        asked, so a damaged file costs nothing until it is used)."""
-        return trained_on(self.weights, read_metadata(self.weights))
+        """"faces" or "frames": what the model was trained on."""
+        return self.info.kind
 
     @property
     def size_multiple(self) -> int:
         """What the sides of its inference size must be a multiple of (8, or 1 for a pyramid model)."""
-        return size_multiple(self.weights, read_metadata(self.weights))
+        return self.info.size_multiple
 
 
 def recorded_weights(engine: Path, sidecar: dict) -> str:
@@ -173,23 +165,6 @@ def model_candidates(engines_dir: Path, runs_dir: Path, machine, log=None, kind:
     return chosen
 
 
-AUTO_FACES = Path("<newest faces model>")  # --faces without PATH
-
-
-def add_faces_option(parser: argparse.ArgumentParser, rest: str) -> None:
-    """--faces [PATH], worded the same in the app and the video command; `rest`: what the rest of the
-    picture is without --model."""
-    parser.add_argument("--faces", type=Path, nargs="?", const=AUTO_FACES, metavar="PATH",
-                        help="faces mode: find the faces, stylise them with the faces model at PATH (weights, run or "
-                             "engine; without PATH the newest faces run, else the bundled faces demo) and paste them "
-                             f"back; --model is then optional (without it {rest})")
-
-
-def faces_path(args) -> Path | None:
-    """--faces's PATH (None for the newest faces model)."""
-    return None if args.faces == AUTO_FACES else args.faces
-
-
 FRAMES_FIX = ("it was trained on whole frames (python -m training.fit frames); faces mode needs a faces model "
               "(python -m training.fit faces) — give that one to --model instead, or leave PATH out for the newest "
               "faces run")
@@ -216,26 +191,27 @@ def newest_run_is_faces(runs_dir: Path) -> ModelChoice | None:
     return runs[0] if runs and kind_or_none(runs[0]) == "faces" else None
 
 
-def open_faces_stylizer(choice: ModelChoice, backend: str, threads: int, engines_dir: Path, log):
+def open_faces_stylizer(choice: ModelChoice, options: RuntimeOptions, log):
     """(the faces model's CropStylizer, its crop rule): crops at its training size (an engine at its own),
     FACES_BATCH crops a pass; without an engine, a lone face runs alone on the backend the batches use."""
-    rule, side = faces_setup(choice.weights)
+    rule, side = choice.info.crop_rule, choice.info.faces_side
     if choice.engine is not None:
-        return CropStylizer(Stylizer(choice.weights, backend, engine=choice.engine, threads=threads,
-                                     engines_dir=engines_dir, log=log)), rule
-    batched = Stylizer(choice.weights, backend, size=(side, side), threads=threads, engines_dir=engines_dir, log=log,
-                       batch=FACES_BATCH)
+        return CropStylizer(Stylizer(choice.weights, engine=choice.engine, log=log, options=options)), rule
+    batched = Stylizer(choice.weights, size=(side, side), log=log, batch=FACES_BATCH, options=options)
     try:
-        single = Stylizer(choice.weights, batched.name, size=(side, side), threads=threads, engines_dir=engines_dir,
-                          log=log)
+        single = Stylizer(choice.weights, size=(side, side), log=log, options=replace(options, backend=batched.name))
     except LivestyleError:  # e.g. TensorRT with an engine for the batches only: every pass is a batch then
         single = None
     return CropStylizer(batched, single), rule
 
 
-def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None) -> ModelChoice:
+def resolve_model(path: Path | None, engines_dir: Path, runs_dir: Path, machine, log=None,
+                  fits: Callable[[ModelChoice], bool] | None = None) -> ModelChoice:
+    """--model, else the first candidate (engines, runs, demo) that `fits` (the first at all when none does)."""
     if path is None:
         candidates = model_candidates(engines_dir, runs_dir, machine, log)
+        if candidates and fits is not None:
+            return next((choice for choice in candidates if fits(choice)), candidates[0])
         if not candidates:
             raise LivestyleError(f"no model to run: no usable frames-model engine in {engines_dir}/, no frames "
                                  f"run in {runs_dir}/*/{WEIGHTS_FILE}, and the bundled demo model {DEMO_MODEL} is "
@@ -277,9 +253,12 @@ class ModelSwitcher:
     demo), opened at the current size (an engine at its own); called on a worker thread."""
 
     def __init__(self, choice: ModelChoice, backend: str, threads: int, engines_dir: Path, runs_dir: Path,
-                 machine, log, current_size, faces_mode=None):
+                 machine, log, current_size, faces_mode=None, *, options: RuntimeOptions | None = None):
         self.choice = choice  # the model running now (in faces mode: the faces model)
-        self.backend, self.threads, self.machine, self.log = backend, threads, machine, log
+        # The command's options, with the backend, threads and folders given here.
+        self.options = replace(options or RuntimeOptions(), backend=backend, threads=threads,
+                               engines_dir=engines_dir, runs_dir=runs_dir)
+        self.machine, self.log = machine, log
         self.engines_dir, self.runs_dir = engines_dir, runs_dir
         self.current_size = current_size  # () -> the running stylizer's size
         self.faces_mode = faces_mode  # () -> the running FacesStylizer: M cycles faces models
@@ -292,19 +271,19 @@ class ModelSwitcher:
             raise LivestyleError(f"no other {kind} model: add engines to {self.engines_dir}/ or train runs into "
                                  f"{self.runs_dir}/ (python -m training.fit {kind})")
         if kind == "faces":
-            faces, rule = open_faces_stylizer(following, self.backend, self.threads, self.engines_dir, self.log)
+            faces, rule = open_faces_stylizer(following, self.options, self.log)
             new, label = self.faces_mode().with_faces(faces, rule), f"faces: {following.label}"
         else:
             size = None if following.engine else self.current_size()
-            new = open_stylizer(following, self.backend, size, self.threads, self.engines_dir, self.log)
+            new = open_stylizer(following, self.options, size, self.log)
             label = following.label
         self.choice = following
         return new, label
 
 
-def open_stylizer(choice: ModelChoice, backend: str, size, threads: int, engines_dir: Path, log) -> Stylizer:
-    return Stylizer(choice.weights, backend, size=size, engine=choice.engine, threads=threads,
-                    engines_dir=engines_dir, log=log)
+def open_stylizer(choice: ModelChoice, options: RuntimeOptions, size, log) -> Stylizer:
+    """The model at `size` (an engine at its own) on the options' backend."""
+    return Stylizer(choice.weights, size=size, engine=choice.engine, log=log, options=options)
 
 
 # ---------------------------------------------------------------------------------------------- sizes
@@ -333,9 +312,11 @@ def scaled_size(capture: tuple[int, int], scale: float, what: str = "capture") -
     return size
 
 
-def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps_cap: float, threads: int,
-                engines_dir: Path, log) -> Stylizer:
-    """--size auto: the largest candidate size whose measured ms/frame fits the fps cap's budget."""
+def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps_cap: float, threads: int | None,
+                engines_dir: Path, log, *, options: RuntimeOptions | None = None) -> Stylizer:
+    """--size auto: the largest candidate size whose measured ms/frame fits the fps cap's budget (`options`:
+    the command's, with the backend, threads and folder given here)."""
+    options = replace(options or RuntimeOptions(), backend=backend, threads=threads, engines_dir=engines_dir)
     budget_ms = 1000.0 / fps_cap
     frame = np.random.default_rng(0).integers(0, 256, (capture[1], capture[0], 4), dtype=np.uint8)
     chosen, last_error = None, None
@@ -343,12 +324,12 @@ def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps
     widths = AUTO_WIDTHS if multiple % SIZE_MULTIPLE == 0 else AUTO_WIDTHS_ANY_SIZE
     for size in candidate_sizes(capture, widths, multiple):
         try:
-            stylizer = open_stylizer(choice, backend, size, threads, engines_dir, log)
+            stylizer = open_stylizer(choice, options, size, log)
         except LivestyleError as error:
             log(f"size auto: {size[0]}x{size[1]} skipped ({error})")
             last_error = error
             continue
-        backend = stylizer.name  # auto chose at the largest size; the smaller sizes keep that backend
+        options = replace(options, backend=stylizer.name)  # auto chose at the largest size; smaller sizes keep it
         # Capture-sized frame in → stylised out; a first frame far over budget is not timed further.
         ms = median_ms(lambda: stylizer(frame), min_runs=2, max_runs=5, seconds=1.0,
                        too_slow_ms=max(4 * budget_ms, 250))
@@ -367,24 +348,25 @@ def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps
     return stylizer
 
 
-def open_for_capture(choice: ModelChoice, args, capture: tuple[int, int], threads: int, engines_dir: Path,
-                     log) -> Stylizer:
-    """The live app's stylizer: an engine at its built size, else --scale of the capture, --size, or
-    the largest size that keeps up with --fps-cap (--size auto)."""
+def open_for_capture(choice: ModelChoice, options: RuntimeOptions, capture: tuple[int, int], log, *, size: str,
+                     scale: float | None, fps_cap: float) -> Stylizer:
+    """The live app's stylizer: an engine at its built size, else `scale` of the capture, `size`, or
+    the largest size that keeps up with `fps_cap` (size "auto")."""
     if choice.engine is not None:
-        stylizer = open_stylizer(choice, args.backend, None, threads, engines_dir, log)
-        if args.size != "auto" or args.scale is not None:
+        stylizer = open_stylizer(choice, options, None, log)
+        if size != "auto" or scale is not None:
             log(f"livestyle: {choice.engine.name} runs at its built size {stylizer.size[0]}x{stylizer.size[1]}")
         return stylizer
-    if args.scale is not None:
-        return open_stylizer(choice, args.backend, scaled_size(capture, args.scale), threads, engines_dir, log)
-    if args.size != "auto":
-        return open_stylizer(choice, args.backend, args.size, threads, engines_dir, log)
-    return choose_size(choice, args.backend, capture, args.fps_cap, threads, engines_dir, log)
+    if scale is not None:
+        return open_stylizer(choice, options, scaled_size(capture, scale), log)
+    if size != "auto":
+        return open_stylizer(choice, options, size, log)
+    return choose_size(choice, options.backend, capture, fps_cap, options.threads, options.engines_dir, log,
+                       options=options)
 
 
-def check_size_flag(args) -> None:
+def check_size_flag(size: str) -> None:
     """--size as far as it can be checked before a model is chosen (its form and bounds; the model's
     own size rule, multiples of 8 for the plain generator, is checked when it is opened)."""
-    if args.size != "auto":
-        parse_size(args.size, "--size", multiple=1)
+    if size != "auto":
+        parse_size(size, "--size", multiple=1)

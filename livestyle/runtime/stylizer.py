@@ -30,6 +30,7 @@ from livestyle.runtime.backends import NAMES, Backend, open_backend
 from livestyle.runtime.engines.sidecars import read_sidecar
 from livestyle.runtime.frames import FrameConverter, check_frame
 from livestyle.runtime.machine import Machine, probe
+from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.timing import choose
 
 
@@ -48,7 +49,11 @@ class Stylizer:
     def __init__(self, model: str | Path | nn.Module | Model, backend: str = "auto", *, size=None, output_size=None,
                  threads: int | None = None, engines_dir: str | Path = "engines", engine: str | Path | None = None,
                  cache_path: str | Path | None = None, cuda_mode: str = "graph", machine: Machine | None = None,
-                 log=log_to_stderr, batch: int | None = None):
+                 log=log_to_stderr, batch: int | None = None, options: RuntimeOptions | None = None):
+        backend_settings = dict(engines_dir=engines_dir, threads=threads, cuda_mode=cuda_mode)
+        if options is not None:  # a command's options: its backend and what it tells every backend
+            backend = options.backend
+            backend_settings.update(options.for_backends())
         if backend != "auto" and backend not in NAMES:
             raise LivestyleError(f"unknown backend {backend!r}; choose from auto, {', '.join(NAMES)}")
         machine = machine or probe()
@@ -66,12 +71,11 @@ class Stylizer:
                 backend = "tensorrt" if sidecar.get("format") == "tensorrt" else "onnxruntime"
         size = parse_size(size, multiple=multiple) if size is not None else DEFAULT_SIZE
         batch = batch or 1
-        options = dict(engines_dir=engines_dir, engine=engine, threads=threads, cuda_mode=cuda_mode, log=log,
-                       batch=batch)
+        settings = dict(backend_settings, engine=engine, log=log, batch=batch)
         if backend == "auto":
-            self.backend, self.report = choose(self.model, size, machine, cache_path=cache_path, **options)
+            self.backend, self.report = choose(self.model, size, machine, cache_path=cache_path, **settings)
         else:
-            self.backend = open_backend(backend, self.model, size, machine, **options)
+            self.backend = open_backend(backend, self.model, size, machine, **settings)
             self.report = [f"{backend}: {self.backend.detail} (asked for by name)"]
         self._setup(output_size)
 
@@ -92,8 +96,27 @@ class Stylizer:
     def name(self) -> str:
         return self.backend.name
 
+    @property
+    def faces_on(self) -> bool | None:
+        return None  # one model over the whole picture: not faces mode
+
+    @faces_on.setter
+    def faces_on(self, value: bool) -> None:
+        raise LivestyleError("not in faces mode: start with --faces")
+
     def describe(self) -> str:
         return f"{self.backend.name} ({self.backend.detail}) at {format_size(self.size)}"
+
+    def status(self) -> dict | None:
+        return None
+
+    def on_cpu(self, threads: int | None = None, log=log_to_stderr) -> "Stylizer":
+        """The same model at the same sizes on torch-cpu (the live pipeline's fallback)."""
+        return Stylizer(self.model, "torch-cpu", size=self.size, output_size=self.output_size, threads=threads,
+                        log=log)
+
+    def stop(self) -> None:
+        pass  # no threads of its own
 
     def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         frame = check_frame(frame)

@@ -21,7 +21,6 @@ OUT is never taken for the whole video; --allow-truncated writes the frames that
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
@@ -29,27 +28,22 @@ from pathlib import Path
 import cv2
 import torch
 
-from livestyle.core.checks import ArgumentParser, bounded_int, finite_float
-from livestyle.core.errors import LivestyleError, log_to_stderr, run_command
+from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, run_command
+from livestyle.core.errors import LivestyleError, log_to_stderr
 from livestyle.core.files import check_apart, check_writable, describe, write_stats
 from livestyle.core.sizes import parse_output_size, parse_size
-from livestyle.runtime.facemode import FacesStylizer
+from livestyle.runtime.builder import build_stylizer, choose_models
 from livestyle.runtime.machine import probe
+from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.selection import (
-    MAX_THREADS,
-    add_faces_option,
-    add_model_options,
+    ModelChoice,
     candidate_sizes,
     check_size_flag,
-    faces_path,
-    model_candidates,
-    open_faces_stylizer,
     open_stylizer,
-    resolve_faces_model,
-    resolve_model,
     scaled_size,
 )
 from livestyle.runtime.stabilizer import Stabilizer
+from livestyle.runtime.stylizer import Stylizer
 from livestyle.video.io import VideoReader, resolve_codec
 from livestyle.video.job import check_container, check_paths, stylize_video
 
@@ -62,8 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, metavar="IN", help="the video to stylise (anything PyAV/FFmpeg reads)")
     parser.add_argument("output", type=Path, metavar="OUT", help="the stylised video to write (.mp4, .mkv, .mov)")
-    add_model_options(parser, "; an engine built for another aspect ratio than the video's is passed over")
-    add_faces_option(parser, "the rest of each frame is kept as it is")
+    RuntimeOptions.add_arguments(parser, "video", "model")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--size", default="auto", help=f"inference size WIDTHxHEIGHT (multiples of 8; any size for a "
                       f"pyramid model), or auto (default): {DEFAULT_WIDTH} wide at the video's aspect ratio")
@@ -81,8 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="quality for h264/hevc, lower is better (default 18: "
                         "visually lossless)")
     parser.add_argument("--no-audio", action="store_true", help="leave the audio out")
-    parser.add_argument("--threads", type=bounded_int(1, MAX_THREADS),
-                        help="CPU threads for the CPU backends (default: all cores)")
+    RuntimeOptions.add_arguments(parser, "video", "machine")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--stats", type=Path, metavar="PATH", help="write the run's numbers as JSON")
     parser.add_argument("--allow-truncated", action="store_true", help="a video that ends before the frames its "
@@ -102,36 +94,34 @@ def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
 
 def check_arguments(args) -> None:
     """What argparse's types cannot check, and where the outputs go, before any video is opened."""
-    check_size_flag(args)
+    check_size_flag(args.size)
     if args.output_size is not None:
         parse_output_size(args.output_size, "--output-size")
     if args.stats is not None:
         check_writable(args.stats, "--stats")
         if args.stats.resolve() == args.output.resolve():
             raise LivestyleError(f"--stats {args.stats} is OUT as well; give the numbers another file name")
-    check_outputs(args, {"--model": args.model, "--faces": faces_path(args)})
+    check_outputs(args, {"--model": args.model, "--faces": None if args.faces is None else args.faces})
 
 
 def check_outputs(args, models: dict) -> None:
     check_apart({"OUT": args.output, "--stats": args.stats}, {"IN": args.input, **models})
 
 
-def choose_model(args, video_size: tuple[int, int], engines_dir: Path, runs_dir: Path, log):
-    """--model, else the first of the app's candidates (engines, runs, demo) that fits the video: an engine
-    built for another aspect ratio would squash every frame, so it is passed over for the weights."""
-    machine = probe()
-    if args.model is not None:
-        return resolve_model(args.model, engines_dir, runs_dir, machine, log)
-    video = video_size[0] / video_size[1]
-    for candidate in model_candidates(engines_dir, runs_dir, machine, log):
-        if candidate.engine is None:
-            return candidate
+def fits_video(video_size: tuple[int, int], log):
+    """Whether a candidate model suits the video: an engine built for another aspect ratio would squash
+    every frame, so it is passed over for the weights (with a line saying so)."""
+    def fits(candidate: ModelChoice) -> bool:
+        if candidate.engine is None or candidate.built_size is None:
+            return True
         width, height = candidate.built_size
-        if abs(width / height / video - 1) <= 0.05:
-            return candidate
+        if abs(width / height / (video_size[0] / video_size[1]) - 1) <= 0.05:
+            return True
         log(f"livestyle.video: passing over {candidate.engine.name}: built for {width}x{height}, another aspect "
             f"ratio than the video's {video_size[0]}x{video_size[1]}")
-    return resolve_model(None, engines_dir, runs_dir, machine)  # nothing fits: its message says what to do
+        return False
+
+    return fits
 
 
 def run(args, log) -> dict:
@@ -146,30 +136,22 @@ def run(args, log) -> dict:
     check_container(info, args.output, (2 * size_out[0], size_out[1]) if args.side_by_side else size_out, codec,
                     args.crf, not args.no_audio)
     log(f"livestyle.video: {args.input} ({info.describe()})")
-    threads = args.threads or os.cpu_count() or 1
+    options = RuntimeOptions.from_args(args).for_command("video")
+    threads = options.cpu_threads("video")
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    engines_dir, runs_dir = Path("engines"), Path("runs")
-    faces_choice = None
-    if args.faces is not None:
-        faces_choice = resolve_faces_model(faces_path(args), engines_dir, runs_dir, probe())
-        check_outputs(args, {"the faces model": [faces_choice.weights, faces_choice.engine]})
-        log(f"livestyle.video: faces mode, faces model {faces_choice.label} ({faces_choice.why})")
-    choice = None
-    if faces_choice is None or args.model is not None:
-        choice = choose_model(args, info.size, engines_dir, runs_dir, log)
-        check_outputs(args, {"the model": [choice.weights, choice.engine]})
-        log(f"livestyle.video: model {choice.label} ({choice.why})")
-    stylizer = None
-    if choice is not None:
+    models = choose_models(options, probe(), log, "livestyle.video", fits=fits_video(info.size, log))
+    choice, faces_choice = models.frames, models.faces
+    for label, chosen in (("the faces model", faces_choice), ("the model", choice)):
+        if chosen is not None:
+            check_outputs(args, {label: [chosen.weights, chosen.engine]})
+
+    def open_frames(choice: ModelChoice) -> Stylizer:
         size = None if choice.engine is not None else inference_size(args, info.size)
-        stylizer = open_stylizer(choice, args.backend, size, threads, engines_dir, log)
-    if faces_choice is not None:
-        faces, rule = open_faces_stylizer(faces_choice, args.backend, threads, engines_dir, log)
-        stylizer = FacesStylizer(faces, rule, stylizer, output_size=None if stylizer else info.size, detect_fps=None,
-                                 frame_rate=float(info.rate or 30))
-    for line in getattr(stylizer, "report", []) or []:
-        log(f"  {line}")
+        return open_stylizer(choice, options, size, log)
+
+    stylizer = build_stylizer(options, models, open_frames, command="video", frame_size=info.size,
+                              frame_rate=float(info.rate or 30), log=log)
     built, video = stylizer.size[0] / stylizer.size[1], info.size[0] / info.size[1]
     if choice is not None and choice.engine is not None and abs(built / video - 1) > 0.05:
         log(f"livestyle.video: warning: {choice.engine.name} runs at {stylizer.size[0]}x{stylizer.size[1]}, another "
@@ -189,8 +171,9 @@ def run(args, log) -> dict:
     stats["model"] = str(choice.engine or choice.weights) if choice else None
     if faces_choice is not None:
         stats["faces_model"] = str(faces_choice.engine or faces_choice.weights)
-        stats["faces"] = {"frames_with_faces_stylised": stylizer.frames_with_faces, "detector_ms":
-                          stylizer.status()["detector_ms"], "faces_ms": stylizer.status()["faces_ms"]}
+        faces = stylizer.status() or {}
+        stats["faces"] = {"frames_with_faces_stylised": faces.get("frames_with_faces"), "detector_ms":
+                          faces.get("detector_ms"), "faces_ms": faces.get("faces_ms")}
     for note in stats["notes"]:
         log(f"livestyle.video: {note}")
     stage = stats["stage_ms"]

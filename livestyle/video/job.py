@@ -238,10 +238,7 @@ class _Run:
         self.decoded: queue.Queue = queue.Queue(QUEUE_FRAMES)
         self.styled_frames: queue.Queue = queue.Queue(QUEUE_FRAMES)
         self.finished: queue.Queue = queue.Queue(QUEUE_FRAMES)
-        produced = getattr(stylizer, "output_size", None)
-        # The size the stylizer hands back, which the stabiliser's flow must be computed at.
-        self.styled_size = info.size if produced == "input" else \
-            tuple(produced if isinstance(produced, tuple) else stylizer.size)
+        self.previous_grey: np.ndarray | None = None  # the stabiliser's flow: the last frame, in grey
         self.pool = ThreadPoolExecutor(MOTION_THREADS, thread_name_prefix="livestyle-video-motion") \
             if stabilizer is not None else None
         self.writer: VideoWriter | None = None
@@ -255,18 +252,26 @@ class _Run:
             self.stages.seconds["motion"] += time.perf_counter() - clock
         return motion
 
+    def start_motion(self, image: np.ndarray, styled: np.ndarray):
+        """The stabiliser's flow from the last source frame to this one, at the size of the stylised
+        picture (what the stylizer hands back), started on the motion threads; None without a stabiliser."""
+        if self.pool is None:
+            return None
+        clock = time.perf_counter()
+        grey = to_grey(image, (styled.shape[1], styled.shape[0]))
+        with self.stages.lock:
+            self.stages.seconds["motion"] += time.perf_counter() - clock
+        motion = self.pool.submit(self.timed_motion, self.previous_grey, grey)
+        self.previous_grey = grey
+        return motion
+
     def decode(self) -> None:
         stages = self.stages
-        clock, previous_grey = time.perf_counter(), None
+        clock = time.perf_counter()
         try:
-            for index, pts, image in self.reader.frames(allow_truncated=self.allow_truncated):
-                motion = None
-                if self.pool is not None:  # start the flow now: it needs source frames only
-                    grey = to_grey(image, self.styled_size)
-                    motion = self.pool.submit(self.timed_motion, previous_grey, grey)
-                    previous_grey = grey
+            for _index, pts, image in self.reader.frames(allow_truncated=self.allow_truncated):
                 stages.seconds["decode"] += time.perf_counter() - clock
-                if not stages.put(self.decoded, (pts, image, motion)):
+                if not stages.put(self.decoded, (pts, image)):
                     return
                 clock = time.perf_counter()
         except TruncatedVideo as error:
@@ -279,9 +284,10 @@ class _Run:
         stylised = 0
         while (item := stages.get(self.decoded)) is not DONE:
             clock = time.perf_counter()
-            pts, image, motion = item
+            pts, image = item
             styled = self.stylize(image, stylised + 1)
             stages.seconds["stylize"] += time.perf_counter() - clock
+            motion = self.start_motion(image, styled)
             stylised += 1
             if not stages.put(self.styled_frames, (pts, image, motion, styled)):
                 return  # stopped: another stage failed
@@ -293,7 +299,7 @@ class _Run:
         except LivestyleError:
             raise
         except Exception as error:  # noqa: BLE001 — a backend failing mid-video: say which, and what to try
-            name = getattr(self.stylizer, "name", "the backend")
+            name = self.stylizer.name
             raise LivestyleError(f"stylising frame {number} failed on {name} ({type(error).__name__}: "
                                  f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
                                  f"try --backend torch-cpu") from error
@@ -303,7 +309,7 @@ class _Run:
         while (item := stages.get(self.styled_frames)) is not DONE:
             pts, image, motion, styled = item
             if motion is not None:
-                motion = motion.result()  # usually long done: it started when the frame was decoded
+                motion = motion.result()  # usually done: it ran while the next frame was stylised
             clock = time.perf_counter()
             if self.stabilizer is not None:
                 styled = self.stabilizer.apply(styled, motion)
@@ -364,7 +370,7 @@ class _Run:
             "fps": round(frames / seconds, 2) if seconds > 0 else None,
             "stage_ms": {name: round(value / frames * 1000, 2) for name, value in self.stages.seconds.items()},
             "input_size": list(reader.info.size), "output_size": list(self.frame_size),
-            "inference_size": list(self.stylizer.size), "backend": getattr(self.stylizer, "name", "?"),
-            "stabilize": getattr(self.stabilizer, "strength", 0.0), "codec": writer.codec_name, "notes": notes,
+            "inference_size": list(self.stylizer.size), "backend": self.stylizer.name,
+            "stabilize": self.stabilizer.strength if self.stabilizer is not None else 0.0, "codec": writer.codec_name, "notes": notes,
             "motion_threads": MOTION_THREADS if self.pool else 0, "truncated": reader.truncated,
         }

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.checks import ArgumentParser, bounded_int
-from livestyle.core.errors import LivestyleError, run_command
+from livestyle.core.cli import ArgumentParser, bounded_int, run_command
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe
 from livestyle.core.images import resize_bgr
 from livestyle.core.sizes import MAX_SIDE

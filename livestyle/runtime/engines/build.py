@@ -25,9 +25,8 @@ import torch
 
 from livestyle.core import __version__
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import atomic_writer, check_apart, write_bytes, write_json
-from livestyle.model.loaded import Model, sha256_file
-from livestyle.model.weights import faces_setup
+from livestyle.core.files import atomic_writer, check_apart, sha256_file, write_bytes, write_json
+from livestyle.model.loaded import Model
 from livestyle.runtime.backends.base import Backend
 from livestyle.runtime.backends.onnx_runtime import OnnxRuntimeBackend, export_onnx, onnxruntime_or_error
 from livestyle.runtime.backends.tensorrt_engine import TensorRTBackend, tensorrt_or_error
@@ -126,10 +125,9 @@ def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], a
 def trained_on(model: Model) -> dict:
     """What the engine's weights were trained on, for people reading the sidecar (the runtime reads the
     weights themselves): kind, and for a faces model its crop rule and training size."""
-    if model.kind != "faces" or model.path is None:
+    if model.kind != "faces" or model.info is None:
         return {"kind": model.kind}
-    rule, side = faces_setup(model.path)
-    return {"kind": "faces", "crop_rule": rule.to_metadata(), "image_size": side}
+    return {"kind": "faces", "crop_rule": model.info.crop_rule.to_metadata(), "image_size": model.info.faces_side}
 
 
 def keep_apart(model: Model, outputs: dict[str, Path]) -> None:

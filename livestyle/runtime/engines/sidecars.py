@@ -19,8 +19,8 @@ from pathlib import Path
 
 from livestyle.core.checks import FileCheck
 from livestyle.core.errors import LivestyleError
+from livestyle.core.files import sha256_file
 from livestyle.core.sizes import format_size
-from livestyle.model.loaded import sha256_file
 from livestyle.runtime.machine import Machine
 
 SIDECAR_FORMAT = "livestyle-engine/1"

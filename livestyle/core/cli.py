@@ -1,0 +1,75 @@
+"""What every command's main() shares: argparse with one-line usage errors, number types for flags,
+and run_command (the work, its one-line errors and its exit status). The only module of core/ that
+knows about argparse or prints."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError
+
+
+def finite_float(low: float | None = None, high: float | None = None, *, above: float | None = None):
+    """An argparse type: a finite number within [low, high] (or strictly above `above`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: use a finite number")
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range: use a number above {above:g}")
+        if low is not None and value < low or high is not None and value > high:
+            allowed = (f"from {low:g} to {high:g}" if low is not None and high is not None
+                       else f"of at least {low:g}" if low is not None else f"of at most {high:g}")
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range: use a number {allowed}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def bounded_int(low: int, high: int | None = None):
+    """An argparse type: a whole number within [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or high is not None and value > high:
+            allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use a whole number {allowed}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (`prog: error: ... (see --help)`), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def run_command(parser, argv, work, os_error_line) -> int:
+    """A command's main(): argv parsed (argparse's own status for --help and for bad flags, which it
+    has printed), then work(args) and its exit status. The user's LivestyleError becomes its line
+    and EXIT_BAD_INPUT; an OSError the checks before the work could not foresee (a drive gone
+    mid-run) becomes os_error_line(error, args) and EXIT_FAILED."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return work(args)
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        print(f"error: {os_error_line(error, args)}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
