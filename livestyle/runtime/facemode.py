@@ -27,6 +27,7 @@ from collections import deque
 import cv2
 import numpy as np
 
+from livestyle.core.images import resize
 from livestyle.core.latest import LatestBox
 from livestyle.faces.crop import CropRule, paste
 from livestyle.faces.detector import FaceDetector
@@ -40,8 +41,7 @@ def with_change(crop: np.ndarray, before: np.ndarray, after: np.ndarray, size: t
     """The crop (any size, uint8 BGR) at `size` with the faces model's change added: after − before, made at
     the model's training size and enlarged smoothly. The film look is carried by that change; the
     game's own detail comes from the full-size crop, so a face is never blurred to the model's size."""
-    interpolation = cv2.INTER_AREA if crop.shape[1] > size[0] else cv2.INTER_LINEAR
-    picture = cv2.resize(crop, size, interpolation=interpolation) if crop.shape[1::-1] != size else crop
+    picture = resize(crop, size) if crop.shape[1::-1] != size else crop
     change = cv2.resize(after.astype(np.int16) - before.astype(np.int16), size, interpolation=cv2.INTER_LINEAR)
     return np.clip(picture.astype(np.int16) + change, 0, 255).astype(np.uint8)
 
@@ -223,8 +223,7 @@ class FacesStylizer:
                 places.append((round(left * scale_x), round(top * scale_y), max(1, round(side * scale_x)),
                                max(1, round(side * scale_y))))
             model_side = self.faces.size
-            small = [cv2.resize(crop, model_side, interpolation=cv2.INTER_AREA if crop.shape[1] > model_side[0]
-                                else cv2.INTER_LINEAR) for crop in crops]
+            small = [resize(crop, model_side) for crop in crops]
             for crop, before, after, (left, top, w, h) in zip(crops, small, self.faces.stylize_batch(small), places):
                 w, h = min(w, base.shape[1] - left), min(h, base.shape[0] - top)
                 paste(base, with_change(crop, before, after, (w, h)), (left, top, w, h), feather=max(2, min(w, h) // 8))
@@ -239,7 +238,7 @@ class FacesStylizer:
             return self.frames(frame)
         picture = frame[..., :3]
         if self.output_size and self.output_size != (frame.shape[1], frame.shape[0]):
-            return cv2.resize(picture, self.output_size, interpolation=cv2.INTER_AREA)
+            return resize(picture, self.output_size)
         return picture.copy()  # never the capture's own buffer: crops are cut from it, and it is shown beside
 
     @staticmethod
@@ -248,7 +247,7 @@ class FacesStylizer:
         if width <= DETECT_WIDTH:
             return frame[..., :3].copy()
         height = max(1, round(frame.shape[0] * DETECT_WIDTH / width))
-        return cv2.resize(frame[..., :3], (DETECT_WIDTH, height), interpolation=cv2.INTER_AREA)
+        return resize(frame[..., :3], (DETECT_WIDTH, height))
 
     # detection -----------------------------------------------------------------------------------------------
     def _detect(self, small: np.ndarray, width: int, now: float) -> None:
