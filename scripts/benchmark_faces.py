@@ -95,7 +95,8 @@ def scenes(count: int, seed: int) -> list[tuple[np.ndarray, list]]:
 
 def gameplay_frames(step: int = 6) -> list[np.ndarray]:
     """Every `step`-th frame of every recorded clip (BGR, 640×360): real game pictures without human faces."""
-    return [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for clip in read_recordings(RECORDINGS) for rgb in decode(clip)[::step]]
+    return [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            for clip in read_recordings(RECORDINGS) for rgb in decode(clip)[::step]]
 
 
 def false_on_gameplay(detector, frames) -> int:

@@ -383,7 +383,7 @@ def capture_ceiling(rect, seconds: float) -> dict:
             if started - began >= 0.5 * len(samples):
                 samples.append(frame[::4, ::4, :3].astype("int16"))
         elapsed = time.perf_counter() - began
-    changes = [float(abs(a - b).mean()) for a, b in zip(samples, samples[1:])]
+    changes = [float(abs(a - b).mean()) for a, b in zip(samples, samples[1:], strict=False)]
     change = statistics.median(changes) if changes else 0.0
     return {"fps": len(times) / elapsed, "ms_median": statistics.median(times), "frames": len(times),
             "size": f"{rect[2]}x{rect[3]}", "change": change}
@@ -582,7 +582,7 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float | None:
     var = sum((x - mx) ** 2 for x in xs)
     if var == 0:
         return None
-    return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+    return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False)) / var
 
 
 def soak_summary(data: dict, warmup: float) -> dict:
@@ -1000,7 +1000,8 @@ def faces_benchmark(args, argv: list[str]) -> int:
     extra = [f"--fps-cap {args.fps_cap:g}"] if args.fps_cap is not None else []
     extra += [f"--threads {args.threads}"] if args.threads is not None else []
     lines = ["## Faces mode, live (`scripts/benchmark_live.py --faces-table`)", "",
-             f"`{shown_command(argv)}` — {machine_line()}. Xvfb {FACES_SCREEN[0]}x{FACES_SCREEN[1]}x24 showing {FACES_SCENE}"
+             f"`{shown_command(argv)}` — {machine_line()}. Xvfb {FACES_SCREEN[0]}x{FACES_SCREEN[1]}x24 showing "
+             f"{FACES_SCENE}"
              f". Each run is `python -m livestyle --faces MODEL --backend {backend} --region 0,0,W,H --mode mirror "
              f"--exit-after {args.seconds:g} --stats PATH`{' ' + ' '.join(extra) if extra else ''} (no frames model: "
              "the picture is the capture with its faces stylised, shown at capture size). The numbers are its --stats "

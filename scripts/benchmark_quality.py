@@ -82,9 +82,11 @@ def table(rows: list[tuple[str, str, dict]]) -> str:
         verdicts = [f"64 px: {'yes' if display.verdict(train).startswith('better') else '**no**'}"]
         if shown:
             verdicts.append(f"shown: {'yes' if display.verdict(shown).startswith('better') else '**no**'}")
-        display_cells = [study.format_cell(shown[k]) for k in ("model", "resized_only", "do_nothing")] if shown else ["–"] * 3
+        display_cells = ([study.format_cell(shown[k]) for k in ("model", "resized_only", "do_nothing")]
+                         if shown else ["–"] * 3)
         lines.append(f"| {name} | {model} | {study.format_cell(train['model'])} | "
-                     f"{study.format_cell(train['do_nothing'])} | {' | '.join(display_cells)} | {', '.join(verdicts)} |")
+                     f"{study.format_cell(train['do_nothing'])} | {' | '.join(display_cells)} | "
+                     f"{', '.join(verdicts)} |")
     return "\n".join(lines)
 
 

@@ -27,8 +27,10 @@ def measure(batch: int, image_size: int, amp: bool, device: str, seconds: float)
         torch.cuda.reset_peak_memory_stats()
     nets = Nets(config, env)
     structural = StructuralSimilarity(image_size)
-    game = (torch.rand(batch, 3, image_size, image_size, device=env.device) * 2 - 1).contiguous(memory_format=env.memory_format)
-    movie = (torch.rand(batch, 3, image_size, image_size, device=env.device) * 2 - 1).contiguous(memory_format=env.memory_format)
+    game = (torch.rand(batch, 3, image_size, image_size, device=env.device) * 2 - 1).contiguous(
+        memory_format=env.memory_format)
+    movie = (torch.rand(batch, 3, image_size, image_size, device=env.device) * 2 - 1).contiguous(
+        memory_format=env.memory_format)
 
     def synchronize():
         if env.device.type == "cuda":

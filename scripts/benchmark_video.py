@@ -2,7 +2,8 @@
 --stabilize, and how much steadier --stabilize makes the result (warping error) at what cost in
 fidelity (PSNR against the unstabilised output).
 
-  python scripts/benchmark_video.py                          # record 10 s of SuperTux (or a synthetic pan), then measure
+  python scripts/benchmark_video.py                          # record 10 s of SuperTux (or a synthetic pan),
+                                                             # then measure
   python scripts/benchmark_video.py --clip gameplay.mp4      # your own footage (at its size and at 640x360/1280x720)
   python scripts/benchmark_video.py --backend torch-cuda --section benchmark_video-cuda --json $OUT/video.json
   python scripts/benchmark_video.py --from-json video.json --section benchmark_video-cuda   # write a saved run's tables
@@ -58,7 +59,7 @@ def encode(path: Path, frames, times_ms) -> None:
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)
         last = -1
-        for image, ms in zip(frames, times_ms):
+        for image, ms in zip(frames, times_ms, strict=False):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts, frame.time_base = max(int(round(ms)), last + 1), Fraction(1, 1000)
             last = frame.pts
@@ -315,13 +316,13 @@ def section(results: dict) -> str:
         lines += ["Steadiness (`python -m livestyle.video.metrics`: Farneback flow on the source, forward–backward "
                   "and motion-boundary mask, mean ‖O_t − warp(O_t−1)‖² over trusted pixels, RGB in [0, 1]; "
                   "fidelity = PSNR of the stabilised output against the unstabilised one):", "",
-                  "| clip | --stabilize | DIS preset | source (floor) | unstabilised | stabilised | stabilised / unstabilised | "
-                  "PSNR vs unstabilised |", "|---|---|---|---|---|---|---|---|"]
+                  "| clip | --stabilize | DIS preset | source (floor) | unstabilised | stabilised | "
+                  "stabilised / unstabilised | PSNR vs unstabilised |", "|---|---|---|---|---|---|---|---|"]
         for row in results["steadiness"]:
             ratio = row["stabilized"] / row["plain"] if row["plain"] else float("nan")
             psnr = "identical" if row["psnr_vs_plain_db"] is None else f"{row['psnr_vs_plain_db']:.2f} dB"
-            lines.append(f"| {row['clip']} | {row['stabilize']:g} | {row.get('preset', 'medium')} | {row['source']:.5f} | {row['plain']:.5f} | "
-                         f"{row['stabilized']:.5f} | {ratio:.2f} | {psnr} |")
+            lines.append(f"| {row['clip']} | {row['stabilize']:g} | {row.get('preset', 'medium')} | "
+                         f"{row['source']:.5f} | {row['plain']:.5f} | {row['stabilized']:.5f} | {ratio:.2f} | {psnr} |")
     if results.get("note"):
         lines += ["", results["note"]]
     return "\n".join(lines)
@@ -350,7 +351,7 @@ def draw_flicker(per_pair: dict, strength: float, path: Path) -> None:
         cv2.line(image, (left, y), (width - right, y), grey, 1)
         cv2.putText(image, f"{high * fraction:.4f}", (5, y + 4), font, 0.4, black, 1, cv2.LINE_AA)
     cv2.rectangle(image, (left, top), (width - right, height - bottom), black, 1)
-    for name, values, colour in series:
+    for _name, values, colour in series:
         cv2.polylines(image, [np.array([xy(i, v) for i, v in enumerate(values)], np.int32)], False, colour, 2,
                       cv2.LINE_AA)
     x = left

@@ -18,8 +18,9 @@ is slower, not faster, so ONNX fp16 is refused). The size is width x height, eac
 The file is kept only if its output matches torch fp32 on random inputs within --tolerance (max
 abs difference on the [-1, 1] output; default 1e-3 for fp32, 5e-2 for fp16); otherwise the script
 exits non-zero and writes nothing (nor does a full disk or Ctrl+C: files are written privately and
-moved into place at the end; the output folder is checked before any work). TensorRT engines are tied to the GPU model and TensorRT version
-they were built with; their file names say both, and the runtime refuses one that does not fit.
+moved into place at the end; the output folder is checked before any work). TensorRT engines are
+tied to the GPU model and TensorRT version they were built with; their file names say both, and the
+runtime refuses one that does not fit.
 Run from the repository root: runs/ and engines/ are relative to the current folder.
 """
 from __future__ import annotations
@@ -43,10 +44,10 @@ def main(argv=None) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, help="game2movie.safetensors or a run folder "
                         "(default: the newest runs/*/game2movie.safetensors)")
-    parser.add_argument("--size", help="inference size WIDTHxHEIGHT (default 640x360; a faces model: its training size): "
-                        "multiples of 8 for the plain generator, any size for a pyramid model")
-    parser.add_argument("--batch", type=bounded_int(1, 64), help=f"images per forward pass, 1 to 64 (default 1; a faces "
-                        f"model: {FACES_BATCH}, the face crops faces mode stylises at once)")
+    parser.add_argument("--size", help="inference size WIDTHxHEIGHT (default 640x360; a faces model: its training "
+                        "size): multiples of 8 for the plain generator, any size for a pyramid model")
+    parser.add_argument("--batch", type=bounded_int(1, 64), help=f"images per forward pass, 1 to 64 (default 1; a "
+                        f"faces model: {FACES_BATCH}, the face crops faces mode stylises at once)")
     parser.add_argument("--format", default="auto", choices=FORMATS)
     parser.add_argument("--precision", choices=("fp16", "fp32"),
                         help="default: fp16 for tensorrt, fp32 for onnx")

@@ -155,7 +155,8 @@ def display_text(evaluation: dict) -> str:
     row = evaluation["display"]
     return (f"{row['model']['ssim']:.3f} / {row['model']['psnr']:.2f} dB / {row['model']['structure']:.3f} "
             f"(resized only {row['resized_only']['ssim']:.3f} / {row['resized_only']['psnr']:.2f} dB; nothing "
-            f"{row['do_nothing']['ssim']:.3f} / {row['do_nothing']['psnr']:.2f} dB / {row['do_nothing']['structure']:.3f})")
+            f"{row['do_nothing']['ssim']:.3f} / {row['do_nothing']['psnr']:.2f} dB / "
+            f"{row['do_nothing']['structure']:.3f})")
 
 
 def check_oracle(args, out: Path, tiny: list[str], size: int) -> dict:
@@ -176,7 +177,8 @@ def check_oracle(args, out: Path, tiny: list[str], size: int) -> dict:
     results["header"] = ("| run | time | game→movie at the training size | game→movie shown at 640x360 |\n"
                          "|---|---|---|---|")
     results["table"] = [f"| real-supertux-teal-orange-other-levels, default recipe, frames preset, batch 64 bf16 | "
-                        f"{results['seconds']:.0f} s | {oracle_text(results['eval'])} | {display_text(results['eval'])} |"]
+                        f"{results['seconds']:.0f} s | {oracle_text(results['eval'])} | "
+                        f"{display_text(results['eval'])} |"]
     return results
 
 
@@ -292,8 +294,8 @@ def check_faces(args, out: Path, tiny: list[str], size: int) -> dict:
     features, side = (8, 32) if args.smoke else (64, 128)
     save_generator(Generator(features).eval(), report, "game2movie",
                    {"kind": "faces", "image_size": side, "crop_rule": FACE_CROP.to_metadata()})
-    results = {"header": "| faces model | backend | batch | ms per pass (median / p95) | ms per face | max abs vs torch-cpu "
-                         "(levels) |\n|---|---|---|---|---|---|", "table": [], "rows": []}
+    results = {"header": "| faces model | backend | batch | ms per pass (median / p95) | ms per face | "
+                         "max abs vs torch-cpu (levels) |\n|---|---|---|---|---|---|", "table": [], "rows": []}
     rng = np.random.default_rng(0)
     for label, weights, crop in (("faces demo (N=16, 64x64)", DEMO_FACES_MODEL, 64),
                                  (f"report size (N={features}, {side}x{side})", report, side)):
@@ -312,7 +314,7 @@ def check_faces(args, out: Path, tiny: list[str], size: int) -> dict:
                 times.append((time.perf_counter() - started) * 1000)
             times.sort()
             median, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
-            worst = max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(got, reference))
+            worst = max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(got, reference, strict=False))
             row = {"model": label, "backend": stylizer.describe(), "batch": batch, "median_ms": median, "p95_ms": p95,
                    "max_abs_levels": worst}
             results["rows"].append(row)
@@ -337,13 +339,15 @@ def check_video(args, out: Path, tiny: list[str], size: int) -> dict:
         command += ["--backend", "torch-cuda"]
     results = {"seconds": run(command, LOGS / "video.log")}
     results.update(json.loads((out / "video.json").read_text()))
-    results["header"] = "| clip | inference | --stabilize | backend | frames/s | stage ms (decode/stylise/motion/finish/encode) |" \
-                        "\n|---|---|---|---|---|---|"
-    results["table"] = [f"| {r['clip']} | {r['inference'][0]}x{r['inference'][1]} | {r['stabilize']:g} | {r['backend']} | "
-                        f"{r['fps']:.1f} {r.get('preset', '')} | {'/'.join(f'{v:.1f}' for v in r['stage_ms'].values())} |"
+    results["header"] = ("| clip | inference | --stabilize | backend | frames/s | stage ms "
+                         "(decode/stylise/motion/finish/encode) |\n|---|---|---|---|---|---|")
+    results["table"] = [f"| {r['clip']} | {r['inference'][0]}x{r['inference'][1]} | {r['stabilize']:g} | "
+                        f"{r['backend']} | {r['fps']:.1f} {r.get('preset', '')} | "
+                        f"{'/'.join(f'{v:.1f}' for v in r['stage_ms'].values())} |"
                         for r in results["speed"]]
     results["table"] += [f"| warping error {r['clip']} {r['stabilize']:g}: source {r['source']:.5f}, plain "
-                         f"{r['plain']:.5f}, stabilised {r['stabilized']:.5f} | | | | | |" for r in results["steadiness"]]
+                         f"{r['plain']:.5f}, stabilised {r['stabilized']:.5f} | | | | | |"
+                         for r in results["steadiness"]]
     return results
 
 
@@ -374,11 +378,13 @@ def write_doc(results: dict, source: Path, section: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, help="folder for gpu_check.json, logs and grids (required unless --from-json)")
+    parser.add_argument("--out", type=Path,
+                        help="folder for gpu_check.json, logs and grids (required unless --from-json)")
     parser.add_argument("--from-json", type=Path, help="write a saved gpu_check.json's inference and recipes tables to "
                         "docs/benchmarks.md (section --section) instead of running checks")
     parser.add_argument("--section", default="gpu-check", help="with --from-json: the docs/benchmarks.md section")
-    parser.add_argument("--checks", default="recipes", help="comma list of: train, recipes, video, inference, oracle, pyramid, faces")
+    parser.add_argument("--checks", default="recipes",
+                        help="comma list of: train, recipes, video, inference, oracle, pyramid, faces")
     parser.add_argument("--recipes", default="residual-cg,cycle-lsgan", help="training.study configuration names")
     parser.add_argument("--minutes", type=float, default=2.0,
                         help="time limit per training run (train: the report run; recipes: each run)")
@@ -414,10 +420,12 @@ def main() -> int:
             results[name] = {"error": str(error), "table": [f"| {name} failed: {str(error)[:300]} |"]}
         print(f"check {name}: {time.perf_counter() - started:.0f} s", flush=True)
         write_text(out / "gpu_check.json", json.dumps(results, indent=2, default=str))
-    write_text(out / "logs.txt", "".join(f"===== {log.name}\n{log.read_text()}\n" for log in sorted(LOGS.glob("*.log"))))
+    write_text(out / "logs.txt",
+               "".join(f"===== {log.name}\n{log.read_text()}\n" for log in sorted(LOGS.glob("*.log"))))
     write_text(out / "gpu_check.json", json.dumps(results, indent=2, default=str))
     for result in results.values():
-        print("\n" + result.get("header", "| run | time | game→movie oracle SSIM / PSNR | movie→game |\n|---|---|---|---|"))
+        print("\n" + result.get("header", "| run | time | game→movie oracle SSIM / PSNR | movie→game |\n"
+                                          "|---|---|---|---|"))
         print("\n".join(result["table"]))
     return 0
 

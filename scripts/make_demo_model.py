@@ -3,7 +3,8 @@
   python -m training.oracle supertux --look teal-orange --movie other-levels   # the data set, once
   python scripts/make_demo_model.py              # trains (about 10 min on an idle 2-core CPU), evaluates, copies
   python scripts/make_demo_model.py --run-dir runs/demo-model --no-train   # re-copy a finished run
-  python scripts/make_demo_model.py --kind faces  # the faces demo model (livestyle/assets/demo_faces_game2movie.safetensors)
+  python scripts/make_demo_model.py --kind faces  # the faces demo model
+                                                  # (livestyle/assets/demo_faces_game2movie.safetensors)
 
 `python -m livestyle` falls back to this model when there is no engine and no trained run, so a
 fresh install shows a real stylised picture. It is the default recipe trained on recorded SuperTux
@@ -16,10 +17,10 @@ training size and as shown at 640x360) are also printed here and recorded in doc
 The faces demo model (`--kind faces`, what `python -m livestyle --faces` runs out of the box) is the
 default recipe at N=16 on the synthetic faces set (python -m training.synth: drawn faces framed a
 little tighter than the crop rule cuts a detected one — BlazeFace on its test faces puts the rule's
-square at 0.83 of the picture, 0.68–0.96), 64×64 whole crops, 8 epochs (about 3 minutes; 30 epochs scored no better): small
-enough that four face crops cost a few milliseconds on a CPU. Its scores are at the training size
-(section demo-faces-model); its weights record kind faces, the crop rule and the size, as every
-faces run's do.
+square at 0.83 of the picture, 0.68–0.96), 64×64 whole crops, 8 epochs (about 3 minutes; 30 epochs
+scored no better): small enough that four face crops cost a few milliseconds on a CPU. Its scores
+are at the training size (section demo-faces-model); its weights record kind faces, the crop rule
+and the size, as every faces run's do.
 """
 from __future__ import annotations
 
@@ -153,10 +154,12 @@ def main(argv=None) -> int:
             f"({count_parameters(generator):,} parameters, {size_kib:.0f} KiB) and discriminator N={FEATURES}, "
             f"default recipe, 400 images per domain at 128×128.",
             "",
-            f"| {shown['pairs']} test frames | SSIM / PSNR (dB) / structure shown at 640x360 | at the training size (128 px) |",
+            f"| {shown['pairs']} test frames | SSIM / PSNR (dB) / structure shown at 640x360 | "
+            "at the training size (128 px) |",
             "|---|---|---|",
             f"| demo model | {model['ssim']:.3f} / {model['psnr']:.2f} / {model['structure']:.3f} | "
-            f"{training['model']['ssim']:.3f} / {training['model']['psnr']:.2f} / {training['model']['structure']:.3f} |",
+            f"{training['model']['ssim']:.3f} / {training['model']['psnr']:.2f} / "
+            f"{training['model']['structure']:.3f} |",
             f"| do nothing | {nothing['ssim']:.3f} / {nothing['psnr']:.2f} / {nothing['structure']:.3f} | "
             f"{training['do_nothing']['ssim']:.3f} / {training['do_nothing']['psnr']:.2f} / "
             f"{training['do_nothing']['structure']:.3f} |",

@@ -111,7 +111,8 @@ def game_command(game: str, level: str, home: str) -> list[str]:
     if game == "supertux":
         path = SUPERTUX_LEVELS / f"{level}.stl"
         if not path.is_file():
-            raise SystemExit(f"error: {path} not found: apt-get install supertux, or pick a level under {SUPERTUX_LEVELS}")
+            raise SystemExit(f"error: {path} not found: apt-get install supertux, or pick a level under "
+                             f"{SUPERTUX_LEVELS}")
         return ["/usr/games/supertux2", "--renderer", "sdl", "--window", "--geometry", f"{SIZE[0]}x{SIZE[1]}",
                 "--disable-sound", "--disable-music", str(path)]
     if not (NEVERBALL_DATA / f"{level}.sol").is_file():
@@ -200,7 +201,7 @@ def playable(frames: list[np.ndarray]) -> bool:
 
 
 def describe_changes(frames: list[np.ndarray]) -> float:
-    changes = [float(np.abs(a.astype(np.int16) - b).mean()) for a, b in zip(frames, frames[1:])]
+    changes = [float(np.abs(a.astype(np.int16) - b).mean()) for a, b in zip(frames, frames[1:], strict=False)]
     return float(np.mean(np.array(changes) > 1.0))
 
 

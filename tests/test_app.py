@@ -401,8 +401,8 @@ def test_high_dpi_overlay_and_overlap_in_physical_pixels(xserver, scale):
         process.kill()
         process.communicate(timeout=30)
     assert report["dpr"] == float(scale)
-    assert all(abs(a - b) <= 1 for a, b in zip(overlay, (100, 60, 640, 360))), overlay
-    assert all(abs(a - b) <= 1 for a, b in zip(mirror, report["mirror_physical"])), (mirror, report)
+    assert all(abs(a - b) <= 1 for a, b in zip(overlay, (100, 60, 640, 360), strict=False)), overlay
+    assert all(abs(a - b) <= 1 for a, b in zip(mirror, report["mirror_physical"], strict=False)), (mirror, report)
     assert mirror[:2] == (round(300 * float(scale)), round(200 * float(scale)))
     assert report["mirror_overlaps"] == (intersect(mirror, (100, 60, 640, 360)) is not None)
 

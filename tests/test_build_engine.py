@@ -22,7 +22,8 @@ from livestyle.runtime.stylizer import Stylizer
 
 REPO = Path(__file__).resolve().parents[1]
 MACHINE = probe()
-needs_ort = pytest.mark.skipif(MACHINE.onnxruntime is None, reason="onnxruntime: not installed (pip install -e '.[onnx]')")
+needs_ort = pytest.mark.skipif(MACHINE.onnxruntime is None,
+                               reason="onnxruntime: not installed (pip install -e '.[onnx]')")
 
 
 def script(name: str, *args, cwd=None, env=None):
@@ -171,13 +172,14 @@ def test_faces_model_builds_for_its_crops_in_batches(tmp_path):
     assert engine.name.endswith(f"32x32-b{FACES_BATCH}-fp32.onnx")
     sidecar = json.loads(sidecar_path(engine).read_text())
     assert sidecar["input"]["batch"] == FACES_BATCH and sidecar["input"]["shape"] == [FACES_BATCH, 3, 32, 32]
-    assert sidecar["kind"] == "faces" and sidecar["image_size"] == 32 and sidecar["crop_rule"] == FACE_CROP.to_metadata()
+    assert sidecar["kind"] == "faces" and sidecar["image_size"] == 32
+    assert sidecar["crop_rule"] == FACE_CROP.to_metadata()
 
     stylizer = Stylizer(weights, "onnxruntime", engine=engine, threads=1)
     assert stylizer.backend.batch == FACES_BATCH and stylizer.size == (32, 32)
     crops = [np.full((40 + i, 40 + i, 3), 20 * i, np.uint8) for i in range(6)]  # two passes
     reference = Stylizer(weights, "torch-cpu", size=(32, 32), threads=1)
-    for crop, styled in zip(crops, stylizer.stylize_batch(crops)):
+    for crop, styled in zip(crops, stylizer.stylize_batch(crops), strict=False):
         assert styled.shape == (32, 32, 3)
         assert np.abs(styled.astype(int) - reference(crop)).max() <= 2
     with pytest.raises(LivestyleError, match="built for batches of 4, not 1"):

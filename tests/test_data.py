@@ -95,7 +95,7 @@ def test_random_crops_come_from_inside_each_image():
     images = torch.arange(2 * 10 * 12 * 3, dtype=torch.int32).reshape(2, 10, 12, 3).to(torch.uint8)
     crops = random_crops(images, 4, torch.Generator().manual_seed(0))
     assert crops.shape == (2, 4, 4, 3)
-    for image, crop in zip(images, crops):
+    for image, crop in zip(images, crops, strict=False):
         found = [(top, left) for top in range(7) for left in range(9)
                  if torch.equal(image[top:top + 4, left:left + 4], crop)]
         assert found

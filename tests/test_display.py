@@ -44,7 +44,7 @@ def test_display_scores_references():
     assert identity["model"] == identity["do_nothing"]
     assert identity["resized_only"]["psnr"] != identity["do_nothing"]["psnr"]
     assert len(kept) == 2 and kept[0][0].shape == (56, 96, 3)
-    lookup = {f.tobytes(): t for f, t in zip(frames, truths)}
+    lookup = {f.tobytes(): t for f, t in zip(frames, truths, strict=False)}
     perfect, _ = display.display_scores(lambda f: lookup[f.tobytes()], frames, truths, (48, 24))
     assert perfect["model"]["ssim"] == pytest.approx(1.0) and perfect["model"]["structure"] == pytest.approx(1.0)
     assert display.verdict(perfect) == "better than doing nothing"

@@ -60,7 +60,8 @@ def changed_outside(shown: np.ndarray, captured: np.ndarray, boxes, slack: int =
     outside = np.ones(difference.shape, bool)
     for box in boxes:
         rows, columns = crop_region(box)
-        outside[max(0, rows.start - slack):rows.stop + slack, max(0, columns.start - slack):columns.stop + slack] = False
+        outside[max(0, rows.start - slack):rows.stop + slack,
+                max(0, columns.start - slack):columns.stop + slack] = False
     return int(difference[outside].max())
 
 

@@ -18,7 +18,7 @@ from livestyle.runtime.selection import DEMO_FACES_MODEL
 from livestyle.runtime.stylizer import Stylizer
 
 pytest.importorskip("skimage.data", reason="scikit-image (a dev dependency) holds the test faces")
-from devtools.face_scenes import face_sources, paste_face  # noqa: E402
+from devtools.face_scenes import face_sources, paste_face
 
 CAPTURE = (320, 180)
 FACE_BOX = (40, 40, 90, 90)  # the astronaut's face, pasted here
@@ -201,7 +201,7 @@ def test_video_faces_mode_lossless(tmp_path):
     _, plain_times, plain_audio, _ = read_video(plain)
     assert times == pytest.approx(plain_times, abs=1e-6) and audio == plain_audio == source_audio > 0
     assert np.diff(times) == pytest.approx(np.diff(source_times), abs=1e-6)
-    for before, after, box in zip(source, written, boxes):
+    for before, after, box in zip(source, written, boxes, strict=False):
         left, top, side = FACE_CROP.box(*box, *CAPTURE)
         difference = np.abs(after.astype(int) - before.astype(int)).max(axis=2)
         outside = np.ones_like(difference, bool)
@@ -214,7 +214,7 @@ def test_video_faces_mode_lossless(tmp_path):
     assert cli(clip, steady, "--faces", weights, "--codec", "ffv1", "--stabilize", "0.5") == 0
     steadied, steady_times, _, _ = read_video(steady)
     assert len(steadied) == 20 and steady_times == pytest.approx(times, abs=1e-6)
-    assert not all(np.array_equal(a, b) for a, b in zip(steadied, written))
+    assert not all(np.array_equal(a, b) for a, b in zip(steadied, written, strict=False))
 
 
 def test_m_key_cycles_faces_models_only(tmp_path):
@@ -252,7 +252,8 @@ def test_with_change_keeps_the_detail_and_adds_the_look():
     assert np.array_equal(with_change(crop, before, before, (180, 180)), crop)  # no change: the crop itself
     warmer = np.clip(before.astype(int) + (-10, 0, 25), 0, 255).astype(np.uint8)
     got = with_change(crop, before, warmer, (180, 180)).astype(int) - crop
-    assert np.array_equal(got[..., 0], np.full((180, 180), -10)) and np.array_equal(got[..., 2], np.full((180, 180), 25))
+    assert np.array_equal(got[..., 0], np.full((180, 180), -10))
+    assert np.array_equal(got[..., 2], np.full((180, 180), 25))
     assert with_change(crop, before, before, (90, 90)).shape == (90, 90, 3)  # shown smaller than captured
 
 

@@ -40,7 +40,8 @@ def settings(argv: list[str]) -> dict:
 
 def test_report_recipe_is_table_1():
     config = settings(["faces", "--recipe", "report"])
-    assert (config["lr_g"], config["lr_d"], config["lambdas"], config["gan_loss"]) == (1e-3, 1e-4, [0.7, 0.2, 0.1], "bce")
+    assert ((config["lr_g"], config["lr_d"], config["lambdas"], config["gan_loss"])
+            == (1e-3, 1e-4, [0.7, 0.2, 0.1], "bce"))
     assert (config["epochs"], config["batch_size"], config["image_size"], config["count"]) == (36, 1, 128, 1000)
     frames = settings(["frames", "--recipe", "report"])
     assert (frames["lambdas"], frames["epochs"], frames["count"]) == ([0.5, 0.3, 0.2], 40, 1500)
@@ -162,7 +163,8 @@ def test_image_pool_mixes_history_and_keeps_its_size():
 
 def test_linear_schedule_keeps_then_decays():
     factors = [fit.learning_rate_factor("linear", 10, e) for e in range(10)]
-    assert factors[:4] == [1.0] * 4 and all(a > b for a, b in zip(factors[4:], factors[5:])) and factors[-1] > 0
+    assert factors[:4] == [1.0] * 4
+    assert all(a > b for a, b in zip(factors[4:], factors[5:], strict=False)) and factors[-1] > 0
     assert fit.learning_rate_factor("constant", 10, 9) == 1.0
 
 

@@ -278,7 +278,8 @@ def test_live_and_video_never_probe_a_stylizer():
 
 def test_weights_metadata_is_parsed_only_in_model_weights():
     """safe_open and a file's metadata(): model/weights.py alone (WeightsInfo); everyone else asks it."""
-    found = [f"{path.relative_to(REPO)}:{number}" for path in project_files() if path != PACKAGE / "model" / "weights.py"
+    found = [f"{path.relative_to(REPO)}:{number}"
+             for path in project_files() if path != PACKAGE / "model" / "weights.py"
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if "safe_open" in line or ".metadata()" in line]
     assert not found, found

@@ -35,4 +35,5 @@ def test_clamped_contrast_is_reported_as_flat():
 def test_gan_losses_prefer_the_right_answer(kind):
     confident_real, confident_fake = torch.full((1, 1, 4, 4), 3.0), torch.full((1, 1, 4, 4), -3.0)
     assert generator_adversarial(confident_real, kind) < generator_adversarial(confident_fake, kind)
-    assert discriminator_loss(confident_real, confident_fake, kind) < discriminator_loss(confident_fake, confident_real, kind)
+    assert (discriminator_loss(confident_real, confident_fake, kind)
+            < discriminator_loss(confident_fake, confident_real, kind))

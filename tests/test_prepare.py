@@ -142,18 +142,18 @@ def test_counts_per_split_on_disk_and_in_manifest(prepared):
 
 def test_splits_are_contiguous_segments_never_shared(prepared):
     manifest = load(prepared)
-    for domain, sources in manifest["sources"].items():
+    for _domain, sources in manifest["sources"].items():
         for source in sources:
             segments = source["segments"]
             assert segments[0][0] == 0 and segments[-1][1] == source["frames"]
-            assert all(a[1] == b[0] and a[2] != b[2] for a, b in zip(segments, segments[1:]))
+            assert all(a[1] == b[0] and a[2] != b[2] for a, b in zip(segments, segments[1:], strict=False))
             images = [e for e in manifest["images"] if e["source"] == source["path"]]
             for entry in images:
                 inside = [s for s in segments if s[0] <= entry["frame_index"] < s[1]]
                 assert inside[0][2] == entry["split"], (entry, inside)
             # Frames of one source are at least the gap apart, also across splits.
             frames = sorted(e["frame_index"] for e in images)
-            assert all(b - a >= source["min_gap_frames"] for a, b in zip(frames, frames[1:]))
+            assert all(b - a >= source["min_gap_frames"] for a, b in zip(frames, frames[1:], strict=False))
         splits = {s[2] for source in sources for s in source["segments"]}
         assert splits == {"train", "val", "test"}
 
@@ -180,7 +180,8 @@ def test_same_seed_gives_the_same_data_set(prepared, footage, tmp_path):
     out = tmp_path / "again"
     assert run("frames", "--game", footage / "game", "--movie", footage / "c.mp4", "--out", out,
                "--count", 40, "--image-size", SIZE, "--seed", 3) == 0
-    strip = lambda m: [(e["path"], e["source"], e["frame_index"]) for e in m["images"]]
+    def strip(m):
+        return [(e["path"], e["source"], e["frame_index"]) for e in m["images"]]
     assert strip(load(out)) == strip(load(prepared))
 
 
@@ -327,7 +328,8 @@ def test_faces_in_footage_without_faces_is_a_clear_error(tmp_path, capsys):
     assert run("faces", "--game", tmp_path / "blocks.avi", "--movie", tmp_path / "movie.avi", "--out", out,
                "--count", 10, "--image-size", SIZE) == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: --game: found only 0 of 8 train, 0 of 1 val, 0 of 1 test usable face crops") and "blocks.avi" in error
+    assert error.startswith("error: --game: found only 0 of 8 train, 0 of 1 val, 0 of 1 test usable face crops")
+    assert "blocks.avi" in error
     assert not out.exists() and not leftovers(tmp_path)
 
 

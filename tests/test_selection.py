@@ -77,7 +77,8 @@ def test_default_model_order(tmp_path, weights, monkeypatch):
         selection.resolve_model(None, engines, runs, machine)
     make_runs(runs, weights, ("older", "newer"))
     choice = selection.resolve_model(None, engines, runs, machine)
-    assert choice.weights == runs / "newer" / "game2movie.safetensors" and choice.label == "newer/game2movie.safetensors"
+    assert choice.weights == runs / "newer" / "game2movie.safetensors"
+    assert choice.label == "newer/game2movie.safetensors"
     assert [c.weights.parent.name for c in selection.model_candidates(engines, runs, machine)] == ["newer", "older"]
     monkeypatch.setattr(selection, "DEMO_MODEL", weights)
     assert selection.model_candidates(engines, runs, machine)[-1].label == "demo model"
@@ -129,7 +130,7 @@ def test_a_kind_of_another_name_is_refused(tiny, tmp_path):
     path = tmp_path / "game2movie.safetensors"
     save_generator(tiny, path, "game2movie", {"kind": "cats"})
     with pytest.raises(LivestyleError, match="field 'kind' is 'cats', not one of 'faces', 'frames'"):
-        selection.ModelChoice(path).kind
+        _ = selection.ModelChoice(path).kind  # reading .kind is what raises
 
 
 def test_next_model_wraps_around_and_skips_the_same_model(weights, tmp_path):

@@ -32,7 +32,8 @@ def test_output_sizes_are_bounded_everywhere():
     for bad in ["9000x100", (9000, 100), "1x100", (100, 0)]:
         with pytest.raises(LivestyleError, match=f"2 to {MAX_SIDE} pixels a side"):
             parse_output_size(bad)
-    assert parse_output_size("input") == "input" and parse_output_size(None) is None
+    with pytest.raises(LivestyleError, match="--output-size 'input': write WIDTHxHEIGHT"):
+        parse_output_size("input", "--output-size")  # the video command's flag: a size, nothing else
 
 
 def test_the_stylizer_takes_the_shared_output_size_rule():

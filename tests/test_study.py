@@ -61,7 +61,7 @@ def test_table_shows_structure_and_display_scores_of_real_footage():
 def _shown(kind, name, model, nothing=(0.70, 20.0, 0.96)):
     """A record with display scores (SSIM, PSNR, structure) on a real-footage oracle."""
     scores = {"ssim": model[0], "psnr": model[1], "structure": model[2]}
-    shown = {"model": scores, "do_nothing": dict(zip(("ssim", "psnr", "structure"), nothing))}
+    shown = {"model": scores, "do_nothing": dict(zip(("ssim", "psnr", "structure"), nothing, strict=False))}
     record = _record(kind, name, model[0], model[1])
     record["eval"]["display"] = shown
     return record
@@ -69,9 +69,11 @@ def _shown(kind, name, model, nothing=(0.70, 20.0, 0.96)):
 
 def test_default_rule_needs_margins_structure_and_the_colour_transfer_baseline():
     kinds = ["real-a", "real-b"]
-    records = [_shown("real-a", "colour-transfer", (0.65, 18.0, 0.95)), _shown("real-b", "colour-transfer", (0.75, 24.0, 0.95)),
+    records = [_shown("real-a", "colour-transfer", (0.65, 18.0, 0.95)),
+               _shown("real-b", "colour-transfer", (0.75, 24.0, 0.95)),
                # best SSIM on both, but loses structure on real-a: out
-               _shown("real-a", "resize-cg-id", (0.80, 22.0, 0.80)), _shown("real-b", "resize-cg-id", (0.80, 25.0, 0.96)),
+               _shown("real-a", "resize-cg-id", (0.80, 22.0, 0.80)),
+               _shown("real-b", "resize-cg-id", (0.80, 25.0, 0.96)),
                # meets everything
                _shown("real-a", "pyramid", (0.72, 20.6, 0.96)), _shown("real-b", "pyramid", (0.76, 24.5, 0.96)),
                # below doing nothing + 0.5 dB on real-a

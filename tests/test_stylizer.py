@@ -279,7 +279,8 @@ def fake_gpu_machine(**changes) -> Machine:
 def write_fake_engine(folder: Path, weights_sha: str, *, gpu="NVIDIA H100 80GB HBM3", cc="9.0", trt="10.9.0",
                       size=SIZE, passed=True, fmt="tensorrt", data=b"not an engine") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    artifact = folder / f"game2movie-fake-{gpu[:4]}-{trt}-{size[0]}x{size[1]}.{'engine' if fmt == 'tensorrt' else 'onnx'}"
+    artifact = folder / (f"game2movie-fake-{gpu[:4]}-{trt}-{size[0]}x{size[1]}."
+                         f"{'engine' if fmt == 'tensorrt' else 'onnx'}")
     artifact.write_bytes(data)
     sidecar = {"sidecar_format": SIDECAR_FORMAT, "format": fmt, "precision": "fp16", "file": artifact.name,
                "artifact_sha256": sha256_file(artifact), "input": {"size": list(size)},

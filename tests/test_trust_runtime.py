@@ -43,7 +43,8 @@ from livestyle.runtime.timing import choose, read_cache
 REPO = Path(__file__).resolve().parents[1]
 MACHINE = probe()
 SIZE = (64, 48)
-needs_ort = pytest.mark.skipif(MACHINE.onnxruntime is None, reason="onnxruntime: not installed (pip install -e '.[onnx]')")
+needs_ort = pytest.mark.skipif(MACHINE.onnxruntime is None,
+                               reason="onnxruntime: not installed (pip install -e '.[onnx]')")
 
 
 def load_build_engine():
@@ -106,7 +107,8 @@ def state_of(generator: torch.nn.Module) -> dict:
 
 BAD_WEIGHTS = {
     "features text": (dict(architecture=arch(features="abc")), "'architecture.features' should be a whole number"),
-    "features huge": (dict(architecture=arch(features=10**9)), "'architecture.features' is 1000000000, outside 1..1024"),
+    "features huge": (dict(architecture=arch(features=10**9)),
+                      "'architecture.features' is 1000000000, outside 1..1024"),
     "features negative": (dict(architecture=arch(features=-8)), "'architecture.features' is -8, outside"),
     "features bool": (dict(architecture=arch(features=True)), "'architecture.features' should be a whole number"),
     "architecture a list": (dict(architecture="[8, 16]"), "'architecture' should be a JSON object, not a list"),
@@ -157,7 +159,8 @@ def test_weights_that_fit_still_load_in_any_float_precision(good_weights, tmp_pa
 
 @pytest.mark.parametrize("name, content, message", [
     ("last.pt", b"\x80\x04\x95 a pickle", "never unpickles"),
-    ("game2movie.safetensors", b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00 a pickle renamed", "not a readable .safetensors"),
+    ("game2movie.safetensors", b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00 a pickle renamed",
+     "not a readable .safetensors"),
     ("game2movie.safetensors", b"", "not a readable .safetensors"),
 ])
 def test_pickles_and_garbage_passed_as_weights_are_refused(name, content, message, tmp_path, capsys):

@@ -199,7 +199,7 @@ def test_output_pixels_are_the_stylizers(clip, stylizer, tmp_path):
     source_frames, _, _, _ = read_video(clip)
     frames, _, _, codec = read_video(out)
     assert codec == "ffv1"
-    for source, written in zip(source_frames, frames):
+    for source, written in zip(source_frames, frames, strict=False):
         np.testing.assert_array_equal(written, stylizer(source))
 
 

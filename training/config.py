@@ -76,7 +76,8 @@ class TrainConfig:
                         "with this decay per step, e.g. 0.99 (0 = off: the weights as trained)", kind=float, low=0,
                         high=0.9999)
     d_downsample: int = option(0, "discriminators judge the images halved up to N times (Gaussian pyramid), never "
-                               "below 16 px: tone and colour, not grain and pixels (0 = full size)", kind=int, low=0, high=4)
+                               "below 16 px: tone and colour, not grain and pixels (0 = full size)", kind=int, low=0,
+                               high=4)
     pool_size: int = option(0, "discriminators also see up to N past fakes (CycleGAN's history pool; 0 = off)",
                             kind=int, low=0, high=100_000)
     spectral_norm: bool = option(False, "spectral normalisation on every discriminator conv", kind=bool)

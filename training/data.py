@@ -93,7 +93,8 @@ def random_crops(images, size: int, generator: torch.Generator) -> torch.Tensor:
     return torch.stack(crops)
 
 
-def read_frames(folder: Path, names: list[str] | None = None, limit: int | None = None) -> tuple[list[np.ndarray], list[str]]:
+def read_frames(folder: Path, names: list[str] | None = None,
+                limit: int | None = None) -> tuple[list[np.ndarray], list[str]]:
     """Images of a folder at their own size, RGB, sorted by name (or the given names)."""
     files = [folder / name for name in names] if names is not None else image_files(folder)
     files = files[:limit] if limit is not None else files
@@ -196,7 +197,8 @@ def to_model_range(images: torch.Tensor, device: torch.device | str | None = Non
 
 @torch.no_grad()
 def translate(generator: nn.Module, images: torch.Tensor, device: torch.device | str, batch_size: int = 16,
-              memory_format: torch.memory_format = torch.contiguous_format, autocast=contextlib.nullcontext) -> torch.Tensor:
+              memory_format: torch.memory_format = torch.contiguous_format,
+              autocast=contextlib.nullcontext) -> torch.Tensor:
     """uint8 N×H×W×3 RGB -> uint8 N×H×W×3 through a generator working in [-1, 1], in batches."""
     outputs = []
     for start in range(0, len(images), batch_size):

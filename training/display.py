@@ -41,7 +41,7 @@ def score(predictions: list[Frame], targets: list[Frame]) -> dict:
     """Mean SSIM, PSNR (dB) and structure of predictions against targets of the same sizes
     (one pair at a time: frames of one folder may differ in size)."""
     values = {"ssim": [], "psnr": [], "structure": []}
-    for prediction, target in zip(predictions, targets):
+    for prediction, target in zip(predictions, targets, strict=False):
         p, t = metrics.uint8_to_unit(prediction), metrics.uint8_to_unit(target)
         values["ssim"].append(metrics.ssim(p, t))
         values["psnr"].append(metrics.psnr(p, t))
@@ -56,11 +56,12 @@ def display_scores(stylize: Callable[[Frame], Frame], inputs: list[Frame], truth
     `references` is False (they do not change between epochs), of the two references; also the
     first `keep` (input, resized only, model, truth) quadruples for a picture."""
     model, nothing, small, shown_truths, kept = [], [], [], [], []
-    for frame, truth in zip(inputs, truths):
+    for frame, truth in zip(inputs, truths, strict=False):
         shown = display_size(frame, output_size)
         prediction = stylize(frame)
         if (prediction.shape[1], prediction.shape[0]) != shown:
-            raise ValueError(f"the model gave {prediction.shape[1]}x{prediction.shape[0]}, expected {shown[0]}x{shown[1]}")
+            raise ValueError(f"the model gave {prediction.shape[1]}x{prediction.shape[0]}, expected "
+                             f"{shown[0]}x{shown[1]}")
         model.append(prediction)
         nothing.append(at_size(frame, shown))
         small.append(resized_only(frame, size, output_size))

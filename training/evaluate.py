@@ -89,7 +89,8 @@ def training_size_scores(game2movie, movie2game, root: Path, size: int, device) 
         rows.append(("true movie", true_movie[:8]))
         if fake_game is not None:
             true_game, _ = read_folder(root / oracle["game"], size, names=names_movie)
-            result["oracle"]["movie2game"] = {"model": scores(fake_game, true_game), "do_nothing": scores(movie, true_game)}
+            result["oracle"]["movie2game"] = {"model": scores(fake_game, true_game),
+                                              "do_nothing": scores(movie, true_game)}
     if fake_game is not None:
         rows += [("movie (input)", movie[:8]), ("movie -> game", fake_game[:8])]
         if oracle:
@@ -112,8 +113,8 @@ def display_evaluation(weights: Path, root: Path, manifest: dict, size: tuple[in
     inputs, truths = test_pairs(root, manifest)
     stylizer = Stylizer(weights, backend, size=size, output_size=output_size or "input", log=lambda *_: None)
     try:
-        result, kept = display.display_scores(lambda frame: np.ascontiguousarray(stylizer(frame[..., ::-1])[..., ::-1]), inputs, truths,
-                                              size, output_size, keep=3)
+        result, kept = display.display_scores(lambda frame: np.ascontiguousarray(stylizer(frame[..., ::-1])[..., ::-1]),
+                                              inputs, truths, size, output_size, keep=3)
         result["backend"] = stylizer.describe()
     finally:
         stylizer.close()
@@ -121,8 +122,8 @@ def display_evaluation(weights: Path, root: Path, manifest: dict, size: tuple[in
 
 
 def display_grid(kept: list, size: tuple[int, int]) -> np.ndarray:
-    labels = ("game (input)", f"resized only\nto {format_size(size)}\nand back", f"game -> movie\nat {format_size(size)}",
-              "true movie")
+    labels = ("game (input)", f"resized only\nto {format_size(size)}\nand back",
+              f"game -> movie\nat {format_size(size)}", "true movie")
     return labelled_grid([(label, np.stack([quad[i] for quad in kept])) for i, label in enumerate(labels)])
 
 
@@ -239,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, nargs="?", help="a training run, e.g. runs/frames-20261126-101500")
-    parser.add_argument("--weights", type=Path, help="score this game2movie.safetensors instead of a run (needs --data)")
+    parser.add_argument("--weights", type=Path,
+                        help="score this game2movie.safetensors instead of a run (needs --data)")
     parser.add_argument("--data", type=Path, help="data set to score on (default: the run's own)")
     parser.add_argument("--size", help="inference size WIDTHxHEIGHT for display scores on recorded footage "
                                        f"(default {format_size(DEFAULT_SIZE)}, as the live app)")
@@ -249,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="what runs the model for display scores (default torch-cuda with a GPU, else torch-cpu)")
     parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE),
                         help="training size for --weights (default: the size in its metadata, else 128)")
-    parser.add_argument("--out", type=Path, help="with --weights: write the scores to this .json (and a .png beside it)")
+    parser.add_argument("--out", type=Path,
+                        help="with --weights: write the scores to this .json (and a .png beside it)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     return run_command(parser, argv, run, lambda error, args: describe(error))
 

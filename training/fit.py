@@ -105,7 +105,7 @@ def resume_config(args: argparse.Namespace, config: TrainConfig, path: Path) -> 
         old = getattr(config, name)
         if name == "lambdas":
             value = parse_lambdas(value)
-            same = old is not None and all(math.isclose(a, b) for a, b in zip(value, old))
+            same = old is not None and all(math.isclose(a, b) for a, b in zip(value, old, strict=False))
         elif name == "data":
             same = old is not None and Path(value).resolve() == Path(old).resolve()
         else:
@@ -498,7 +498,8 @@ def print_header(run: Run) -> None:
     config, counts = run.config, {d: len(v) for d, v in run.dataset.train.items()}
     shape = f"{config.image_size} px"
     if config.crop:
-        sizes = sorted({f"{image.shape[1]}x{image.shape[0]}" for images in run.dataset.train.values() for image in images})
+        sizes = sorted({f"{image.shape[1]}x{image.shape[0]}"
+                        for images in run.dataset.train.values() for image in images})
         shape = f"{config.image_size} px crops of {', '.join(sizes[:3])}{' …' if len(sizes) > 3 else ''}"
     network = (f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}"
                if config.architecture == "pyramid" else f"GANimorph N={config.g_features}")

@@ -273,7 +273,7 @@ def check_minimum(counts: dict[str, int], minimum: dict, game: str, movie: str) 
 def do_nothing(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
     from training.display import score  # torch only here
 
-    inputs, truths = zip(*pairs)
+    inputs, truths = zip(*pairs, strict=False)
     return {name: round(value, 4) for name, value in score(inputs, truths).items()}
 
 
@@ -324,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true", help="list the recorded games, levels and looks, then exit")
-    return run_command(parser, argv, lambda args: run(args, argv), lambda error, args: describe(error, f"--out {args.out}"))
+    return run_command(parser, argv, lambda args: run(args, argv),
+                       lambda error, args: describe(error, f"--out {args.out}"))
 
 
 def run(args, argv: list[str] | None) -> int:

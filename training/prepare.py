@@ -292,7 +292,7 @@ def segments_of(split_of: np.ndarray, source: Source) -> list[list]:
     labels = split_of[source.start:source.start + source.frames]
     cuts = np.flatnonzero(np.diff(labels)) + 1
     starts, ends = np.r_[0, cuts], np.r_[cuts, len(labels)]
-    return [[int(a), int(b), SPLITS[labels[a]]] for a, b in zip(starts, ends)]
+    return [[int(a), int(b), SPLITS[labels[a]]] for a, b in zip(starts, ends, strict=False)]
 
 
 class Sampler:
@@ -771,8 +771,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--game", nargs="+", required=True, metavar="SRC", help="game footage")
     parser.add_argument("--movie", nargs="+", required=True, metavar="SRC", help="film footage")
     parser.add_argument("--out", required=True, type=Path, help="data set folder to create")
-    parser.add_argument("--count", type=bounded_int(1, 10**6), help="images per domain (default: frames 1500, faces 1000)")
-    parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128, help="side in pixels, a multiple of 8 (default 128)")
+    parser.add_argument("--count", type=bounded_int(1, 10**6),
+                        help="images per domain (default: frames 1500, faces 1000)")
+    parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128,
+                        help="side in pixels, a multiple of 8 (default 128)")
     parser.add_argument("--fit", choices=FITS, default="squash",
                         help="frames to square: squash (the report; aspect not kept) or crop (centre); or keep: "
                              "the whole frame at its aspect, scaled down to --width, for training.fit --crop")
@@ -781,7 +783,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"the live app's inference width; never scaled up)")
     parser.add_argument("--split", type=_split_argument, default=(8, 1, 1),
                         help="train,val,test ratio (default 8,1,1), by contiguous segments of footage")
-    parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0, help="seed of the split and draw (default 0)")
+    parser.add_argument("--seed", type=bounded_int(0, 2**63 - 1), default=0,
+                        help="seed of the split and draw (default 0)")
     parser.add_argument("--min-gap", type=finite_float(low=0), metavar="SECONDS",
                         help="least time between two frames taken from one video (default: half the "
                              "average spacing of the frames drawn)")

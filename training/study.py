@@ -7,11 +7,11 @@
 Each configuration is a real `training.fit` run at one fixed, short CPU budget (`--quick`: 64×64,
 200 images per domain, 3 epochs, batch 4), scored by `training.evaluate` against the synthetic
 oracle's true renders (SSIM / PSNR / structure); on a real-footage oracle (a data set folder in
---kinds) also at display resolution (640x360 on the full-size frames). Finished runs (runs/study/KIND-NAME/eval.json with the same flags) are
-reused, so an interrupted study continues where it stopped. The table is written to
-runs/study/recipe-study.md (or runs/study/SECTION.md with --section); file it into docs/benchmarks.md with
-`python scripts/devtools/benchmark_doc.py recipe-study runs/study/recipe-study.md`. Re-run it whenever
-the networks change.
+--kinds) also at display resolution (640x360 on the full-size frames). Finished runs
+(runs/study/KIND-NAME/eval.json with the same flags) are reused, so an interrupted study continues
+where it stopped. The table is written to runs/study/recipe-study.md (or runs/study/SECTION.md with
+--section); file it into docs/benchmarks.md with `python scripts/devtools/benchmark_doc.py
+recipe-study runs/study/recipe-study.md`. Re-run it whenever the networks change.
 """
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ CONFIGURATIONS = {
     "residual-cg-adv": ({**RESIDUAL, "lambdas": [0.3, 0.6, 0.1]}, "residual-cg with a stronger adversary: λ .3/.6/.1"),
     "residual-cg-stable": ({**RESIDUAL, "pool_size": 50, "spectral_norm": True},
                            "residual-cg + history pool 50 + spectral norm in D"),
-    "cycle-lsgan-resize": ({**CYCLE_LSGAN, "upsample": "resize"}, "cycle-lsgan + resize-convolution (report's Figure 7)"),
+    "cycle-lsgan-resize": ({**CYCLE_LSGAN, "upsample": "resize"},
+                           "cycle-lsgan + resize-convolution (report's Figure 7)"),
     # Added after the first eight: the two levers that helped most on their own, together.
     "resize-cg-id": ({**CYCLE_LSGAN, "upsample": "resize", "identity": "cyclegan"},
                      "cycle-lsgan + resize-convolution + CycleGAN's identity"),

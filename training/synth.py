@@ -662,7 +662,8 @@ def _movie(cv: _Canvas, size: int, grain: bool, seed: int) -> np.ndarray:
     luma = np.clip(image @ _LUMA, 0, 1)
     image = cv2.transform(image, _MOVIE_DESATURATE)
     shadows, highlights = (1 - luma) ** 2, luma ** 2
-    image += cv2.merge([s * shadows + h * highlights for s, h in zip(_MOVIE_SHADOW_TINT, _MOVIE_HIGHLIGHT_TINT)])
+    image += cv2.merge([s * shadows + h * highlights
+                        for s, h in zip(_MOVIE_SHADOW_TINT, _MOVIE_HIGHLIGHT_TINT, strict=False)])
     image = (_MOVIE_BLACK_LIFT + (1 - _MOVIE_BLACK_LIFT) * image) * _vignette(size)
     if grain:
         # Mostly luminance grain with a little colour, strongest in the mid-tones as with film.
@@ -774,7 +775,7 @@ def write_dataset(kind: str, out_dir, count: int, image_size: int = 128, seed: i
         images, test_pairs = _write_images(kind, tmp, counts, image_size, seed, progress, frame_size)
         from training.metrics import psnr, ssim, uint8_to_unit  # torch is only needed here
 
-        game, clean = (uint8_to_unit(np.stack(images)) for images in zip(*test_pairs))
+        game, clean = (uint8_to_unit(np.stack(images)) for images in zip(*test_pairs, strict=False))
         manifest = {
             "schema": 1, "source": "synthetic", "kind": kind, "generator": "training.synth",
             "synth_version": SYNTH_VERSION, "paired": True, "image_size": image_size, "seed": seed,
@@ -859,7 +860,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, type=pathlib.Path, help="dataset folder to create")
     parser.add_argument("--count", required=True, type=bounded_int(10, 10**6),
                         help="images per domain, at least 10 (split 8:1:1 into train/val/test)")
-    parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128, help="side in pixels, a multiple of 8 (default 128)")
+    parser.add_argument("--image-size", type=bounded_int(16, MAX_SIDE), default=128,
+                        help="side in pixels, a multiple of 8 (default 128)")
     parser.add_argument("--frame-size", metavar="WxH", help="keep frames at a display size instead of squares, "
                         "e.g. 640x360: each scene is drawn as a square of the longer side and its middle kept "
                         "(for python -m training.fit --crop); replaces --image-size")

@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Mapping
 
 import cv2
 
@@ -45,7 +45,7 @@ FIXES = {
 def describe(error: OSError, path: str | Path | None = None, doing: str = "cannot write") -> str:
     """One line for an OSError: what, where, and what to do."""
     where = path if path is not None else (error.filename or "?")
-    fix = FIXES.get(error.errno, error.strerror or str(error))
+    fix = FIXES.get(error.errno, error.strerror or str(error)) if error.errno is not None else str(error)
     return f"{doing} {where}: {fix}"
 
 
@@ -243,7 +243,8 @@ def _related(output: Path, input_: Path) -> str | None:
     return None
 
 
-def check_apart(outputs: dict[str, str | Path | None], inputs: dict[str, str | Path | list | None]) -> None:
+def check_apart(outputs: Mapping[str, str | Path | None],
+                inputs: Mapping[str, str | Path | list | tuple | None]) -> None:
     """Refuse, before any work, an output that is, contains or lies inside one of the inputs.
     Keys name the flag (`--out`, `IN`), values are paths (or lists of paths for inputs)."""
     for out_label, output in outputs.items():

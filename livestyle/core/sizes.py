@@ -50,7 +50,8 @@ def format_size(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def validate_size(size: tuple[int, int], what: str = "size", multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
+def validate_size(size: tuple[int, int] | list[int], what: str = "size",
+                  multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
     """Inference sizes are width × height, each a multiple of `multiple` (the weights' size_multiple:
     8 for three stride-2 steps, 1 for a pyramid model, which pads), ≥ 16 (the deepest level's
     reflect padding needs 2 pixels) and ≤ MAX_SIDE (a typo must not allocate)."""
@@ -62,7 +63,7 @@ def validate_size(size: tuple[int, int], what: str = "size", multiple: int = SIZ
         raise LivestyleError(f"{what} {width}x{height}: width and height must be at most {MAX_SIDE} "
                              f"(8K is 7680x4320); e.g. 640x360")
     if not (side_fits(width, multiple) and side_fits(height, multiple)):
-        nearest = tuple(nearest_side(v, multiple) for v in (width, height))
+        nearest = (nearest_side(width, multiple), nearest_side(height, multiple))
         if multiple == 1:
             raise LivestyleError(f"{what} {width}x{height}: width and height must be at least {smallest_side(1)}; "
                                  f"nearest: {format_size(nearest)}")
@@ -90,18 +91,16 @@ def read_wxh(text: str, what: str, example: str = "640x360") -> tuple[int, int]:
 def parse_size(text: str | tuple[int, int], what: str = "size", multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
     """An inference (or training frame) size: WIDTHxHEIGHT by validate_size's rule."""
     if isinstance(text, (tuple, list)):
-        return validate_size(tuple(text), what, multiple)
+        return validate_size(text, what, multiple)
     return validate_size(read_wxh(text, what), what, multiple)
 
 
 MIN_OUTPUT_SIDE = 2  # the smallest picture a codec writes
 
 
-def parse_output_size(value, what: str = "output size") -> tuple[int, int] | str | None:
+def parse_output_size(value, what: str = "output size") -> tuple[int, int]:
     """A size pictures are shown or written at (not run at): WIDTHxHEIGHT or (width, height), each side
-    MIN_OUTPUT_SIDE..MAX_SIDE; None and "input" (each frame's own size) pass through."""
-    if value is None or value == "input":
-        return value
+    MIN_OUTPUT_SIDE..MAX_SIDE."""
     if isinstance(value, str):
         width, height = read_wxh(value, what, "1920x1080")
     else:
@@ -113,6 +112,12 @@ def parse_output_size(value, what: str = "output size") -> tuple[int, int] | str
         raise LivestyleError(f"{what} {width}x{height}: write WIDTHxHEIGHT, {MIN_OUTPUT_SIDE} to {MAX_SIDE} pixels "
                              f"a side, e.g. 1920x1080")
     return width, height
+
+
+def as_rect(value) -> Rect:
+    """Any four numbers (a list from JSON, a tuple) as a Rect of whole pixels."""
+    left, top, width, height = value
+    return int(left), int(top), int(width), int(height)
 
 
 def parse_region(text: str) -> Rect:

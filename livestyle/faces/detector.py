@@ -57,7 +57,7 @@ class FaceDetector:
         height, width = frame.shape[:2]
         short, long = min(width, height), max(width, height)
         count = 1 if long < self.tile_above * short else int(np.ceil(long / short))
-        found: list[tuple[float, ...]] = []
+        found: list[tuple[float, float, float, float, float]] = []
         for index in range(count):  # squares spread evenly along the long side (count 1: the whole frame)
             offset = 0 if count == 1 else round(index * (long - short) / (count - 1))
             if count == 1:
@@ -93,6 +93,6 @@ class FaceDetector:
         sizes = raw[:, 2:4]
         corners = (centres - sizes / 2) * side - (pad_x, pad_y)   # top-left in the square, minus the letterbox
         found = [(float(x / scale), float(y / scale), float(w * side / scale), float(h * side / scale))
-                 for (x, y), (w, h) in zip(corners, sizes)]
+                 for (x, y), (w, h) in zip(corners, sizes, strict=False)]
         chosen = cv2.dnn.NMSBoxes(found, scores[keep].tolist(), self.min_score, self.overlap)
         return [(*found[i], float(scores[keep][i])) for i in np.array(chosen).reshape(-1)]

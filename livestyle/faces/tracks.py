@@ -38,7 +38,7 @@ class FaceTracks:
             target = (detection[0] + detection[2] / 2, detection[1] + detection[3] / 2)
             if max(abs(target[0] - centre[0]), abs(target[1] - centre[1]), abs(detection[2] - box[2]),
                    abs(detection[3] - box[3])) > max(3.0, self.deadband * max(box[2], box[3])):
-                track["box"] = [b + self.follow * (d - b) for b, d in zip(box, detection)]
+                track["box"] = [b + self.follow * (d - b) for b, d in zip(box, detection, strict=False)]
         self.tracks = [t for t in self.tracks if now - t["seen"] <= self.hold]
         return self.boxes()
 

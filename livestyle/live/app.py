@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import os
 import platform
 import signal
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--window", metavar="TITLE", help="capture the window whose title contains TITLE (X11)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--size", default="auto", help="inference size WIDTHxHEIGHT (multiples of 8; any size for a "
-                      "pyramid model), or auto (default): the largest of a few sizes the backend runs within the fps cap")
+                      "pyramid model), or auto (default): the largest of a few sizes the backend runs within the "
+                      "fps cap")
     size.add_argument("--scale", type=finite_float(high=4, above=0),
                       help="inference size as a fraction of the captured size, e.g. 0.5")
     parser.add_argument("--mode", choices=("mirror", "overlay"),
@@ -174,7 +176,7 @@ def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("
     threads = options.cpu_threads("live")
     target, capture_rect = find_capture(args, source_factory, capture_rect, log)
     if source_factory is None:
-        source_factory = lambda: capture.ScreenSource(target)  # noqa: E731 — created in the capture thread
+        source_factory = functools.partial(capture.ScreenSource, target)  # called in the capture thread
     capture_size = (capture_rect[2], capture_rect[3]) if capture_rect else (640, 360)
 
     torch.set_num_threads(threads)
@@ -383,7 +385,7 @@ class LiveSession:
             return self.finish(self.display_lost())
         except LivestyleError as failure:
             self.log(f"error: {failure}")
-            return self.code
+            return self.code if self.code is not None else EXIT_FAILED  # finish() set it before raising
 
 
 def exit_on_lost_display(last_words):
@@ -428,7 +430,7 @@ def dump_last(folder: Path, window) -> None:
         return
     source = styled.source
     captured = cv2.cvtColor(source, cv2.COLOR_BGRA2BGR) if source.shape[2] == 4 else source
-    for name, image in zip(DUMP_FILES, (window.shown_array, captured)):
+    for name, image in zip(DUMP_FILES, (window.shown_array, captured), strict=False):
         encoded, data = cv2.imencode(".png", image)
         if not encoded:
             raise LivestyleError(f"{folder / name}: OpenCV could not encode the frame as PNG")

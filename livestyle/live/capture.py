@@ -136,6 +136,7 @@ def check_region(region: Rect, monitors: list[dict]) -> Rect:
     everything = rect_of(monitors[0])
     if not contains(everything, region):
         clipped = intersect(region, everything)
+        assert clipped is not None, "it meets a monitor, so it meets the screen"
         raise LivestyleError(f"--region {format_rect(region)} reaches past the edge of the screen "
                              f"({format_rect(everything)}); the part on screen is --region "
                              f"{clipped[0]},{clipped[1]},{clipped[2]},{clipped[3]}")
@@ -287,7 +288,7 @@ class CaptureTarget:
     def describe(self) -> str:
         if self.kind == "monitor":
             return f"monitor {self.monitor} ({format_rect(self.rect)})"
-        if self.kind == "window":
+        if self.window is not None:
             return f"window {self.window.name!r} ({format_rect(self.rect)})"
         return f"region {format_rect(self.rect)}"
 
@@ -299,16 +300,16 @@ def resolve_target(monitor: int | None = None, region: str | Rect | None = None,
     if len(monitors) <= 1:
         raise LivestyleError("screen capture sees no monitor on this display")
     if region is not None:
-        rect = parse_region(region) if isinstance(region, str) else tuple(region)
+        rect = parse_region(region) if isinstance(region, str) else (region[0], region[1], region[2], region[3])
         return CaptureTarget("region", check_region(rect, monitors))
     if window is not None:
         finder = WindowFinder(window)
         info = finder.find()
-        rect = clip_to_screen(info.rect, monitors)
-        if rect is None:
+        on_screen = clip_to_screen(info.rect, monitors)
+        if on_screen is None:
             raise LivestyleError(f"--window {window!r}: the window {info.name!r} ({format_rect(info.rect)}) is not on "
                                  f"any monitor ({describe_monitors(monitors)})")
-        return CaptureTarget("window", rect, title=window, window=info, finder=finder)
+        return CaptureTarget("window", on_screen, title=window, window=info, finder=finder)
     index = primary_index(monitors) if monitor is None else int(monitor)
     return CaptureTarget("monitor", monitor_rect(index, monitors), monitor=index)
 
@@ -350,13 +351,14 @@ class ScreenSource:
         if now - self._checked < WINDOW_REFRESH_S:
             return
         self._checked = now
-        target = self.target
-        rect = target.finder.geometry(target.window.ident)
+        finder, window = self.target.finder, self.target.window
+        assert finder is not None and window is not None, "a window target has both"
+        rect = finder.geometry(window.ident)
         if rect is None:
-            raise CaptureError(f"the captured window {target.window.name!r} was closed")
+            raise CaptureError(f"the captured window {window.name!r} was closed")
         clipped = clip_to_screen(rect, self._sct.monitors)
         if clipped is None or clipped[2] < 1 or clipped[3] < 1:
-            raise CaptureError(f"the captured window {target.window.name!r} moved off every monitor")
+            raise CaptureError(f"the captured window {window.name!r} moved off every monitor")
         self.rect = clipped
 
     def _check_monitors(self) -> None:
@@ -405,17 +407,19 @@ class ScreenSource:
     def _diagnose(self, error: Exception) -> None:
         """A failed grab: say whether the monitor (or window) went away or the display itself failed."""
         monitors = self._reopen(error)
-        if self.target.kind == "window":
-            rect = self.target.finder.geometry(self.target.window.ident)
+        finder, window = self.target.finder, self.target.window
+        if finder is not None and window is not None:
+            rect = finder.geometry(window.ident)
             if rect is None:
-                raise CaptureError(f"the captured window {self.target.window.name!r} was closed") from None
+                raise CaptureError(f"the captured window {window.name!r} was closed") from None
         if self.target.kind == "monitor" and (self.target.monitor or 0) >= len(monitors):
             raise CaptureError(f"monitor {self.target.monitor} is gone (unplugged?); monitors now: "
                                f"{describe_monitors(monitors)}") from None
         if not any(intersect(self.rect, rect_of(m)) for m in monitors[1:]) or \
                 not contains(rect_of(monitors[0]), self.rect):
             raise CaptureError(f"the captured area {format_rect(self.rect)} is no longer on the screen (monitor "
-                               f"unplugged or resolution changed?); monitors now: {describe_monitors(monitors)}") from None
+                               f"unplugged or resolution changed?); monitors now: "
+                               f"{describe_monitors(monitors)}") from None
         raise CaptureError(f"screen capture failed: {first_line(error)}") from None
 
     def close(self) -> None:

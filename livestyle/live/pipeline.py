@@ -51,6 +51,11 @@ class Styled:
     backend: str
 
 
+def span(first: float | None, last: float | None) -> float:
+    """Seconds from the first to the last of something (0 before there were two)."""
+    return last - first if first and last else 0.0
+
+
 def percentile(values, fraction: float) -> float | None:
     values = sorted(values)
     if not values:
@@ -262,8 +267,8 @@ class Pipeline:
         with stats.lock:
             infer, latency = list(stats.infer_all), list(stats.latency_all)
             captured, inferred, shown = stats.captured, stats.inferred, stats.shown
-            span_capture = (stats.last_capture - stats.first_capture) if stats.first_capture else 0.0
-            span_shown = (stats.last_shown - stats.first_shown) if stats.first_shown else 0.0
+            span_capture = span(stats.first_capture, stats.last_capture)
+            span_shown = span(stats.first_shown, stats.last_shown)
             display_dropped = stats.display_dropped
         return {
             "frames": {"captured": captured, "inferred": inferred, "shown": shown},

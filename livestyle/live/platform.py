@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import ctypes
 import platform
+import sys
 
 
 def exclude_from_capture(window, log) -> bool:
     """Keep our own window out of screen capture where the platform allows it; True when done."""
     system = platform.system()
-    if system == "Windows":
+    if sys.platform == "win32":  # platform.system() == "Windows", in the form type checkers follow
         try:
             WDA_EXCLUDEFROMCAPTURE = 0x11
             if ctypes.windll.user32.SetWindowDisplayAffinity(int(window.winId()), WDA_EXCLUDEFROMCAPTURE):

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QWidget
 
 from livestyle.core.errors import LivestyleError, log_to_stderr
 from livestyle.core.images import resize_bgr
-from livestyle.live.capture import Rect, ScreenGeometry, intersect, logical_to_physical, physical_to_logical
+from livestyle.core.sizes import Rect, as_rect
+from livestyle.live.capture import ScreenGeometry, intersect, logical_to_physical, physical_to_logical
 from livestyle.live.hotkeys import GlobalHotkeys
 from livestyle.live.pipeline import Pipeline, Styled
 from livestyle.runtime.stabilizer import LIVE_PRESET, Stabilizer
@@ -38,7 +39,7 @@ class Bridge(QObject):
     """Signals from worker threads into the GUI thread (queued connections)."""
 
     result = Signal()
-    event = Signal(str, str)
+    happened = Signal(str, str)  # (kind, message); not "event": that is QObject's event handler
     hotkey = Signal(str)
 
 
@@ -116,13 +117,13 @@ class LiveWindow(QWidget):
 
         self.bridge = Bridge()
         self.bridge.result.connect(self._on_result)
-        self.bridge.event.connect(self._on_event)
+        self.bridge.happened.connect(self._on_event)
         self.bridge.hotkey.connect(self.act)
         pipeline.on_result = self._notify
-        pipeline.on_event = self.bridge.event.emit
+        pipeline.on_event = self.bridge.happened.emit
         pipeline.want_original = self.view != "stylised"
 
-        self.actions = {"pause": self.toggle_pause, "hud": self.toggle_hud, "side": self.toggle_side,
+        self.key_actions = {"pause": self.toggle_pause, "hud": self.toggle_hud, "side": self.toggle_side,
                         "blend": self.toggle_blend, "blend_down": lambda: self.move_blend(-0.1),
                         "blend_up": lambda: self.move_blend(0.1), "model": self.next_model,
                         "steady": self.toggle_steady, "faces": self.toggle_faces, "quit": self.quit}
@@ -209,7 +210,7 @@ class LiveWindow(QWidget):
 
     # actions ------------------------------------------------------------------------------------
     def act(self, action: str) -> None:
-        handler = self.actions.get(action)
+        handler = self.key_actions.get(action)
         if handler is not None:
             handler()
 
@@ -273,13 +274,13 @@ class LiveWindow(QWidget):
             try:
                 stylizer, label = self.switch_model()
             except LivestyleError as error:
-                self.bridge.event.emit("warning", f"model switch failed: {error}")
+                self.bridge.happened.emit("warning", f"model switch failed: {error}")
             except Exception as error:  # noqa: BLE001
-                self.bridge.event.emit("warning", f"model switch failed: {type(error).__name__}: {error}")
+                self.bridge.happened.emit("warning", f"model switch failed: {type(error).__name__}: {error}")
             else:
                 self.pipeline.swap_stylizer(stylizer)
                 size = f"{stylizer.size[0]}x{stylizer.size[1]}"
-                self.bridge.event.emit("model", f"{label}|{stylizer.name}|{size}")
+                self.bridge.happened.emit("model", f"{label}|{stylizer.name}|{size}")
             finally:
                 self._switching = False
 
@@ -310,7 +311,7 @@ class LiveWindow(QWidget):
         if self.excluded or not self.isVisible():
             return False
         area = self.pipeline.capture_rect or self.capture_rect
-        overlapping = area is not None and intersect(self.physical_geometry(), tuple(area)) is not None
+        overlapping = area is not None and intersect(self.physical_geometry(), as_rect(area)) is not None
         if overlapping and not self.overlapping:
             self.log(f"warning: {OVERLAP_WARNING}")
             if OVERLAP_WARNING not in self.warnings:
@@ -479,12 +480,12 @@ def mirror_placement(capture: Rect | None, found: list[ScreenGeometry], size: tu
     if capture is None:
         return fitted(found[0].logical) or (found[0].left, found[0].top, size[0], size[1])
     for screen in found:
-        if intersect(screen.physical, tuple(capture)) is None:
+        if intersect(screen.physical, as_rect(capture)) is None:
             spot = fitted(screen.logical, 0.8)
             if spot:
                 return spot
-    screen = next((s for s in found if intersect(s.physical, tuple(capture))), found[0])
-    logical = physical_to_logical(tuple(capture), found)
+    screen = next((s for s in found if intersect(s.physical, as_rect(capture))), found[0])
+    logical = physical_to_logical(as_rect(capture), found)
     sl, st, sw, sh = screen.logical
     left, top, width, height = logical
     margin = 8

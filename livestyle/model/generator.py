@@ -8,9 +8,8 @@ About 5.6M parameters at N=64. Input and output are RGB in [-1, 1]; H and W divi
 `make_pyramid` wraps it, in its residual form, in a Laplacian pyramid (livestyle.model.pyramid): any H×W.
 
 Weights travel as safetensors whose metadata holds the architecture (a plain Generator or a
-PyramidGenerator around one), so the runtime can rebuild the network without importing `training`. Nothing in such a file is trusted: the architecture is
-checked field by field and the tensor names and shapes against the network it describes, from the
-header alone, before any network is built or any tensor read.
+PyramidGenerator around one), so the runtime can rebuild the network without importing `training`;
+livestyle.model.weights writes, reads and checks them.
 """
 from __future__ import annotations
 
@@ -72,9 +71,10 @@ class Generator(nn.Module):
         self.up2 = nn.Sequential(_upsample(2 * n, n, upsample), *_norm_relu(n))
         self.up1 = _upsample(n, 3, upsample)
         if residual:
-            last = self.up1 if isinstance(self.up1, nn.ConvTranspose2d) else self.up1[-1]
+            last = [m for m in self.up1.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
             nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            if last.bias is not None:
+                nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % self.size_multiple or x.shape[-2] % self.size_multiple:
@@ -97,6 +97,9 @@ class Generator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+Network = Generator | PyramidGenerator  # what a weights file holds
 
 
 def make_pyramid(features: int = 64, upsample: str = "deconv", levels: int = 3,

@@ -10,6 +10,8 @@ from torch import nn
 
 from livestyle.core.errors import LivestyleError
 from livestyle.core.sizes import SIZE_MULTIPLE
+from livestyle.model.generator import Generator
+from livestyle.model.pyramid import PyramidGenerator
 from livestyle.model.weights import WEIGHTS_FILE, WeightsInfo, load_weights
 
 TRAIN_FIRST = "train first: python -m training.fit faces --quick"
@@ -44,9 +46,11 @@ def load_model(source: str | Path | nn.Module | Model) -> Model:
     if isinstance(source, Model):
         return source
     if isinstance(source, nn.Module):
-        architecture = source.architecture() if hasattr(source, "architecture") else {"class": type(source).__name__}
-        return Model(source.eval(), module_fingerprint(source), None, architecture,
-                     size_multiple=getattr(source, "size_multiple", SIZE_MULTIPLE))
+        if isinstance(source, (Generator, PyramidGenerator)):
+            architecture, multiple = source.architecture(), source.size_multiple
+        else:
+            architecture, multiple = {"class": type(source).__name__}, SIZE_MULTIPLE
+        return Model(source.eval(), module_fingerprint(source), None, architecture, size_multiple=multiple)
     path = Path(source)
     if path.is_dir() and (path / WEIGHTS_FILE).is_file():
         path = path / WEIGHTS_FILE

@@ -27,6 +27,8 @@ slow; ONNX exports them as Slice/Add/Mul, which every runtime takes.
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,11 +84,12 @@ class BandGain(nn.Module):
 
     def __init__(self, features: int):
         super().__init__()
+        last = nn.Conv2d(features, 3, 3, padding=1, padding_mode="replicate")
         self.net = nn.Sequential(nn.Conv2d(6, features, 3, padding=1, padding_mode="replicate"),
-                                 nn.LeakyReLU(0.2, inplace=True),
-                                 nn.Conv2d(features, 3, 3, padding=1, padding_mode="replicate"))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+                                 nn.LeakyReLU(0.2, inplace=True), last)
+        nn.init.zeros_(last.weight)
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
 
     def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         # channels_last: oneDNN runs these few-channel convs 2-10× faster that way on the CPU; NCHW outside.
@@ -96,6 +99,15 @@ class BandGain(nn.Module):
         return self.net(both.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
+class LowNetwork(Protocol):
+    """What the pyramid runs on its low-frequency image: the report's generator (livestyle.model.generator)."""
+    size_multiple: int
+    features: int
+    upsample: str
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
 class PyramidGenerator(nn.Module):
     """`levels` Laplacian bands around `low`, the report's GANimorph in its residual form (it must
     start at "do nothing"; livestyle.model.generator.make_pyramid builds one). band_features: width of
@@ -103,7 +115,7 @@ class PyramidGenerator(nn.Module):
 
     size_multiple = 1
 
-    def __init__(self, low: nn.Module, levels: int = 3, band_features: int = 8):
+    def __init__(self, low: LowNetwork, levels: int = 3, band_features: int = 8):
         super().__init__()
         if not 1 <= levels <= MAX_LEVELS:
             raise ValueError(f"levels must be 1 to {MAX_LEVELS}, not {levels}")

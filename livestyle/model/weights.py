@@ -20,7 +20,7 @@ from livestyle.core.checks import MAX_FEATURES, FileCheck
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe, sha256_file, write_bytes
 from livestyle.faces.crop import FACE_CROP, FACES_DEFAULT_SIDE, CropRule
-from livestyle.model.generator import Generator, build_generator
+from livestyle.model.generator import Generator, Network, build_generator
 from livestyle.model.pyramid import MAX_LEVELS
 
 WEIGHTS_FORMAT = "livestyle-generator/1"
@@ -32,7 +32,7 @@ FLOATS = ("F16", "BF16", "F32", "F64")
 MAX_IMAGE_SIZE = 8192  # a faces model's recorded training side
 
 
-def save_generator(generator: nn.Module, path: str | Path, direction: str, extra: dict | None = None) -> None:
+def save_generator(generator: Network, path: str | Path, direction: str, extra: dict | None = None) -> None:
     """Write weights + self-describing metadata atomically (livestyle.core.files: a private temporary
     file, then os.replace), so a crash or a full disk never leaves half a weights file."""
     metadata = {

@@ -95,7 +95,8 @@ def report(machine: Machine | None = None, model=None, size=(640, 360), engines_
                  "(pip install -e '.[gui]')")
     lines += display_lines()
     pyside_version, pyside_error = module_version("PySide6")
-    lines.append(f"PySide6: {pyside_version}" if pyside_version else f"PySide6: {pyside_error} (pip install -e '.[gui]')")
+    lines.append(f"PySide6: {pyside_version}" if pyside_version
+                 else f"PySide6: {pyside_error} (pip install -e '.[gui]')")
     lines.append("backends (auto's order when nothing is timed yet):")
     for name in NAMES:
         reason = unavailable(name, machine)

@@ -9,8 +9,9 @@ square crops of the full-resolution frame by the crop rule `training.prepare fac
 (CropRule.box); faces smaller than the rule's minimum are left as they are. The crops run through
 the faces model at its training size, `FACES_BATCH` at a time; what the model changed is enlarged
 back onto the full-size crop (with_change: the game's detail is kept, the look is the model's),
-and pasted back with a feather that stays inside each crop box. The base picture is the frames model's output (at its size) when
-there is one, else the frame itself, at `output_size` when given, else at the frame's own size.
+and pasted back with a feather that stays inside each crop box. The base picture is the frames
+model's output (at its size) when there is one, else the frame itself, at `output_size` when given,
+else at the frame's own size.
 
 Live (`detect_fps` set), detection runs on its own thread on a copy at most `DETECT_WIDTH` px wide,
 at most `detect_fps` times a second; the crops use the newest tracked boxes, so the stylising never
@@ -84,18 +85,19 @@ class FacesStylizer:
     """A pipeline stylizer (__call__, name, size, describe, close) for faces mode; see the module doc."""
 
     def __init__(self, faces, rule: CropRule, frames=None, *, output_size: tuple[int, int] | None = None,
-                 detector: FaceDetector | None = None, detect_fps: float | None = 15.0, tracks: FaceTracks | None = None,
-                 frame_rate: float = 30.0, frame_size: tuple[int, int] = (640, 360)):
+                 detector: FaceDetector | None = None, detect_fps: float | None = 15.0,
+                 tracks: FaceTracks | None = None, frame_rate: float = 30.0, frame_size: tuple[int, int] = (640, 360)):
         self.faces, self.frames, self.rule = faces, frames, rule
         self.side = faces.size[0]
         self.smallest = rule.smallest_face(self.side)
-        self.output_size = tuple(output_size) if output_size else None
+        self.output_size = (int(output_size[0]), int(output_size[1])) if output_size else None
         self.detector = detector or FaceDetector()
         self.tracks = tracks or FaceTracks()
         self.detect_fps = detect_fps
         self.frame_rate = frame_rate  # offline: frame n is at n / frame_rate seconds (the tracks' clock)
         self._frames_seen = 0
-        self._frame_size = tuple(frame_size)  # the frames' size (the capture's), until the first one says
+        # The frames' size (the capture's), until the first one says.
+        self._frame_size = (int(frame_size[0]), int(frame_size[1]))
         self.enabled = True  # the live app's F key: off shows the base picture alone
         self._lock = threading.Lock()
         self._boxes: list[tuple[int, ...]] = []
@@ -130,7 +132,7 @@ class FacesStylizer:
     def size(self) -> tuple[int, int]:
         """The picture's size: the frames model's, else output_size, else the frames' own."""
         if self.frames is not None:
-            return tuple(self.frames.size)
+            return self.frames.size
         return self.output_size or self._frame_size
 
     @property
@@ -224,7 +226,8 @@ class FacesStylizer:
                                max(1, round(side * scale_y))))
             model_side = self.faces.size
             small = [resize(crop, model_side) for crop in crops]
-            for crop, before, after, (left, top, w, h) in zip(crops, small, self.faces.stylize_batch(small), places):
+            after_all = self.faces.stylize_batch(small)
+            for crop, before, after, (left, top, w, h) in zip(crops, small, after_all, places, strict=True):
                 w, h = min(w, base.shape[1] - left), min(h, base.shape[0] - top)
                 paste(base, with_change(crop, before, after, (w, h)), (left, top, w, h), feather=max(2, min(w, h) // 8))
         with self._lock:
@@ -263,6 +266,7 @@ class FacesStylizer:
         self.detections += 1
 
     def _detect_loop(self) -> None:
+        assert self.detect_fps is not None, "the thread runs only for live detection"
         interval = 1.0 / self.detect_fps
         while not self._stop.is_set():
             item = self._inbox.take(0.1)

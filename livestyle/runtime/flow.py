@@ -48,19 +48,22 @@ class DISFlow:
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         dis = getattr(self._local, "dis", None)
         if dis is None:
-            dis = self._local.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
-        return dis.calc(a, b, None)
+            dis = self._local.dis = cv2.DISOpticalFlow.create(DIS_PRESETS[self.preset])
+        # None: OpenCV allocates the flow (a preallocated one crashed it once); its stubs want an array
+        return dis.calc(a, b, None)  # type: ignore[call-overload]
 
 
 def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # OpenCV's documented example parameters (pyramid 0.5 × 3 levels, window 15, 3 iterations).
-    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    # None: OpenCV allocates the flow, as documented; its stubs want an array
+    return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)  # type: ignore[call-overload]
 
 
 @functools.lru_cache(maxsize=8)
 def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Each pixel's own x and y (made once per frame size)."""
-    return tuple(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)))
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return xs, ys
 
 
 def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +74,10 @@ def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def warp(image: np.ndarray, flow: np.ndarray | None, maps=None) -> np.ndarray:
     """image sampled at x + flow(x) (bilinear; outside the picture: the nearest edge pixel)."""
-    map_x, map_y = maps if maps is not None else sample_maps(flow)
+    if maps is None:
+        assert flow is not None, "warp needs the flow or its sample maps"
+        maps = sample_maps(flow)
+    map_x, map_y = maps
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 

@@ -24,7 +24,8 @@ def check_frame(frame) -> np.ndarray:
     if frame.dtype != np.uint8:
         raise LivestyleError(f"frame dtype is {frame.dtype}; expected uint8 (0–255) BGR or BGRA")
     if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
-        raise LivestyleError(f"frame {frame.shape} is greyscale; convert it with cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)")
+        raise LivestyleError(f"frame {frame.shape} is greyscale; convert it with "
+                             f"cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)")
     if frame.ndim != 3 or frame.shape[2] not in (3, 4):
         raise LivestyleError(f"frame shape {frame.shape}: expected H×W×3 (BGR) or H×W×4 (BGRA)")
     if frame.shape[0] < 1 or frame.shape[1] < 1:
@@ -101,7 +102,7 @@ class FrameConverter:
         planes[0].copy_(self._scaled[2])
         planes[1].copy_(self._scaled[1])
         planes[2].copy_(self._scaled[0])
-        if self.cuda:
+        if self.stream is not None:  # on the GPU (self.cuda)
             self._host_result.copy_(self._result, non_blocking=True)
             self.stream.synchronize()
         return self._host_result.numpy()

@@ -45,7 +45,8 @@ def cpu_name() -> str:
 
 def describe() -> str:
     """One line for a benchmark or study: CPU, cores, torch, Python, GPU (or none), today's date."""
-    text = f"{cpu_name()}, {os.cpu_count()} cores visible, torch {torch.__version__}, Python {platform.python_version()}"
+    text = (f"{cpu_name()}, {os.cpu_count()} cores visible, torch {torch.__version__}, "
+            f"Python {platform.python_version()}")
     gpu = gpu_identity()
     if gpu:
         text += f", GPU {gpu['name']} (sm_{gpu['compute_capability'].replace('.', '')}), CUDA {torch.version.cuda}"

@@ -107,5 +107,6 @@ class RuntimeOptions:
     def from_args(cls, args: Any, **folders: Path) -> "RuntimeOptions":
         """The options a parsed command line holds; `folders` (engines_dir, runs_dir) where they are not
         the working folder's."""
-        values = {spec.name: getattr(args, spec.name) for spec in fields(cls) if spec.metadata["flag"] is not None}
-        return cls(**values, **folders)
+        values: dict[str, Any] = {spec.name: getattr(args, spec.name) for spec in fields(cls)
+                                  if spec.metadata["flag"] is not None}
+        return cls(**values | folders)

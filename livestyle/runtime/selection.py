@@ -331,7 +331,7 @@ def choose_size(choice: ModelChoice, backend: str, capture: tuple[int, int], fps
             continue
         options = replace(options, backend=stylizer.name)  # auto chose at the largest size; smaller sizes keep it
         # Capture-sized frame in → stylised out; a first frame far over budget is not timed further.
-        ms = median_ms(lambda: stylizer(frame), min_runs=2, max_runs=5, seconds=1.0,
+        ms = median_ms(functools.partial(stylizer, frame), min_runs=2, max_runs=5, seconds=1.0,
                        too_slow_ms=max(4 * budget_ms, 250))
         log(f"size auto: {size[0]}x{size[1]} on {stylizer.name}: {ms:.1f} ms/frame "
             f"({'fits' if ms <= budget_ms else 'over'} the {budget_ms:.1f} ms budget of --fps-cap {fps_cap:g})")

@@ -57,8 +57,9 @@ class Stylizer:
         if backend != "auto" and backend not in NAMES:
             raise LivestyleError(f"unknown backend {backend!r}; choose from auto, {', '.join(NAMES)}")
         machine = machine or probe()
-        self.model = load_model(model)
-        multiple = self.model.size_multiple
+        loaded = load_model(model)
+        self.model: Model | None = loaded  # None only around an opened backend (from_backend)
+        multiple = loaded.size_multiple
         if engine is not None:
             sidecar = read_sidecar(engine)
             built = tuple(sidecar.get("input", {}).get("size", ()))
@@ -73,9 +74,9 @@ class Stylizer:
         batch = batch or 1
         settings = dict(backend_settings, engine=engine, log=log, batch=batch)
         if backend == "auto":
-            self.backend, self.report = choose(self.model, size, machine, cache_path=cache_path, **settings)
+            self.backend, self.report = choose(loaded, size, machine, cache_path=cache_path, **settings)
         else:
-            self.backend = open_backend(backend, self.model, size, machine, **settings)
+            self.backend = open_backend(backend, loaded, size, machine, **settings)
             self.report = [f"{backend}: {self.backend.detail} (asked for by name)"]
         self._setup(output_size)
 
@@ -89,7 +90,10 @@ class Stylizer:
 
     def _setup(self, output_size) -> None:
         self.size = self.backend.size
-        self.output_size = parse_output_size(output_size) or self.backend.size
+        # "input": each frame's own size; else a size (parse_output_size's rule), by default the inference size
+        self.output_size: tuple[int, int] | str = (
+            "input" if output_size == "input" else
+            parse_output_size(output_size) if output_size is not None else self.backend.size)
         self.converter = FrameConverter(self.backend)
 
     @property
@@ -112,6 +116,8 @@ class Stylizer:
 
     def on_cpu(self, threads: int | None = None, log=log_to_stderr) -> "Stylizer":
         """The same model at the same sizes on torch-cpu (the live pipeline's fallback)."""
+        if self.model is None:
+            raise LivestyleError("a Stylizer made around an opened backend has no model to run on torch-cpu")
         return Stylizer(self.model, "torch-cpu", size=self.size, output_size=self.output_size, threads=threads,
                         log=log)
 
@@ -121,7 +127,7 @@ class Stylizer:
     def __call__(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         frame = check_frame(frame)
         result = self.converter(frame)
-        target = (frame.shape[1], frame.shape[0]) if self.output_size == "input" else self.output_size
+        target = self.output_size if isinstance(self.output_size, tuple) else (frame.shape[1], frame.shape[0])
         if out is not None and (out.shape != (target[1], target[0], 3) or out.dtype != np.uint8):
             raise LivestyleError(f"out has shape {out.shape} {out.dtype}; expected ({target[1]}, {target[0]}, 3) uint8")
         if target == tuple(self.size):

@@ -80,7 +80,8 @@ def median_ms(call, *, min_runs: int = 3, max_runs: int = 20, seconds: float = 1
     warm_up = (time.perf_counter() - began) * 1000
     if warm_up > too_slow_ms:
         return warm_up
-    times, started = [], time.perf_counter()
+    times: list[float] = []
+    started = time.perf_counter()
     while len(times) < min_runs or (len(times) < max_runs and time.perf_counter() - started < seconds):
         began = time.perf_counter()
         call()
@@ -133,18 +134,18 @@ def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir
                            else "failed when last timed")
         for name in sorted(available, key=lambda n: timings.get(n, float("inf"))):
             try:
-                backend = open_backend(name, model, size, machine, **options)
+                cached = open_backend(name, model, size, machine, **options)
             except Exception as error:  # noqa: BLE001 — any failure to load means: take the next one
                 lines[name] = f"failed to load ({error}); falling back"
                 log(f"auto: {name} failed to load ({error}); falling back to the next fastest")
                 continue
-            lines[name] += f", {backend.detail}"
-            return backend, finish(name, f"fastest at {format_size(size)}, timings cached in {cache_file}")
+            lines[name] += f", {cached.detail}"
+            return cached, finish(name, f"fastest at {format_size(size)}, timings cached in {cache_file}")
         raise LivestyleError("auto: no backend could be loaded: " + "; ".join(f"{n}: {r}" for n, r in lines.items()))
 
     timings, best = {}, None
     for name in available:
-        backend = None
+        backend: Backend | None = None
         try:
             backend = open_backend(name, model, size, machine, **options)
             timings[name] = time_backend(backend)

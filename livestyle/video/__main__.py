@@ -178,7 +178,7 @@ def run(args, log) -> dict:
         log(f"livestyle.video: {note}")
     stage = stats["stage_ms"]
     pace = {k: v / (max(1, stats["motion_threads"]) if k == "motion" else 1) for k, v in stage.items()}
-    slowest = max(pace, key=pace.get)
+    slowest = max(pace, key=lambda stage_name: pace[stage_name])
     log(f"livestyle.video: wrote {args.output}: {stats['frames']} frames in {stats['seconds']:.1f} s "
         f"({stats['fps']:.1f} fps); per frame " + ", ".join(f"{k} {v:.1f} ms" for k, v in stage.items() if v)
         + f" — {slowest} sets the pace")

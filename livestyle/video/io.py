@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,7 @@ class VideoReader:
             return None
         if not info.estimated and missing is not None and missing <= period:
             return None  # an edit list that drops a few leading frames: the video still runs to its end
-        expected = info.frames if not info.estimated else count + round(missing / period)
+        expected = info.frames if not info.estimated or missing is None else count + round(missing / period)
         timing = f"{decoded:.2f} s of {declared:.2f} s" if declared is not None else "the container's duration unknown"
         return self._problem(count, expected, timing)
 
@@ -172,7 +173,7 @@ class VideoReader:
                 last_pts = pts
                 index += 1
         except av.FFmpegError as error:
-            problem = self._problem(index, info.frames, f"then decoding failed: {error}")
+            problem: str | None = self._problem(index, info.frames, f"then decoding failed: {error}")
         else:
             problem = self._shortfall(index, last_pts)
         if problem is None:
@@ -226,10 +227,10 @@ class VideoWriter:
         self.path = Path(path)
         shown = Path(shown_as or path)  # the name the user gave (path may be a temporary file)
         self.source = source
-        self.size = tuple(size)
+        self.size = (int(size[0]), int(size[1]))
         self.notes: list[str] = []
         self.frames = 0
-        self._last_pts = None
+        self._last_pts: int | None = None
         for attempt in ("copy", "encode"):
             try:
                 self.container = av.open(str(self.path), "w")
@@ -336,7 +337,7 @@ class _AudioTrack:
                     out.layout = context.layout
                 self.outputs[stream.index] = out
         self.packets = self.input.demux(*self.input.streams.audio)
-        self.pending = None
+        self.pending: Any = None  # the next audio packet, read ahead of its time
         self.av = av
 
     def _write(self, packet) -> None:

@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -241,8 +242,8 @@ class _Run:
         self.previous_grey: np.ndarray | None = None  # the stabiliser's flow: the last frame, in grey
         self.pool = ThreadPoolExecutor(MOTION_THREADS, thread_name_prefix="livestyle-video-motion") \
             if stabilizer is not None else None
-        self.writer: VideoWriter | None = None
-        self.bar = None
+        self.writer: VideoWriter | None = None  # opened by stylize_video before the stages start
+        self.bar: Any = None  # tqdm's bar, likewise
         self.workers: list[threading.Thread] = []
 
     def timed_motion(self, previous_grey, grey):
@@ -298,7 +299,7 @@ class _Run:
             return self.stylizer(image)
         except LivestyleError:
             raise
-        except Exception as error:  # noqa: BLE001 — a backend failing mid-video: say which, and what to try
+        except Exception as error:
             name = self.stylizer.name
             raise LivestyleError(f"stylising frame {number} failed on {name} ({type(error).__name__}: "
                                  f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
@@ -325,7 +326,7 @@ class _Run:
         stages = self.stages
         while (item := stages.get(self.finished)) is not DONE:
             clock = time.perf_counter()
-            self.writer.write(item[1], item[0])
+            self.opened.write(item[1], item[0])
             stages.seconds["encode"] += time.perf_counter() - clock
             self.bar.update(1)
 
@@ -337,11 +338,17 @@ class _Run:
         if self.stages.error is not None:
             raise self.stages.error
 
+    @property
+    def opened(self) -> VideoWriter:
+        """The writer, once stylize_video has opened it."""
+        assert self.writer is not None, "stylize_video opens the writer before the stages start"
+        return self.writer
+
     def close_writer(self) -> None:
         clock = time.perf_counter()
         try:
             # The encoder's last frames, the rest of the audio and the trailer: the disk may fill here.
-            self.writer.close()
+            self.opened.close()
         except OSError as error:
             raise LivestyleError(describe(error, self.output)) from None
         self.stages.seconds["encode"] += time.perf_counter() - clock
@@ -360,7 +367,7 @@ class _Run:
             self.writer.abandon()
 
     def stats(self, seconds: float) -> dict:
-        reader, writer = self.reader, self.writer
+        reader, writer = self.reader, self.opened
         frames = writer.frames
         notes = list(writer.notes)
         if reader.truncated:
@@ -371,6 +378,7 @@ class _Run:
             "stage_ms": {name: round(value / frames * 1000, 2) for name, value in self.stages.seconds.items()},
             "input_size": list(reader.info.size), "output_size": list(self.frame_size),
             "inference_size": list(self.stylizer.size), "backend": self.stylizer.name,
-            "stabilize": self.stabilizer.strength if self.stabilizer is not None else 0.0, "codec": writer.codec_name, "notes": notes,
+            "stabilize": self.stabilizer.strength if self.stabilizer is not None else 0.0,
+            "codec": writer.codec_name, "notes": notes,
             "motion_threads": MOTION_THREADS if self.pool else 0, "truncated": reader.truncated,
         }

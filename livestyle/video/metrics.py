@@ -21,6 +21,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from tqdm import tqdm
@@ -70,7 +71,7 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
             _check_not_side_by_side(source, path, info.size)
     names = ["source", "output"] + (["reference"] if reference is not None else [])
     streams = [_frames(source, size), _frames(output, size)] + ([_frames(reference, size)] if reference else [])
-    per_pair = {name: [] for name in names}
+    per_pair: dict[str, list] = {name: [] for name in names}
     squared_error, pairs, count = 0.0, 0, 0
     previous = None
     # "measuring", not the metric's name: a line with "error" in it reads as a failure in a log
@@ -79,7 +80,7 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
     try:
         while True:
             current = [next(stream, sentinel) for stream in streams]
-            ended = [name for name, frame in zip(names, current) if frame is sentinel]
+            ended = [name for name, frame in zip(names, current, strict=False) if frame is sentinel]
             if ended:
                 if len(ended) != len(names):
                     lengths = {name: count + (0 if name in ended else 1) for name in names}
@@ -89,10 +90,11 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
                         f"{', '.join(longer)} go on; compare a video with its own stylised version "
                         f"({', '.join(f'{k} ≥ {v}' for k, v in lengths.items())})")
                 break
-            frames = [frame.astype(np.float32) / 255 for frame in current]
+            arrays = cast(list[np.ndarray], current)  # none ended: every one is a frame
+            frames = [frame.astype(np.float32) / 255 for frame in arrays]
             if reference is not None:
                 squared_error += float(((frames[1] - frames[2]) ** 2).mean())
-            grey = to_grey(current[0])
+            grey = to_grey(arrays[0])
             if previous is not None:
                 previous_grey, previous_frames = previous
                 backward = farneback(grey, previous_grey)
@@ -100,7 +102,7 @@ def measure(source: str | Path, output: str | Path, reference: str | Path | None
                 maps = sample_maps(backward)
                 mask = reliable(backward, forward, maps, motion_boundaries=True)
                 if mask.any():
-                    for name, frame, before in zip(names, frames, previous_frames):
+                    for name, frame, before in zip(names, frames, previous_frames, strict=False):
                         difference = ((frame - warp(before, backward, maps)) ** 2).sum(axis=2)
                         per_pair[name].append(float(difference[mask].mean()))
                     pairs += 1

@@ -35,7 +35,8 @@ def face_sources() -> tuple[FaceSource, ...]:
               for i, face in enumerate(lfw)))
 
 
-def face_patch(source: FaceSource, side: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, tuple]:
+def face_patch(source: FaceSource, side: int,
+               rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, tuple]:
     """The face scaled so its box is side×side, with up to 0.6·side of its surroundings each way:
     (RGB patch, float alpha in [0, 1] — a feathered oval —, face box inside the patch)."""
     x, y, w, h = source.box
@@ -102,7 +103,7 @@ def random_scene(background: np.ndarray, rng: np.random.Generator, count: int,
         source = group[int(rng.integers(len(group)))]
         boxes.append(paste_face(image, source, x, y, side, rng))
         names.append(source.name)
-    return image, list(zip(boxes, names))
+    return image, list(zip(boxes, names, strict=False))
 
 
 # ----------------------------------------------------------------------------- a window of faces (Xvfb tests)

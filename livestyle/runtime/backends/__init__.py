@@ -56,7 +56,7 @@ def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machin
     fmt = "tensorrt" if name == "tensorrt" else "onnx"
     if engine is not None:
         sidecar = check_artifact(engine, machine, weights_sha256=model.sha256, size=size, batch=batch)
-        path = Path(engine)
+        path: Path | None = Path(engine)
         if sidecar.get("format") != fmt:
             wanted = "tensorrt" if sidecar.get("format") == "tensorrt" else "onnxruntime"
             raise LivestyleError(f"{engine} is a {sidecar.get('format')} file: use backend {wanted}, not {name}")
@@ -73,12 +73,15 @@ def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machin
         if refused:
             log(f"{name}: ignoring {'; '.join(refused)}")
     if name == "tensorrt":
+        assert path is not None, "refused above"
         return TensorRTBackend(path, size, (sidecar or {}).get("precision", ""), batch=batch)
     cache_dir = Path(engines_dir) / "onnxruntime-trt-cache"
     if path is None:
         log(f"onnxruntime: no ONNX file for these weights at {format_size(size)} in {engines_dir}/; exporting in "
             f"memory (python scripts/build_engine.py --format onnx{batch_flag(batch, model.kind)} saves this step)")
-        return OnnxRuntimeBackend(export_onnx(model.module, size, batch=batch), size, threads,
+        exported = export_onnx(model.module, size, batch=batch)
+        assert exported is not None, "no target: the bytes come back"
+        return OnnxRuntimeBackend(exported, size, threads,
                                   source=f"{model.label} (in memory)", cache_dir=cache_dir, batch=batch)
     return OnnxRuntimeBackend(path, size, threads, source=str(path), cache_dir=cache_dir, batch=batch)
 

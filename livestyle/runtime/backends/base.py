@@ -27,3 +27,8 @@ class Backend:
 
     def close(self) -> None:
         """Drop references to device memory (auto closes the candidates it does not keep)."""
+
+    def release(self, *names: str) -> None:
+        """close()'s work: these attributes no longer hold the network or its buffers."""
+        for name in names:
+            setattr(self, name, None)

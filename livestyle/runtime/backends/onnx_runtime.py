@@ -11,6 +11,7 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,8 +35,9 @@ def export_onnx(module: nn.Module, size: tuple[int, int], target=None, dtype=tor
     buffer = io.BytesIO() if target is None else target
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant-folding notes about reflect padding's Slice steps
-        torch.onnx.export(module, (example,), buffer, dynamo=False, opset_version=17, input_names=["input"],
-                          output_names=["output"], do_constant_folding=True)
+        # A file object is a documented target; the stubs name paths only.
+        torch.onnx.export(module, (example,), buffer, dynamo=False, opset_version=17,  # type: ignore[arg-type]
+                          input_names=["input"], output_names=["output"], do_constant_folding=True)
     return buffer.getvalue() if target is None else None
 
 
@@ -59,9 +61,9 @@ class OnnxRuntimeBackend(Backend):
         available = ort.get_available_providers()
         if use_gpu is None:
             use_gpu = torch.cuda.is_available()
-        providers = []
+        providers: list[str | tuple[str, dict[str, Any]]] = []
         if use_gpu and "TensorrtExecutionProvider" in available:
-            trt_options = {"trt_fp16_enable": True}
+            trt_options: dict[str, Any] = {"trt_fp16_enable": True}
             if cache_dir is not None:
                 Path(cache_dir).mkdir(parents=True, exist_ok=True)
                 trt_options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir))
@@ -82,7 +84,7 @@ class OnnxRuntimeBackend(Backend):
             raise LivestyleError(f"{self.source}: expected one input and one output, found {len(inputs)} and "
                                  f"{len(outputs)}; it is not a livestyle generator export")
         expected = [batch, 3, size[1], size[0]]
-        shape = [d if isinstance(d, int) else e for d, e in zip(inputs[0].shape, expected)]
+        shape = [d if isinstance(d, int) else e for d, e in zip(inputs[0].shape, expected, strict=False)]
         if shape != expected or inputs[0].type not in NUMPY:
             raise LivestyleError(f"{self.source}: input {inputs[0].type} {inputs[0].shape} does not fit "
                                  f"{expected} float; rebuild it at this size with python scripts/build_engine.py")

@@ -59,13 +59,15 @@ class TensorRTBackend(Backend):
         self.input, self.output = buffers[inputs[0]].zero_(), buffers[outputs[0]]
         self.stream = torch.cuda.Stream(self.device)
         self.stream.wait_stream(torch.cuda.current_stream(self.device))  # the buffers were zeroed there
-        self.detail = f"{precision or ('fp16' if self.input.dtype == torch.float16 else 'fp32')}, TensorRT {trt.__version__}"
+        shown = precision or ("fp16" if self.input.dtype == torch.float16 else "fp32")
+        self.detail = f"{shown}, TensorRT {trt.__version__}"
 
     def forward(self) -> torch.Tensor:
         # The Stylizer writes the input on self.stream, so this launch is ordered after it.
+        assert self.stream is not None, "made in __init__"
         if not self.context.execute_async_v3(self.stream.cuda_stream):
             raise LivestyleError(f"{self.path}: TensorRT execution failed (see the TensorRT messages above)")
         return self.output
 
     def close(self) -> None:
-        self.context = self.engine = self.runtime = self.input = self.output = None
+        self.release("context", "engine", "runtime", "input", "output")

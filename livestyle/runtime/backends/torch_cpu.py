@@ -26,4 +26,4 @@ class TorchCPUBackend(Backend):
             return self.module(self.input)
 
     def close(self) -> None:
-        self.module = None
+        self.release("module")

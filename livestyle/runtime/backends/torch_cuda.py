@@ -31,7 +31,9 @@ class TorchCUDABackend(Backend):
         self.size, self.mode = size, mode
         dtype = torch.float16 if precision == "fp16" else torch.float32
         torch.backends.cudnn.benchmark = True  # fixed input size: autotune once, then reuse
-        self.module = copy.deepcopy(module).to(self.device, dtype).to(memory_format=torch.channels_last).eval()
+        # torch's stubs omit Module.to(memory_format=), which it documents and takes.
+        self.module = copy.deepcopy(module).to(self.device, dtype).to(  # type: ignore[call-overload]
+            memory_format=torch.channels_last).eval()
         self.input = torch.zeros(batch, 3, size[1], size[0], device=self.device, dtype=dtype).contiguous(
             memory_format=torch.channels_last)
         self.stream = torch.cuda.Stream(self.device)
@@ -65,4 +67,4 @@ class TorchCUDABackend(Backend):
             return self.run(self.input)
 
     def close(self) -> None:
-        self.graph = self.module = self.run = self.output = self.input = None
+        self.release("graph", "module", "run", "output", "input")

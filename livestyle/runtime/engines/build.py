@@ -53,7 +53,8 @@ def resolve_format(fmt: str, machine: Machine) -> tuple[str, str]:
         return "onnx", "asked for"
     if missing:
         return "onnx", f"auto: {'; '.join(missing)}"
-    return "tensorrt", f"auto: TensorRT {machine.tensorrt} and {machine.gpu['name']} found"
+    gpu_name = machine.gpu["name"] if machine.gpu else "a GPU"  # nothing is missing: there is one
+    return "tensorrt", f"auto: TensorRT {machine.tensorrt} and {gpu_name} found"
 
 
 def resolve_precision(precision: str | None, fmt: str) -> str:
@@ -109,7 +110,8 @@ def sidecar_for(model: Model, fmt: str, precision: str, size: tuple[int, int], a
         "input": {"name": "input", "size": [width, height], "batch": batch, **tensor},
         "output": {"name": "output", **tensor},
         "channel_order": "rgb",
-        "weights": {"path": str(model.path.resolve()) if model.path else None, "sha256": model.sha256, "direction": model.direction},
+        "weights": {"path": str(model.path.resolve()) if model.path else None, "sha256": model.sha256,
+                    "direction": model.direction},
         "architecture": model.architecture,
         **trained_on(model),
         "gpu": ({"name": machine.gpu["name"], "compute_capability": machine.gpu["compute_capability"]}
@@ -171,7 +173,8 @@ def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Mach
     final = out_dir / artifact_name(model.direction, model.sha256, size, "fp32", "onnx", batch=batch)
     keep_apart(model, {"the engine": final, "its sidecar": sidecar_path(final)})
     log(f"exporting ONNX (fp32, fixed {batch}x3x{size[1]}x{size[0]}) ...")
-    onnx_bytes = export_onnx(model.module, size, batch=batch)  # in memory: a full disk shows up as our own write's OSError
+    # In memory: a full disk shows up as our own write's OSError.
+    onnx_bytes = export_onnx(model.module, size, batch=batch)
     with artifact_writer(final) as (handle, written):
         handle.write(onnx_bytes)
         handle.flush()
@@ -194,23 +197,25 @@ def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Mach
 def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, precision: str = "fp16",
                    tolerance: float | None = None, parity_inputs: int = 3, log=print, batch: int = 1) -> Path:
     trt = tensorrt_or_error()
-    if not torch.cuda.is_available():
+    gpu = machine.gpu
+    if not torch.cuda.is_available() or gpu is None:
         raise LivestyleError("--format tensorrt: no CUDA device visible to torch")
     started = time.perf_counter()
     tolerance = TOLERANCE[precision] if tolerance is None else tolerance
     final = out_dir / artifact_name(model.direction, model.sha256, size, precision, "tensorrt", machine, batch)
-    gpu = machine.gpu
-    timing_cache = out_dir / f"timing-{slug(gpu['name'])}-sm{gpu['compute_capability'].replace('.', '')}-trt{trt.__version__}.cache"
+    sm = gpu["compute_capability"].replace(".", "")
+    timing_cache = out_dir / f"timing-{slug(gpu['name'])}-sm{sm}-trt{trt.__version__}.cache"
     keep_apart(model, {"the engine": final, "its sidecar": sidecar_path(final), "the timing cache": timing_cache})
     flags = getattr(trt, "NetworkDefinitionCreationFlag", None)
     strongly_typed = flags is not None and hasattr(flags, "STRONGLY_TYPED")
     half_graph = precision == "fp16" and strongly_typed
-    log(f"exporting ONNX on {gpu['name']} ({'fp16' if half_graph else 'fp32'} graph, fixed {batch}x3x{size[1]}x{size[0]}) ...")
+    log(f"exporting ONNX on {gpu['name']} ({'fp16' if half_graph else 'fp32'} graph, "
+        f"fixed {batch}x3x{size[1]}x{size[0]}) ...")
     onnx_bytes = export_onnx(model.module, size, dtype=torch.float16 if half_graph else torch.float32, device="cuda",
                              batch=batch)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(flags.STRONGLY_TYPED) if strongly_typed else 0)
+    network = builder.create_network(1 << int(flags.STRONGLY_TYPED) if flags is not None and strongly_typed else 0)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_bytes):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))

@@ -47,6 +47,8 @@ def artifact_name(direction: str, weights_sha256: str, size: tuple[int, int], pr
                   machine: Machine | None = None, batch: int = 1) -> str:
     name = f"{direction}-{weights_sha256[:12]}-{format_size(size)}{f'-b{batch}' if batch != 1 else ''}-{precision}"
     if fmt == "tensorrt":
+        if machine is None or machine.gpu is None:
+            raise ValueError("a TensorRT engine's name holds its GPU: pass the machine it is built on")
         gpu = machine.gpu
         name += f"-{slug(gpu['name'])}-sm{gpu['compute_capability'].replace('.', '')}-trt{machine.tensorrt}"
     return name + SUFFIX[fmt]
@@ -187,7 +189,8 @@ def select_artifact(engines_dir: str | Path, fmt: str, machine: Machine, *, weig
                     size: tuple[int, int], batch: int = 1) -> tuple[Path | None, list[str]]:
     """The newest usable artifact for these weights and size, or None and why each candidate was
     refused (bad sidecars included, by name)."""
-    refused, other = [], 0
+    refused: list[str] = []
+    other = 0
     for artifact, sidecar in find_artifacts(engines_dir, fmt, refused):
         if sidecar["weights"]["sha256"] != weights_sha256:
             other += 1  # another model's engine: counted, not listed
