@@ -301,6 +301,7 @@ def test_overlay_refused_where_it_would_film_itself(qapp, weights):
                 capture_rect=(0, 0, 128, 96))
 
 
+@pytest.mark.slow
 def test_run_with_exit_after_and_stats(qapp, weights, tmp_path):
     stats = tmp_path / "out" / "live.json"
     code = app.run(args_for("--model", str(weights), "--backend", "torch-cpu", "--size", "64x48", "--exit-after",
@@ -318,6 +319,7 @@ def test_run_with_exit_after_and_stats(qapp, weights, tmp_path):
     assert [p.name for p in stats.parent.iterdir()] == ["live.json"]  # written atomically: no temporary file left
 
 
+@pytest.mark.slow
 def test_run_switches_model_and_stops_on_capture_loss(qapp, weights, tmp_path):
     """M switches to the next model (runs/ newest first, then the older one); a capture that fails
     mid-run (window closed) ends the app with exit status 1, the message, and the stats still written."""
@@ -386,6 +388,7 @@ def x_geometry(display, window_id):
     return tuple(int(values[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scale", ["1.25", "1.5", "2"])
 def test_high_dpi_overlay_and_overlap_in_physical_pixels(xserver, scale):
     """At 125–200 % (QT_SCALE_FACTOR), the overlay placed over a region in mss's physical pixels lands on
@@ -407,6 +410,7 @@ def test_high_dpi_overlay_and_overlap_in_physical_pixels(xserver, scale):
     assert report["mirror_overlaps"] == (intersect(mirror, (100, 60, 640, 360)) is not None)
 
 
+@pytest.mark.slow
 def test_end_to_end_under_xvfb(xserver, weights, tmp_path):
     """python -m livestyle on a real X server: capture the content window's region, stylise, show; xdotool
     presses H in the livestyle window; --exit-after ends it and --stats / --dump-last tell what happened."""

@@ -15,6 +15,7 @@ from livestyle.model.weights import save_generator
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_live.py"
 
 
+@pytest.mark.slow
 def test_benchmark_live_prints_a_row_per_run(tmp_path):
     if not have_xvfb():
         pytest.skip(SKIP_REASON)

@@ -40,6 +40,7 @@ def weights(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @needs_ort
 def test_build_onnx_end_to_end(weights, tmp_path):
     out = tmp_path / "engines"
@@ -72,12 +73,14 @@ def test_failed_parity_keeps_nothing(weights, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_no_weights_says_to_train_first(tmp_path):
     result = script("build_engine.py", cwd=tmp_path)
     assert result.returncode == 2
     assert "python -m training.fit faces --quick" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_newest_run_is_the_default(weights, tmp_path):
     run = tmp_path / "runs" / "faces-20261126-101500"
     run.mkdir(parents=True)
@@ -86,6 +89,7 @@ def test_newest_run_is_the_default(weights, tmp_path):
     assert result.returncode == 2 and "nearest: 640x360" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--size", "642x360"], "multiples of 8.*nearest: 640x360"),
     (["--format", "onnx", "--precision", "fp16"], "use fp32"),
@@ -99,6 +103,7 @@ def test_bad_options_are_one_line_errors(weights, tmp_path, args, message):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(MACHINE.tensorrt is not None and MACHINE.gpu is not None, reason="TensorRT and CUDA are here")
 def test_tensorrt_format_without_tensorrt_is_a_clear_error(weights, tmp_path):
     result = script("build_engine.py", "--weights", weights, "--format", "tensorrt", "--out", tmp_path)
@@ -106,6 +111,7 @@ def test_tensorrt_format_without_tensorrt_is_a_clear_error(weights, tmp_path):
     assert "--format tensorrt needs TensorRT and a CUDA GPU" in result.stderr and "--format onnx" in result.stderr
 
 
+@pytest.mark.slow
 def test_weights_of_another_kind_are_refused(tmp_path):
     from safetensors.torch import save_file
 
@@ -117,11 +123,13 @@ def test_weights_of_another_kind_are_refused(tmp_path):
     assert result.returncode == 2 and "weights not found" in result.stderr
 
 
+@pytest.mark.slow
 def test_help_has_examples():
     result = script("build_engine.py", "--help")
     assert result.returncode == 0 and "--format tensorrt --precision fp16" in result.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_runs_and_leaves_missing_backends_empty(tmp_path):
     result = script("benchmark.py", "--features", "8", "--sizes", "64x48", "--repeats", "2", "--threads", "1",
                     "--no-write", cwd=tmp_path)
@@ -134,6 +142,7 @@ def test_benchmark_runs_and_leaves_missing_backends_empty(tmp_path):
         assert cells[2] or cells[6], row  # a number, or the reason it is empty
 
 
+@pytest.mark.slow
 def test_gpu_check_inference_smoke(tmp_path):
     result = script("gpu_check.py", "--checks", "inference", "--smoke", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -144,6 +153,7 @@ def test_gpu_check_inference_smoke(tmp_path):
     assert "| size | fp32 eager ms" in result.stdout
 
 
+@pytest.mark.slow
 def test_gpu_check_faces_smoke(tmp_path):
     result = script("gpu_check.py", "--checks", "faces", "--smoke", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -153,6 +163,7 @@ def test_gpu_check_faces_smoke(tmp_path):
     assert "| faces model | backend | batch" in result.stdout
 
 
+@pytest.mark.slow
 @needs_ort
 def test_faces_model_builds_for_its_crops_in_batches(tmp_path):
     """A faces model's engine: its training size and faces mode's batch by default; the runtime uses it

@@ -178,6 +178,7 @@ def test_region_outside_the_xvfb_screen(on_display):
         resolve_target(monitor=2)
 
 
+@pytest.mark.slow
 def test_window_by_title_then_closed(on_display):
     target = resolve_target(window="livestyle-capture-content")
     assert target.kind == "window" and target.rect == (40, 30, 320, 240)

@@ -89,6 +89,7 @@ def test_evaluate_refuses_display_sizes_on_synthetic_data(synthetic_faces, tiny_
     assert "name a run folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_fit_on_recorded_footage_logs_display_scores(toy_oracle, tmp_path):
     run_dir = tmp_path / "run"
     args = ["frames", "--data", str(toy_oracle), "--image-size", "16", "--epochs", "1", "--batch-size", "8",

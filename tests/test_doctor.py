@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from livestyle.model.generator import Generator, make_pyramid
 from livestyle.model.weights import save_generator
 from livestyle.runtime import doctor
@@ -17,6 +19,7 @@ def run_livestyle(*args, cwd=None, env=None):
                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
 
 
+@pytest.mark.slow
 def test_doctor_lists_the_machine_and_backends():
     result = run_livestyle("doctor")
     assert result.returncode == 0, result.stderr
@@ -24,6 +27,7 @@ def test_doctor_lists_the_machine_and_backends():
         assert text in result.stdout, text
 
 
+@pytest.mark.slow
 def test_doctor_with_a_model_says_what_auto_picks(tmp_path):
     weights = tmp_path / "game2movie.safetensors"
     save_generator(Generator(features=8), weights, "game2movie")
@@ -34,6 +38,7 @@ def test_doctor_with_a_model_says_what_auto_picks(tmp_path):
     assert (tmp_path / "cache" / "backends.json").is_file()
 
 
+@pytest.mark.slow
 def test_doctor_times_a_pyramid_model_at_any_size(tmp_path):
     weights = tmp_path / "game2movie.safetensors"
     save_generator(make_pyramid(features=4, levels=2, band_features=4), weights, "game2movie")
@@ -44,12 +49,14 @@ def test_doctor_times_a_pyramid_model_at_any_size(tmp_path):
     assert "auto for" in result.stdout and "at 65x47" in result.stdout and "  auto: " in result.stdout
 
 
+@pytest.mark.slow
 def test_doctor_bad_model_is_a_clear_error(tmp_path):
     result = run_livestyle("doctor", "--model", tmp_path / "missing.safetensors", "--size", "64x48")
     assert result.returncode == 2 and "weights not found" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_help_is_the_live_app_and_names_doctor():
     result = run_livestyle("--help")
     assert result.returncode == 0 and "--region" in result.stdout and "livestyle doctor" in result.stdout

@@ -86,6 +86,7 @@ class Recording:
         return getattr(self.inner, name)
 
 
+@pytest.mark.slow
 def test_live_faces_under_xvfb(faces_display, monkeypatch):
     display, content = faces_display
     for key, value in x_env(display).items():
@@ -151,6 +152,7 @@ def test_live_faces_under_xvfb(faces_display, monkeypatch):
     assert delay <= 0.3, delay
 
 
+@pytest.mark.slow
 def test_app_faces_mode_under_xvfb(faces_display, tmp_path):
     """python -m livestyle --faces on the faces window: the window appears, the HUD counts the faces,
     and the last shown picture is the capture with its faces stylised."""

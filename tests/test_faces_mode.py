@@ -121,6 +121,7 @@ def args_for(*argv):
     return app.build_parser().parse_args(list(argv))
 
 
+@pytest.mark.slow
 def test_app_faces_mode_end_to_end(qapp, tmp_path):
     weights = faces_weights(tmp_path / "runs" / "faces-a" / "game2movie.safetensors")
     stats, dump = tmp_path / "live.json", tmp_path / "dump"
@@ -144,6 +145,7 @@ def test_app_faces_mode_end_to_end(qapp, tmp_path):
     assert difference[top + side // 4:top + 3 * side // 4, left + side // 4:left + 3 * side // 4].mean() > 10
 
 
+@pytest.mark.slow
 def test_newest_run_faces_starts_faces_mode_and_demo_is_the_default(qapp, tmp_path):
     faces_weights(tmp_path / "runs" / "faces-a" / "game2movie.safetensors")
     lines = []
@@ -184,6 +186,7 @@ def moving_face_frames(count: int, step: int = 4) -> tuple[list[np.ndarray], lis
     return frames, boxes
 
 
+@pytest.mark.slow
 def test_video_faces_mode_lossless(tmp_path):
     from test_video import cli, read_video, write_video
 

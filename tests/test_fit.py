@@ -12,6 +12,7 @@ from conftest import REPO, TINY, run_module, write_random_dataset
 import training.fit as fit
 
 
+@pytest.mark.slow
 def test_end_to_end_run_leaves_every_file(random_dataset, tmp_path):
     run_dir = tmp_path / "run"
     result = run_module("training.fit", "faces", "--data", random_dataset, *TINY, "--epochs", "2",
@@ -65,6 +66,7 @@ def test_default_recipe_is_the_default_study_choice():
     assert settings(["frames", "--no-crop", "--architecture", "plain"])["crop"] is False
 
 
+@pytest.mark.slow
 def test_resume_after_kill_mid_epoch(tmp_path):
     data = write_random_dataset(tmp_path / "data", size=32, counts=(("train", 48), ("val", 2), ("test", 2)))
     run_dir = tmp_path / "run"
@@ -124,6 +126,7 @@ def test_batch_larger_than_the_data_is_refused(tmp_path, capsys):
     assert "lower --batch-size" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_distributed_data_parallel_on_two_cpu_processes(random_dataset, tmp_path):
     run_dir = tmp_path / "ddp"
     result = subprocess.run(

@@ -185,6 +185,7 @@ def test_livestyle_modules_import_each_other_at_module_level():
     assert not lazy, "\n".join(lazy)
 
 
+@pytest.mark.slow
 def test_entry_points_do_not_import_training():
     """Each entry point imported in one fresh interpreter, in turn; any `training` module that
     appears is charged to the entry point that brought it."""
@@ -225,6 +226,7 @@ def test_no_function_is_too_long_to_read():
     assert not long, "\n".join(long)
 
 
+@pytest.mark.slow
 def test_import_livestyle_is_light_and_offers_the_stylizer():
     """README's `from livestyle import Stylizer`, without torch on a bare `import livestyle`."""
     program = """

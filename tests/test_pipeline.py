@@ -115,6 +115,7 @@ def test_latest_box_keeps_only_the_newest():
     assert box.take(timeout=5) is None  # closed: never waits
 
 
+@pytest.mark.slow
 def test_slow_inference_drops_frames_instead_of_queueing(stylizer):
     delay = 0.08
     slow = Slow(stylizer, delay)
@@ -146,6 +147,7 @@ def test_slow_inference_drops_frames_instead_of_queueing(stylizer):
     np.testing.assert_array_equal(styled.image, stylizer(styled.source))  # the shown pixels are the stylised ones
 
 
+@pytest.mark.slow
 def test_fps_cap_and_pause(stylizer):
     source = MovingSource()
     pipeline = Pipeline(lambda: source, stylizer, fps_cap=20)
@@ -172,6 +174,7 @@ def test_side_by_side_originals_at_the_inference_size(stylizer):
     assert shown and shown[-1][0].original.shape == (SIZE[1], SIZE[0], 3)
 
 
+@pytest.mark.slow
 def test_backend_failing_mid_run_falls_back_to_torch_cpu(stylizer, tiny):
     events = []
     failing = Failing(stylizer)

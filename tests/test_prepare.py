@@ -185,6 +185,7 @@ def test_same_seed_gives_the_same_data_set(prepared, footage, tmp_path):
     assert strip(load(out)) == strip(load(prepared))
 
 
+@pytest.mark.slow
 def test_training_reads_the_result(prepared, tmp_path):
     data = load_training_data(prepared, SIZE)
     assert data.train["game"].shape == (32, SIZE, SIZE, 3) and data.val["movie"].shape == (4, SIZE, SIZE, 3)
@@ -304,6 +305,7 @@ def face_video(path: Path, frames: int, seed: int) -> Path:
     return write_cv2(path, images, "MJPG")
 
 
+@pytest.mark.slow
 def test_faces_are_found_and_cropped(tmp_path):
     face_video(tmp_path / "game.avi", 60, 0)
     face_video(tmp_path / "movie.avi", 60, 1)

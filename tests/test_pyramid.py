@@ -108,6 +108,7 @@ def test_plain_weights_keep_the_multiple_of_8():
     assert load_model(Generator(4)).size_multiple == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(640, 360), (1280, 720)])
 def test_onnx_parity(size, tmp_path):
     model = load_model(trained_like(levels=2))

@@ -45,6 +45,7 @@ def data_here(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_twenty_seeded_steps_give_the_same_weights(data_here, one_thread):
     # The default recipe of that time, spelled out (issue 16 made the pyramid on crops the default).
     before_issue_16 = ["--architecture", "plain", "--no-crop", "--d-downsample", "0", "--ema", "0"]
@@ -54,6 +55,7 @@ def test_twenty_seeded_steps_give_the_same_weights(data_here, one_thread):
     assert_same_weights(Path("run/game2movie.safetensors"), REFERENCE / "twenty-steps.safetensors")
 
 
+@pytest.mark.slow
 def test_a_checkpoint_from_before_the_change_resumes_to_the_same_weights(data_here, one_thread):
     shutil.copytree(REPO / "tests" / "data" / "run-before-issue-13", "run")
     assert fit.main(["faces", "--run-dir", "run", "--resume", "--epochs", "2", "--no-eval"]) == 0

@@ -1,10 +1,12 @@
 import json
 
+import pytest
 from conftest import TINY
 
 import training.study as study
 
 
+@pytest.mark.slow
 def test_study_runs_configurations_tabulates_and_reuses(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the synthetic set is cached under ./data, runs under ./runs
     monkeypatch.setattr(study, "BUDGET", ["--quick", *TINY, "--limit", "8", "--epochs", "1", "--seed", "0"])

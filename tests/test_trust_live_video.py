@@ -202,6 +202,7 @@ def live(tmp_path, monkeypatch):
     return app.main
 
 
+@pytest.mark.slow
 def test_live_stats_lost_to_a_full_disk_at_exit_is_one_line(live, weights, small_disk, tmp_path, capsys):
     """The disk had room when the session started and fills during it: at exit, one line and a non-zero
     exit instead of a traceback, and no temporary file left on the disk."""
@@ -227,6 +228,7 @@ def test_live_stats_lost_to_a_full_disk_at_exit_is_one_line(live, weights, small
     assert_unchanged(before, snapshot(tmp_path), allowed=(filler, tmp_path / "settings", tmp_path / "cache"))
 
 
+@pytest.mark.slow
 def test_live_writes_through_no_planted_link(live, weights, tmp_path, capsys):
     """Links at every name the old writers used (.NAME.tmp) point at a victim: it stays as it was, and
     the session's files are written all the same."""
@@ -294,6 +296,7 @@ def test_video_default_model_survives_bad_sidecars(clip, weights, tmp_path, monk
 
 # ------------------------------------------------------------------------------------------ live app: display
 
+@pytest.mark.slow
 def test_a_dead_x_server_ends_the_session_with_an_error(weights, tmp_path):
     """The X server stops mid-session: the app says so in one line, exits non-zero (it used to exit 0,
     as if the session had ended normally), and still writes the session's numbers."""
@@ -348,6 +351,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+@pytest.mark.slow
 def test_xlib_finding_the_display_gone_still_ends_in_one_line(weights, tmp_path):
     """Which part of Qt notices a dead X server first is a race; when it is Xlib, Xlib ends the process
     from C (exit under running threads, which could crash). Its I/O error handler is per process, so a

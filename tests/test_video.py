@@ -316,6 +316,7 @@ def test_metric_refuses_mismatched_and_side_by_side_videos(clip, stylizer, tmp_p
 
 # ------------------------------------------------------------------------------------------------ failures
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_no_output(weights, tmp_path):
     clip = write_video(tmp_path / "long.mp4", moving(60) * 10)
     before = digest(clip)
@@ -410,6 +411,7 @@ def test_zero_frame_video(weights, tmp_path, capsys):
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_ORT, reason="onnxruntime: not installed (pip install -e '.[onnx]')")
 def test_default_model_passes_over_an_engine_of_another_shape(clip, weights, tmp_path, monkeypatch, capsys):
     from livestyle.model.loaded import load_model
