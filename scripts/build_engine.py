@@ -29,7 +29,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from livestyle.core.cli import ArgumentParser, bounded_int, finite_float
+from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_writable, describe
 from livestyle.core.sizes import format_size, parse_size
@@ -57,6 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--parity-inputs", type=bounded_int(1, 1000), default=3,
                         help="random inputs for the parity check, 1 to 1000 (default 3)")
     args = parser.parse_args(argv)
+    configure_logging(args)
     try:
         if args.size is not None:
             parse_size(args.size, "--size", multiple=1)  # its form now; the model's own rule once it is read

@@ -179,10 +179,10 @@ def test_a_pyramid_model_runs_at_a_size_the_plain_one_refuses(clip, tmp_path):
 
 
 @pytest.mark.skipif(not {"libvpx-vp9", "libopus"} <= av.codecs_available, reason="no VP9/Opus encoder in this PyAV")
-def test_audio_the_container_cannot_hold_is_re_encoded(clip, weights, tmp_path, capsys):
+def test_audio_the_container_cannot_hold_is_re_encoded(clip, weights, tmp_path, caplog):
     out = tmp_path / "styled.webm"  # WebM takes Opus or Vorbis, not the clip's AAC
     assert cli(clip, out, "--model", weights, "--codec", "vp9") == 0
-    assert "audio re-encoded to opus" in capsys.readouterr().err
+    assert "audio re-encoded to opus" in caplog.text
     with av.open(str(out)) as container:
         kinds = [(stream.type, stream.codec_context.name) for stream in container.streams]
         samples = sum(frame.samples for frame in container.decode(audio=0))
@@ -413,7 +413,7 @@ def test_zero_frame_video(weights, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_ORT, reason="onnxruntime: not installed (pip install -e '.[onnx]')")
-def test_default_model_passes_over_an_engine_of_another_shape(clip, weights, tmp_path, monkeypatch, capsys):
+def test_default_model_passes_over_an_engine_of_another_shape(clip, weights, tmp_path, monkeypatch, caplog):
     from livestyle.model.loaded import load_model
     from livestyle.runtime.engines.build import build_onnx
 
@@ -425,11 +425,12 @@ def test_default_model_passes_over_an_engine_of_another_shape(clip, weights, tmp
     (tmp_path / "engines").mkdir()
     squat = build_onnx(load_model(run_weights), (64, 64), tmp_path / "engines", probe(), log=lambda _: None)
     assert video_main([str(clip), "out.mp4", "--quiet", "--threads", "1"]) == 0
-    error = capsys.readouterr().err
+    error = caplog.text
+    caplog.clear()
     assert f"passing over {squat.name}: built for 64x64" in error and "model mine/game2movie.safetensors" in error
     wide = build_onnx(load_model(run_weights), SIZE, tmp_path / "engines", probe(), log=lambda _: None)
     assert video_main([str(clip), "out2.mp4", "--quiet", "--threads", "1"]) == 0
-    error = capsys.readouterr().err
+    error = caplog.text
     assert f"model {wide.name}" in error and "passing over" not in error  # the newest engine, and it fits
 
 

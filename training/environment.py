@@ -1,12 +1,15 @@
 """Device, precision and the process's place in a torchrun job."""
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
 import torch.distributed as dist
 
 from training.config import TrainConfig, TrainingError
+
+LOG = logging.getLogger("training")
 
 
 class Environment:
@@ -30,7 +33,7 @@ class Environment:
             dist.init_process_group("nccl" if use_cuda else "gloo")
         self.amp = bool(config.amp) and use_cuda
         if config.amp and not use_cuda and self.is_main:
-            print("note: --amp (bf16 autocast) applies on CUDA only; training in fp32 on the CPU")
+            LOG.warning("note: --amp (bf16 autocast) applies on CUDA only; training in fp32 on the CPU")
         self.memory_format = torch.channels_last if use_cuda else torch.contiguous_format
 
     @property

@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from livestyle.core.cli import ArgumentParser
+from livestyle.core.cli import ArgumentParser, configure_logging
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import append_line, check_apart, check_writable, describe, write_json
 from livestyle.core.sizes import DEFAULT_SIZE
@@ -664,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already reported in one line
         return int(stop.code or 0)
+    configure_logging(args)
     try:
         run_dir, config = train(args)
     except TrainingDiverged as error:  # the run failed, not its input

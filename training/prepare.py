@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.cli import ArgumentParser, bounded_int, finite_float
+from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_apart, check_writable, describe, folder_under_construction
 from livestyle.core.sizes import MAX_SIDE, side_fits
@@ -796,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already reported
         return int(stop.code or 0)
+    configure_logging(args)
 
     command = "python -m training.prepare " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     try:

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from livestyle.core.cli import ArgumentParser, configure_logging
 from livestyle.core.files import write_json, write_text
 from livestyle.runtime.machine import describe as describe_machine
 from training import fit
@@ -332,7 +333,7 @@ def write_table(section: str, body: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.study", description=__doc__,
+    parser = ArgumentParser(prog="python -m training.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kinds", default="faces,frames",
                         help="comma-separated oracles: faces, frames (synthetic) or data set folders, e.g. "
@@ -345,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                         "only the full faces,frames study is written, to recipe-study)")
     parser.add_argument("--title", default="Study", help="with --section: the section's heading")
     args = parser.parse_args(argv)
+    configure_logging(args)
     kinds = args.kinds.split(",")
     names = args.only or list(ENTRIES)
     records = [run_method(kind, name, args.fresh) if name in METHODS else

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.cli import ArgumentParser, bounded_int
+from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_writable, describe, folder_under_construction
 from livestyle.core.sizes import MAX_SIDE, parse_size, side_fits
@@ -872,6 +872,7 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already reported
         return int(stop.code or 0)
+    configure_logging(args)
 
     problem, frame_size = None, None
     if args.frame_size is not None:

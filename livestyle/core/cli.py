@@ -7,6 +7,7 @@ import argparse
 import math
 import sys
 
+from livestyle.core import logs
 from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError
 
 
@@ -50,10 +51,20 @@ def bounded_int(low: int, high: int | None = None):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with usage errors as one line (`prog: error: ... (see --help)`), exit code 2."""
+    """argparse with usage errors as one line (`prog: error: ... (see --help)`), exit code 2, and
+    -v/--verbose (the log at DEBUG level) on every command."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        logs.add_verbosity(self)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """The command's logging, from its -v/--verbose and --quiet (where it has them)."""
+    logs.setup(quiet=bool(getattr(args, "quiet", False)), verbose=bool(getattr(args, "verbose", False)))
 
 
 def run_command(parser, argv, work, os_error_line) -> int:
@@ -65,6 +76,7 @@ def run_command(parser, argv, work, os_error_line) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    configure_logging(args)
     try:
         return work(args)
     except LivestyleError as error:

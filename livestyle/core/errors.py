@@ -5,7 +5,6 @@ Also the few helpers every command shares for its messages and exit codes."""
 from __future__ import annotations
 
 import importlib
-import sys
 
 # Every livestyle command exits with these: 2 when the input is at fault (what argparse does for a
 # bad flag, too), 1 when the work failed on the way (a disk or display gone mid-run).
@@ -29,8 +28,3 @@ def require(module: str, install: str):
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def log_to_stderr(message: str) -> None:
-    """The commands' log: progress and warnings on stderr, so stdout stays for results."""
-    print(message, file=sys.stderr, flush=True)

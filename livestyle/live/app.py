@@ -33,8 +33,9 @@ import cv2
 import torch
 
 from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, run_command
-from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError, log_to_stderr
+from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError
 from livestyle.core.files import check_apart, check_writable, describe, make_folder, write_bytes, write_stats
+from livestyle.core.logs import say
 from livestyle.live import capture
 from livestyle.live.pipeline import Pipeline
 from livestyle.live.platform import can_exclude_from_capture, exclude_from_capture
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
 
 
 def run(args, source_factory=None, capture_rect=None, engines_dir: Path = Path("engines"),
-        runs_dir: Path = Path("runs"), log=log_to_stderr) -> int:
+        runs_dir: Path = Path("runs"), log=say) -> int:
     """The app. `source_factory` (tests) replaces screen capture: a callable returning an object with grab()
     and close(), with `capture_rect` (physical pixels) as the area it stands for."""
     check_arguments(args)

@@ -18,8 +18,9 @@ from PySide6.QtCore import QObject, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import QWidget
 
-from livestyle.core.errors import LivestyleError, log_to_stderr
+from livestyle.core.errors import LivestyleError
 from livestyle.core.images import resize_bgr
+from livestyle.core.logs import say
 from livestyle.core.sizes import Rect, as_rect
 from livestyle.live.capture import ScreenGeometry, intersect, logical_to_physical, physical_to_logical
 from livestyle.live.hotkeys import GlobalHotkeys
@@ -97,7 +98,7 @@ class LiveWindow(QWidget):
         self.view = view if view in VIEWS else "stylised"
         self.excluded = excluded
         self.switch_model = switch_model
-        self.log = log or log_to_stderr
+        self.log = log or say
         self.exit_reason: str | None = None
         self.exit_code = 0
         self.overlapping = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from livestyle.core.logs import LOGGER
 from livestyle.runtime.facemode import FacesStylizer
 from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.protocol import FrameStylizer
@@ -89,6 +90,7 @@ def build_stylizer(options: RuntimeOptions, models: Models, open_frames: Callabl
     faces stylizer. frame_rate None: live (faces found on their own thread, at most 15 times a second);
     a number: a video's frames, each looked at for faces, the tracks' clock at that rate."""
     options = options.for_command(command)
+    LOGGER.debug("%s: %s", command, options)
     frames = open_frames(models.frames) if models.frames is not None else None
     stylizer: FrameStylizer
     if models.faces is None:

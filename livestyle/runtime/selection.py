@@ -3,7 +3,7 @@ its inference size. Shared by the live app (python -m livestyle), the video comm
 benchmark scripts; nothing here needs a display or Qt.
 
     choice = resolve_model(None, Path("engines"), Path("runs"), probe())   # newest engine, run, or demo
-    stylizer = open_stylizer(choice, "auto", (640, 360), threads=4, engines_dir=Path("engines"), log=print)
+    stylizer = open_stylizer(choice, "auto", (640, 360), threads=4, engines_dir=Path("engines"), log=say)
 
 What a command's flags ask for arrives as RuntimeOptions (runtime.options); runtime.builder puts it together.
 """

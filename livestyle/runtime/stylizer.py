@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from livestyle.core.errors import LivestyleError, log_to_stderr
+from livestyle.core.errors import LivestyleError
 from livestyle.core.images import resize
+from livestyle.core.logs import say
 from livestyle.core.sizes import DEFAULT_SIZE, format_size, parse_output_size, parse_size
 from livestyle.model.loaded import Model, load_model
 from livestyle.runtime.backends import NAMES, Backend, open_backend
@@ -49,7 +50,7 @@ class Stylizer:
     def __init__(self, model: str | Path | nn.Module | Model, backend: str = "auto", *, size=None, output_size=None,
                  threads: int | None = None, engines_dir: str | Path = "engines", engine: str | Path | None = None,
                  cache_path: str | Path | None = None, cuda_mode: str = "graph", machine: Machine | None = None,
-                 log=log_to_stderr, batch: int | None = None, options: RuntimeOptions | None = None):
+                 log=say, batch: int | None = None, options: RuntimeOptions | None = None):
         backend_settings = dict(engines_dir=engines_dir, threads=threads, cuda_mode=cuda_mode)
         if options is not None:  # a command's options: its backend and what it tells every backend
             backend = options.backend
@@ -114,7 +115,7 @@ class Stylizer:
     def status(self) -> dict | None:
         return None
 
-    def on_cpu(self, threads: int | None = None, log=log_to_stderr) -> "Stylizer":
+    def on_cpu(self, threads: int | None = None, log=say) -> "Stylizer":
         """The same model at the same sizes on torch-cpu (the live pipeline's fallback)."""
         if self.model is None:
             raise LivestyleError("a Stylizer made around an opened backend has no model to run on torch-cpu")

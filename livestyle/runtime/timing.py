@@ -24,6 +24,7 @@ import numpy as np
 from livestyle.core.checks import FileCheck
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe, write_json
+from livestyle.core.logs import LOGGER, say
 from livestyle.core.sizes import format_size
 from livestyle.model.loaded import Model
 from livestyle.runtime.backends import NAMES, Backend, batch_flag, open_backend, unavailable
@@ -94,11 +95,13 @@ def time_backend(backend: Backend) -> float:
     convert = FrameConverter(backend)
     width, height = backend.size
     frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return median_ms(lambda: convert(frame))
+    ms = median_ms(lambda: convert(frame))
+    LOGGER.debug("auto: %s (%s) at %dx%d: %.2f ms/frame", backend.name, backend.detail, width, height, ms)
+    return ms
 
 
 def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir="engines", engine=None,
-           threads: int | None = None, cuda_mode: str = "graph", cache_path=None, log=print,
+           threads: int | None = None, cuda_mode: str = "graph", cache_path=None, log=say,
            candidates=NAMES, batch: int = 1) -> tuple[Backend, list[str]]:
     lines: dict[str, str] = {}
     available = []

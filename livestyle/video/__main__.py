@@ -29,8 +29,9 @@ import cv2
 import torch
 
 from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, run_command
-from livestyle.core.errors import LivestyleError, log_to_stderr
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_apart, check_writable, describe, write_stats
+from livestyle.core.logs import say
 from livestyle.core.sizes import parse_output_size, parse_size
 from livestyle.runtime.builder import build_stylizer, choose_models
 from livestyle.runtime.machine import probe
@@ -197,7 +198,7 @@ def stylize(args) -> int:
     except ValueError:  # not the main thread
         previous = None
     try:
-        run(args, log_to_stderr)
+        run(args, say)
     except KeyboardInterrupt:
         print(f"interrupted: {args.output} was not written", file=sys.stderr, flush=True)
         return 130

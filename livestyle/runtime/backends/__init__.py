@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from livestyle.core.errors import LivestyleError
+from livestyle.core.logs import say
 from livestyle.core.sizes import format_size
 from livestyle.faces.crop import FACES_BATCH
 from livestyle.model.loaded import Model
@@ -44,7 +45,7 @@ def unavailable(name: str, machine: Machine) -> str | None:
 
 def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machine, *, engines_dir="engines",
                  engine: str | Path | None = None, threads: int | None = None, cuda_mode: str = "graph",
-                 log=print, batch: int = 1) -> Backend:
+                 log=say, batch: int = 1) -> Backend:
     """Open one backend by name; LivestyleError (one line, saying why and what to do) when it cannot."""
     reason = unavailable(name, machine)
     if reason:

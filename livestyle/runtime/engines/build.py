@@ -26,6 +26,7 @@ import torch
 from livestyle.core import __version__
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import atomic_writer, check_apart, sha256_file, write_bytes, write_json
+from livestyle.core.logs import say
 from livestyle.model.loaded import Model
 from livestyle.runtime.backends.base import Backend
 from livestyle.runtime.backends.onnx_runtime import OnnxRuntimeBackend, export_onnx, onnxruntime_or_error
@@ -166,7 +167,7 @@ def keep(model, fmt, precision, size, temporary: Path, final: Path, machine, par
 
 
 def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, tolerance: float | None = None,
-               parity_inputs: int = 3, log=print, batch: int = 1) -> Path:
+               parity_inputs: int = 3, log=say, batch: int = 1) -> Path:
     onnxruntime_or_error()  # the parity check needs it: fail before exporting
     started = time.perf_counter()
     tolerance = TOLERANCE["fp32"] if tolerance is None else tolerance
@@ -195,7 +196,7 @@ def build_onnx(model: Model, size: tuple[int, int], out_dir: Path, machine: Mach
 
 
 def build_tensorrt(model: Model, size: tuple[int, int], out_dir: Path, machine: Machine, *, precision: str = "fp16",
-                   tolerance: float | None = None, parity_inputs: int = 3, log=print, batch: int = 1) -> Path:
+                   tolerance: float | None = None, parity_inputs: int = 3, log=say, batch: int = 1) -> Path:
     trt = tensorrt_or_error()
     gpu = machine.gpu
     if not torch.cuda.is_available() or gpu is None:

@@ -14,12 +14,12 @@ chooses among many artifacts, a bad sidecar is skipped with that line, never fat
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 from livestyle.core.checks import FileCheck
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import sha256_file
+from livestyle.core.logs import say
 from livestyle.core.sizes import format_size
 from livestyle.runtime.machine import Machine
 
@@ -162,7 +162,7 @@ def check_artifact(artifact: str | Path, machine: Machine, *, weights_sha256: st
 
 
 def warn(message: str) -> None:
-    print(f"livestyle: warning: {message}", file=sys.stderr, flush=True)
+    say(f"livestyle: warning: {message}")
 
 
 def find_artifacts(engines_dir: str | Path, fmt: str, refused: list[str] | None = None) -> list[tuple[Path, dict]]:
