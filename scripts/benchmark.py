@@ -12,7 +12,7 @@ Without --weights the network is the report-size generator (--features 64) with 
 (speed does not depend on the values); TensorRT then has no engine and is left empty — build one
 with scripts/build_engine.py and pass --weights. A backend that cannot run leaves its numbers
 empty with the reason. --architecture pyramid|both times a PyramidGenerator (--pyramid-levels)
-around the same GANimorph instead of, or beside, the plain one. Results go to docs/benchmarks.md
+around the same GANimorph instead of, or beside, the plain one. Results go to docs/benchmarks/
 (section benchmark_inference; benchmark_pyramid for --architecture pyramid|both) unless --no-write.
 """
 from __future__ import annotations
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engines", type=Path, default=Path("engines"))
     parser.add_argument("--threads", type=int, help="CPU threads for torch-cpu and onnxruntime (default: all cores)")
     parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
     return parser
 
 
@@ -176,7 +176,7 @@ def shown_command(argv) -> str:
 
 
 def section_lines(args, argv, machine, sizes, models, compare: bool, table: list[str]) -> list[str]:
-    """The docs/benchmarks.md section: title, what was measured and how, the note, then `table`."""
+    """The docs/benchmarks/ section: title, what was measured and how, the note, then `table`."""
     command = shown_command(argv)
     skipped = [s for s in ALL_SIZES.split(",") if parse_size(s) not in sizes]
     what = (f"weights {args.weights}" if args.weights else

@@ -10,7 +10,7 @@ Backgrounds are frames of the gameplay recordings in training/recordings (SuperT
 640×360); faces come from devtools.face_scenes (astronaut, cameraman, LFW), 40–130 px,
 0–4 per frame, with colour casts. A detection counts when it overlaps a true face by IoU ≥ 0.3; any
 other detection is a false positive. Times are per frame at 640×360 and 1280×720, the detector's own
-shrinking included, on one thread. The table goes to docs/benchmarks.md (section faces-detector).
+shrinking included, on one thread. The table goes to docs/benchmarks/ (section faces-detector).
 
 --paste-quality instead scores what the player sees of a face: the synthetic faces oracle's test
 pairs (python -m training.synth faces, rendered at 512 px) with the game face shown at 96, 180 and
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenes", type=int, default=150, help="composited frames to score (default 150)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the scenes (default 0)")
     parser.add_argument("--out", type=Path, default=Path("runs") / "benchmark-faces" / "results.json")
-    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks/")
     parser.add_argument("--paste-quality", action="store_true", help="instead: how faces are put back (see above)")
     parser.add_argument("--limit", type=int, default=60, help="--paste-quality: test faces to score (default 60)")
     parser.add_argument("--gameplay", action="store_true", help="instead: faces mode over the recorded gameplay")

@@ -29,7 +29,7 @@ and 1280x720, for the bundled faces demo model and a faces model of the report's
 generator, N=64, at 128x128: untrained weights, for speed only), and reports frames shown per second
 with the detector's and the face crops' milliseconds apart (section benchmark_live-faces).
 
-Results go to docs/benchmarks.md (sections benchmark_live and live-soak; the soak also draws
+Results go to docs/benchmarks/ (sections benchmark_live and live-soak; the soak also draws
 docs/images/live-soak-rss.png) unless --no-write. Any failure ends it with one message and exit 1
 (2 for bad arguments); Xvfb and every process it started are stopped on the way out, Ctrl+C included.
 """
@@ -780,7 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps-cap", type=float, help="passed to the app (default: the app's own, 30)")
     parser.add_argument("--threads", type=int, help="passed to the app (default: the app's own, half the cores)")
     parser.add_argument("--stabilize", type=float, default=0.0, help="passed to the app (default 0: off)")
-    parser.add_argument("--section", help="docs/benchmarks.md section to write (default benchmark_live, or live-soak "
+    parser.add_argument("--section", help="docs/benchmarks/ section to write (default benchmark_live, or live-soak "
                         "with --soak)")
     parser.add_argument("--startup-timeout", type=float, default=180.0,
                         help="seconds the app may take to show its window (default 180)")
@@ -791,7 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--faces-table", action="store_true", help="instead of the table: faces mode with 0, 1 and 4 "
                         "faces at 640x360 and 1280x720, the faces demo model and a report-size one (section "
                         "benchmark_live-faces)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
     return parser
 
 
@@ -940,7 +940,8 @@ def report_matrix(args, head: str, rows: list[dict], ceiling: dict, seconds: flo
     print("\n" + "\n".join(table), flush=True)
     if args.no_write:
         return 0
-    title = "The live app end to end" + (f", with --stabilize {args.stabilize:g}" if args.stabilize else "")
+    title = "The live app end to end" + (f", with --stabilize {args.stabilize:g}" if args.stabilize else "") + (
+        f" — {args.section}" if args.section else "")  # sections of several runs keep headings apart
     lines = [f"## {title} (`scripts/benchmark_live.py`)", "", head]
     if args.note:
         lines += ["", args.note]
@@ -965,7 +966,7 @@ def report_soak(args, head: str, result: tuple, without: float | None, seconds: 
              f"line through the samples after it."]
     if args.note:
         lines += ["", args.note]
-    lines += ["", *table, "", f"![RSS over time](images/{RSS_PNG.name})"]
+    lines += ["", *table, "", f"![RSS over time](../images/{RSS_PNG.name})"]
     say(f"wrote {update_section(args.section or 'live-soak', chr(10).join(lines))} and {RSS_PNG}")
     return 0
 

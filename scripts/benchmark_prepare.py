@@ -6,7 +6,7 @@
 Writes a synthetic clip with PyAV (moving gradients and shapes, libx264 preset "fast" with
 B-frames), then times the counting pass (every frame decoded: with the 12x12 thumbnails the
 `frames` mode keeps, and without, as in `faces` mode) and a whole `frames` preparation that uses
-the clip for both domains. Results go to docs/benchmarks.md (section benchmark_prepare) unless
+the clip for both domains. Results go to docs/benchmarks/ (section benchmark_prepare) unless
 --no-write.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=30,
                         help="frames per domain to prepare (default 30: one per 1/3 s, as 1500 from 8 minutes)")
     parser.add_argument("--repeats", type=int, default=2, help="best of N timings of each pass (default 2)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="benchmark-prepare-"))

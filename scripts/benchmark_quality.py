@@ -12,7 +12,7 @@ frames sets and the real-footage oracles of training.oracle (ORACLES there). The
 PSNR / structure against the true frames at the training size (64 px) and, on recorded footage,
 at display resolution (run at 640x360 through livestyle.Stylizer on the full-size frames, shown
 at their own size), beside doing nothing and the frame only resized. Finished runs under
-runs/quality/ are reused. The table goes to docs/benchmarks.md (section quality-baseline).
+runs/quality/ are reused. The table goes to docs/benchmarks/ (section quality-baseline).
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", choices=list(BUDGETS), default="quick")
     parser.add_argument("--no-demo", action="store_true", help="leave the bundled demo model out")
     parser.add_argument("--fresh", action="store_true", help="rerun even finished runs")
-    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks/ alone")
     args = parser.parse_args(argv)
     study.BUDGET = BUDGETS[args.budget]
     rows, training_seconds = [], 0.0
@@ -131,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(equal to doing nothing when it is 640×360). A row is better than doing nothing only with "
                 f"higher SSIM, PSNR and structure.\n\n{text}\n")
         section = "quality-baseline" if args.budget == "quick" else "quality-baseline-full"
-        update_section(section, body)
-        print(f"\nwrote docs/benchmarks.md (section {section})")
+        print(f"\nwrote {update_section(section, body)} (section {section})")
     return 0
 
 

@@ -4,7 +4,7 @@ a full generator and discriminator update), for the real networks and losses.
   python scripts/benchmark_train.py                 # CPU: batch 1 and 16 at 128 px
   python scripts/benchmark_train.py --batches 1,16,64   # on a CUDA GPU: bf16 for batch > 1
 
-Results go to docs/benchmarks.md (section benchmark_train-<device>) unless --no-write.
+Results go to docs/benchmarks/ (section benchmark_train-<device>) unless --no-write.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batches", default=None, help="comma list (default: 1,16 on CPU; 1,16,64 on CUDA)")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per configuration")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
     args = parser.parse_args(argv)
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     batches = [int(b) for b in (args.batches or ("1,16,64" if cuda else "1,16")).split(",")]

@@ -19,7 +19,7 @@ inference at the command's default size (640 wide at the clip's aspect) and, for
 full size; with --stabilize 0 and the --stabilize default. Stage times are the mean ms per frame each
 thread spent working (decode, stylise, finish = stabilise + resize, encode); frames/s is end to end.
 Steadiness rows: python -m livestyle.video.metrics on the 640x360 clip for each --strengths value,
-and on the 1280x720 clip for the default. Results go to docs/benchmarks.md (section benchmark_video,
+and on the 1280x720 clip for the default. Results go to docs/benchmarks/ (section benchmark_video,
 or --section) with a per-frame plot docs/images/video-flicker.png, unless --no-write.
 """
 from __future__ import annotations
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     parser.add_argument("--speed-only", action="store_true", help="skip the steadiness measurements (CPU-only work)")
     parser.add_argument("--json", type=Path, help="also save the results here")
     parser.add_argument("--from-json", type=Path, help="write the section from a saved run instead of measuring")
-    parser.add_argument("--section", default="benchmark_video", help="docs/benchmarks.md section name")
+    parser.add_argument("--section", default="benchmark_video", help="docs/benchmarks/ section name")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
 

@@ -352,7 +352,7 @@ def check_video(args, out: Path, tiny: list[str], size: int) -> dict:
 
 
 def write_doc(results: dict, source: Path, section: str) -> int:
-    """The inference and recipes tables of a saved run as a docs/benchmarks.md section."""
+    """The inference and recipes tables of a saved run as a docs/benchmarks/ section."""
     from devtools.benchmark_doc import update_section
 
     machine = results.get("video", {}).get("machine", "machine not recorded")
@@ -381,8 +381,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path,
                         help="folder for gpu_check.json, logs and grids (required unless --from-json)")
     parser.add_argument("--from-json", type=Path, help="write a saved gpu_check.json's inference and recipes tables to "
-                        "docs/benchmarks.md (section --section) instead of running checks")
-    parser.add_argument("--section", default="gpu-check", help="with --from-json: the docs/benchmarks.md section")
+                        "docs/benchmarks/ (section --section) instead of running checks")
+    parser.add_argument("--section", default="gpu-check", help="with --from-json: the docs/benchmarks/ section")
     parser.add_argument("--checks", default="recipes",
                         help="comma list of: train, recipes, video, inference, oracle, pyramid, faces")
     parser.add_argument("--recipes", default="residual-cg,cycle-lsgan", help="training.study configuration names")

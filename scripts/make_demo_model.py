@@ -11,7 +11,7 @@ fresh install shows a real stylised picture. It is the default recipe trained on
 gameplay against a teal-orange film look whose movie clips come from other levels (the case a
 user's footage is in), with a generator of N=16 features so that it runs at interactive rates on a
 CPU. The weights carry their training command and scores in their metadata; the scores (at the
-training size and as shown at 640x360) are also printed here and recorded in docs/benchmarks.md
+training size and as shown at 640x360) are also printed here and recorded in docs/benchmarks/
 (section demo-model).
 
 The faces demo model (`--kind faces`, what `python -m livestyle --faces` runs out of the box) is the
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
                         help="frames: the demo model (default); faces: the faces demo model")
     parser.add_argument("--run-dir", type=Path, help="default runs/demo-model (frames), runs/demo-faces-model (faces)")
     parser.add_argument("--no-train", action="store_true", help="use the finished run in --run-dir as it is")
-    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks/ alone")
     args = parser.parse_args(argv)
     if args.kind == "faces":
         args.run_dir = args.run_dir or REPO / "runs" / "demo-faces-model"
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
             "",
             f"Structure kept at 640x360: {model['structure'] / nothing['structure']:.3f} of doing nothing's. "
             "Display grid (input, resized only, the model at 640x360, the true frame): "
-            "[images/demo-model-display.jpg](images/demo-model-display.jpg).",
+            "[images/demo-model-display.jpg](../images/demo-model-display.jpg).",
         ]))
     return 0
 

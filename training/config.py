@@ -107,7 +107,7 @@ PRESETS = {
 }
 RECIPES = {
     "report": {"lr_g": 1e-3, "lr_d": 1e-4, "gan_loss": "bce", "architecture": "plain"},  # λs per preset, above
-    # The default study's choice (issue 16, python -m training.study, docs/benchmarks.md): a 2-level
+    # The default study's choice (issue 16, python -m training.study, the benchmark pages, docs/benchmarks/): a 2-level
     # Laplacian pyramid around the GANimorph (the game's detail passes through), trained on crops at
     # the scale the app shows, with discriminators that judge the crops halved twice (tone and colour,
     # not grain), an EMA of the generators; cycle-dominant LSGAN, resize-convolution decoder,

@@ -41,8 +41,8 @@ class FaceDetector:
     the frame's pixels. A frame much wider than tall (more than `tile_above`: 16:9) is looked at as
     squares spread along its width (two for 16:9), each shrunk straight to the network's 256 px input:
     letterboxing it whole would make a 40 px face 16 px, below what the network finds. The defaults
-    (the `back` model, score ≥ 0.7, tiles) are scripts/benchmark_faces.py's choice (docs/benchmarks.md,
-    faces-detector)."""
+    (the `back` model, score ≥ 0.7, tiles) are scripts/benchmark_faces.py's choice (docs/benchmarks/faces.md,
+    section faces-detector)."""
 
     def __init__(self, variant: str = "back", min_score: float = 0.7, overlap: float = 0.3, tile_above: float = 1.25):
         if variant not in BLAZEFACE:

@@ -20,7 +20,7 @@ and `apply(stylised, motion)`, the cheap warp-and-blend that must run in frame o
 
 `preset` is DIS's: "medium" (default; offline video) follows motion closely enough that repeated
 warping stays sharp; "fast" (the live app) takes half the time and blurs moving detail slightly
-more over long histories — numbers in docs/benchmarks.md (benchmark_video).
+more over long histories — numbers in the benchmark pages, docs/benchmarks/ (benchmark_video).
 """
 from __future__ import annotations
 

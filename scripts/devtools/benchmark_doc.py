@@ -1,5 +1,5 @@
-"""Shared by the benchmark scripts: describe the machine and replace one section of docs/benchmarks.md
-(atomically), so every script owns its own block of the file.
+"""Shared by the benchmark scripts: describe the machine and replace one section of the benchmark
+pages (docs/benchmarks/TOPIC.md, atomically), so every script owns its own block of its page.
 
     python scripts/devtools/benchmark_doc.py SECTION FILE   — file a table written elsewhere (training.study
                                                               writes its tables to runs/study/) into that section
@@ -13,23 +13,53 @@ from pathlib import Path
 from livestyle.core.files import write_text
 from livestyle.runtime.machine import describe
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"  # scripts/devtools/ -> the checkout
-HEADER = "# Benchmarks\n\nEvery number here came from a run of the script named in its section.\n"
+DOCS = Path(__file__).resolve().parents[2] / "docs"  # scripts/devtools/ -> the checkout
+INDEX = DOCS / "benchmarks.md"  # the current number of each measure, with links to the topic pages
+PAGES = DOCS / "benchmarks"
+HEADER = ("# {title}\n\nPart of the [benchmark pages](../benchmarks.md); every number came from a run of the "
+          "script or command named in its section, with machine, versions and date.\n")
+# Where a section that is on no page yet goes, by its name's start (first match).
+PAGE_OF = (
+    ("benchmark_train", "training"), ("benchmark_prepare", "training"), ("gpu-training", "training"),
+    ("recipe-study", "quality"), ("quality-", "quality"), ("default-study", "quality"), ("demo-model", "quality"),
+    ("pyramid-notes", "quality"), ("benchmark_inference", "inference"), ("benchmark_pyramid", "inference"),
+    ("gpu-", "inference"), ("benchmark_live-faces", "faces"), ("faces-", "faces"), ("demo-faces", "faces"),
+    ("benchmark_live", "live"), ("live-", "live"), ("benchmark_video", "video"), ("readme-commands", "project"),
+    ("test-suite", "project"))
+TITLES = {"training": "Training and data speed", "quality": "Quality: recipes, the default, the demo models",
+          "inference": "Inference speed and GPU checks", "live": "The live app: speed, latency, memory",
+          "video": "Offline video: speed and steadiness", "faces": "Faces mode: detector, speed, pasting",
+          "project": "The README's commands and the test suite", "other": "Other measurements"}
 
 
 def machine() -> str:
     return describe()
 
 
+def _marker(name: str) -> re.Pattern:
+    return re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.S)
+
+
+def page_for(name: str) -> Path:
+    """The topic page that holds the section (or, for a new one, should)."""
+    for page in sorted(PAGES.glob("*.md")):
+        if _marker(name).search(page.read_text()):
+            return page
+    topic = next((page for prefix, page in PAGE_OF if name.startswith(prefix)), "other")
+    return PAGES / f"{topic}.md"
+
+
 def update_section(name: str, body: str) -> Path:
-    """Replace (or append) the block between <!-- name --> markers in docs/benchmarks.md."""
-    DOC.parent.mkdir(exist_ok=True)
-    text = DOC.read_text() if DOC.exists() else HEADER
+    """Replace (or append) the block between <!-- name --> markers on its topic page (atomically);
+    the index's table of current numbers is the benchmarks' author's to update."""
+    page = page_for(name)
+    PAGES.mkdir(parents=True, exist_ok=True)
+    text = page.read_text() if page.exists() else HEADER.format(title=TITLES[page.stem])
     block = f"<!-- {name} -->\n{body.strip()}\n<!-- /{name} -->"
-    pattern = re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.S)
+    pattern = _marker(name)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
-    write_text(DOC, text)
-    return DOC
+    write_text(page, text)
+    return page
 
 
 def main(argv: list[str]) -> int:
