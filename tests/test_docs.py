@@ -15,8 +15,8 @@ def test_readme_is_a_front_door():
     text = (REPO / "README.md").read_text()
     assert len(text.encode()) <= 12 * 1024
     first_block = text.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
-    assert first_block == ['pip install torch==2.13.0 && pip install -e ".[dev]" && python -m training.fit faces --quick',
-                           "python -m pytest -q"]
+    install = 'pip install torch==2.13.0 && pip install -e ".[dev]" && python -m training.fit faces --quick'
+    assert first_block == [install, "python -m pytest -q"]
 
 
 def test_every_docs_page_is_linked_and_every_link_resolves():
