@@ -7,15 +7,8 @@ import re
 from livestyle.core.errors import LivestyleError
 
 Rect = tuple[int, int, int, int]  # left, top, width, height
-
-
-
 MAX_SIDE = 8192          # pixels, any image or inference side (8K is 7680)
-
-
 SIZE_MULTIPLE = 8        # the generator halves the image three times, so its sides are multiples of 8
-
-
 MIN_SIDE = 16            # ... and at least 16: the deepest level's reflect padding needs 2 pixels there
 
 

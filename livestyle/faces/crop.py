@@ -82,11 +82,3 @@ def paste(frame: np.ndarray, crop: np.ndarray, box: tuple[int, ...], feather: in
     region = frame[top:top + height, left:left + width]
     weight = feather_mask(width, feather, None if height == width else height)[..., None]
     region[:] = np.rint(region * (1 - weight) + crop * weight).astype(np.uint8)
-
-
-# ----------------------------------------------------------------------------- tracking
-
-
-# ----------------------------------------------------------------------------- detection
-
-
