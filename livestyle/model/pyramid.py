@@ -84,9 +84,11 @@ class BandGain(nn.Module):
 
     def __init__(self, features: int):
         super().__init__()
+        # Made in this order: each draws its initial weights from torch's generator, and a seeded run
+        # must start where it always has.
+        first = nn.Conv2d(6, features, 3, padding=1, padding_mode="replicate")
         last = nn.Conv2d(features, 3, 3, padding=1, padding_mode="replicate")
-        self.net = nn.Sequential(nn.Conv2d(6, features, 3, padding=1, padding_mode="replicate"),
-                                 nn.LeakyReLU(0.2, inplace=True), last)
+        self.net = nn.Sequential(first, nn.LeakyReLU(0.2, inplace=True), last)
         nn.init.zeros_(last.weight)
         if last.bias is not None:
             nn.init.zeros_(last.bias)
