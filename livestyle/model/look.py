@@ -1,0 +1,103 @@
+"""A white-box film look: a colour grade of a few dozen bounded numbers (issue 25, its colour part).
+
+In order, on RGB in [-1, 1] (NCHW), each channel first taken to [0, 1]:
+1. per-channel tone curves, monotone by construction: a curve is a sum of K ramps
+   `w_k · clamp(K·x − k, 0, 1)` whose weights are a softmax (positive, summing to 1), so it rises from
+   0 at black to 1 at white; equal weights — the start — are the identity;
+2. a 3×3 colour matrix with an offset, each entry the identity's plus a bounded change
+   (`MATRIX_RANGE · tanh`, offsets `OFFSET_RANGE · tanh`), zero at the start;
+3. a split tone driven by luminance (Rec. 709 weights): shadows pushed toward one tint and
+   highlights toward another, `SPLIT_RANGE · tanh` each, weighted by (1 − L)² and L², zero at the start.
+The result is clamped to [0, 1] and taken back to [-1, 1].
+
+Every parameter is unconstrained for the optimiser and bounded where it is used, so any values give
+a valid picture; at initialisation the look is the identity (to float precision). Only elementwise
+ops, a 1×1 convolution (the matrix), a softmax and clamps: it exports to ONNX as ops every runtime,
+TensorRT included, takes — no grid sampling (tests/test_look.py checks the list).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CURVE_POINTS = 16  # ramps per tone curve: a knee every 1/16 of the range
+MATRIX_RANGE = 0.5  # each matrix entry moves at most this far from the identity's
+OFFSET_RANGE = 0.2  # each channel's offset, in [0, 1] units
+SPLIT_RANGE = 0.2  # each tint channel, in [0, 1] units
+LUMA = (0.2126, 0.7152, 0.0722)  # Rec. 709
+
+
+class ColourLook(nn.Module):
+    """Tone curves → colour matrix and offset → luminance split tone; the identity at the start."""
+
+    size_multiple = 1  # any H×W
+    knees: torch.Tensor  # 0 … K−1, the ramps' starts (a buffer)
+    luma: torch.Tensor  # Rec. 709 weights, 1×3×1×1 (a buffer)
+
+    def __init__(self, curve_points: int = CURVE_POINTS):
+        super().__init__()
+        if not 2 <= curve_points <= 256:
+            raise ValueError(f"curve_points must be 2 to 256, not {curve_points}")
+        self.curve_points = curve_points
+        self.curve_logits = nn.Parameter(torch.zeros(3, curve_points))  # softmax: equal weights, the identity
+        self.matrix_change = nn.Parameter(torch.zeros(3, 3))
+        self.offset_change = nn.Parameter(torch.zeros(3))
+        self.shadow_tint = nn.Parameter(torch.zeros(3))
+        self.highlight_tint = nn.Parameter(torch.zeros(3))
+        self.register_buffer("knees", torch.arange(curve_points, dtype=torch.float32), persistent=False)
+        self.register_buffer("luma", torch.tensor(LUMA).view(1, 3, 1, 1), persistent=False)
+
+    def architecture(self) -> dict:
+        return {"class": "ColourLook", "curve_points": self.curve_points}
+
+    # the bounded numbers, as the picture sees them ---------------------------------------------------
+    def curve_weights(self) -> torch.Tensor:
+        """(3, K) ramp weights: positive, each row summing to 1."""
+        return torch.softmax(self.curve_logits, dim=1)
+
+    def matrix(self) -> torch.Tensor:
+        return torch.eye(3, device=self.matrix_change.device) + MATRIX_RANGE * torch.tanh(self.matrix_change)
+
+    def offset(self) -> torch.Tensor:
+        return OFFSET_RANGE * torch.tanh(self.offset_change)
+
+    def tints(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return SPLIT_RANGE * torch.tanh(self.shadow_tint), SPLIT_RANGE * torch.tanh(self.highlight_tint)
+
+    # the look ---------------------------------------------------------------------------------------
+    def tone(self, unit: torch.Tensor) -> torch.Tensor:
+        """Each channel of `unit` ([0, 1], N×3×H×W) through its curve."""
+        k = self.curve_points
+        ramps = torch.clamp(unit.unsqueeze(2) * k - self.knees.view(1, 1, k, 1, 1), 0.0, 1.0)  # N×3×K×H×W
+        return (ramps * self.curve_weights().view(1, 3, k, 1, 1)).sum(dim=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        unit = self.tone((x + 1) * 0.5)
+        graded = F.conv2d(unit, self.matrix().view(3, 3, 1, 1), self.offset())  # the matrix as a 1×1 conv
+        luminance = (graded * self.luma).sum(dim=1, keepdim=True).clamp(0.0, 1.0)
+        shadow, highlight = self.tints()
+        graded = graded + (1 - luminance) ** 2 * shadow.view(1, 3, 1, 1) + luminance ** 2 * highlight.view(1, 3, 1, 1)
+        return graded.clamp(0.0, 1.0) * 2 - 1
+
+
+def apply_to_unit(look: ColourLook, unit: torch.Tensor) -> torch.Tensor:
+    """The look on RGB in [0, 1] (N×3×H×W) — what a lookup table samples."""
+    return (look(unit * 2 - 1) + 1) * 0.5
+
+
+def random_look(seed: int, strength: float = 1.0) -> ColourLook:
+    """A look with random parameters (tests; content-identical pairs of random looks, issue 25's stage 2)."""
+    generator = torch.Generator().manual_seed(seed)
+    look = ColourLook()
+    with torch.no_grad():
+        for parameter in look.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * strength)
+    return look
+
+
+def unit_grid(points: int = 17) -> torch.Tensor:
+    """Every (r, g, b) of a points³ lattice over [0, 1], as a 1×3×points×points² image (for lookup tables)."""
+    axis = torch.linspace(0.0, 1.0, points)
+    r, g, b = torch.meshgrid(axis, axis, axis, indexing="ij")
+    return torch.stack([r, g, b]).reshape(1, 3, points, points * points)

@@ -1,0 +1,79 @@
+"""The colour look (issue 25, slice 1): the identity at the start, monotone curves and bounded numbers for
+any parameters, a valid picture always, and an ONNX export of ops every runtime (TensorRT too) takes."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from livestyle.model.look import (
+    MATRIX_RANGE,
+    OFFSET_RANGE,
+    SPLIT_RANGE,
+    ColourLook,
+    apply_to_unit,
+    random_look,
+    unit_grid,
+)
+from livestyle.runtime.backends.onnx_runtime import export_onnx
+
+# ONNX ops TensorRT's ONNX parser supports (its operators.md), of those an exported look may use.
+TENSORRT_OPS = {"Add", "Clip", "Constant", "Conv", "Div", "Exp", "Identity", "Max", "Min", "Mul", "Pow",
+                "ReduceSum", "Relu", "Reshape", "Softmax", "Sub", "Tanh", "Unsqueeze", "Cast", "Concat",
+                "Gather", "Shape", "Slice", "Squeeze", "Expand", "Transpose", "MatMul", "Sqrt"}
+
+
+def frames(seed: int = 0) -> torch.Tensor:
+    return torch.rand(2, 3, 24, 40, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_the_look_starts_as_the_identity():
+    x = frames()
+    with torch.no_grad():
+        assert torch.allclose(ColourLook()(x), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_parameters_give_monotone_curves_bounded_numbers_and_a_valid_picture(seed):
+    look = random_look(seed, strength=3.0)
+    with torch.no_grad():
+        weights = look.curve_weights()
+        assert torch.all(weights > 0) and torch.allclose(weights.sum(dim=1), torch.ones(3))
+        ramp = torch.linspace(0, 1, 101).view(1, 1, 1, 101).expand(1, 3, 1, 101)
+        curves = look.tone(ramp)[0, :, 0]
+        assert torch.all(curves[:, 1:] - curves[:, :-1] >= -1e-6)  # never falls
+        assert torch.allclose(curves[:, 0], torch.zeros(3), atol=1e-6)
+        assert torch.allclose(curves[:, -1], torch.ones(3), atol=1e-6)
+        assert torch.all((look.matrix() - torch.eye(3)).abs() <= MATRIX_RANGE)
+        assert torch.all(look.offset().abs() <= OFFSET_RANGE)
+        assert all(torch.all(tint.abs() <= SPLIT_RANGE) for tint in look.tints())
+        out = look(frames(seed))
+    assert out.shape == (2, 3, 24, 40) and out.min() >= -1 and out.max() <= 1
+    assert (out - frames(seed)).abs().mean() > 0.01  # a random look changes the picture
+
+
+def test_a_look_is_a_colour_map_the_same_at_every_pixel():
+    """What makes it a lookup table: a pixel's result depends on its own colour only."""
+    look = random_look(7)
+    grid = unit_grid(9)
+    with torch.no_grad():
+        whole = apply_to_unit(look, grid)
+        shuffled = torch.randperm(grid.shape[-1], generator=torch.Generator().manual_seed(0))
+        apart = apply_to_unit(look, grid[..., shuffled])
+    assert torch.allclose(whole[..., shuffled], apart, atol=1e-6)
+    assert grid.shape == (1, 3, 9, 81) and grid.min() == 0 and grid.max() == 1
+
+
+def test_the_export_uses_only_ops_tensorrt_takes_and_matches_torch():
+    onnxruntime = pytest.importorskip("onnxruntime", reason="ONNX Runtime is the onnx extra")
+    look = random_look(3)
+    data = export_onnx(look, (40, 24))
+    ops = {node.op_type for node in onnx.load_model_from_string(data).graph.node}
+    assert ops <= TENSORRT_OPS, ops - TENSORRT_OPS
+    assert "GridSample" not in ops
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    x = frames(1)[:1]
+    (ours,) = session.run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(ours, look(x).numpy(), atol=1e-5)
