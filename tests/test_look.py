@@ -77,3 +77,39 @@ def test_the_export_uses_only_ops_tensorrt_takes_and_matches_torch():
     (ours,) = session.run(None, {"input": x.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(ours, look(x).numpy(), atol=1e-5)
+
+
+def test_a_saved_look_runs_on_every_cpu_path_alike(tmp_path):
+    """Weights files hold a look like a generator; torch-cpu and ONNX Runtime give the same picture on a
+    real-looking frame (parity: mean ≤ 0.5, max ≤ 3 levels of 255)."""
+    pytest.importorskip("onnxruntime", reason="ONNX Runtime is the onnx extra")
+    from livestyle.model.loaded import load_model
+    from livestyle.model.weights import read_weights_info, save_generator
+    from livestyle.runtime.stylizer import Stylizer
+
+    path = tmp_path / "game2movie.safetensors"
+    save_generator(random_look(11), path, "game2movie")
+    info = read_weights_info(path)
+    assert info.architecture == {"class": "ColourLook", "curve_points": 16} and info.size_multiple == 1
+    assert load_model(path).architecture == info.architecture
+    rng = np.random.default_rng(0)
+    frame = np.clip(rng.normal(120, 60, (90, 160, 3)), 0, 255).astype(np.uint8)  # noise over the whole range
+    frame[20:60, 30:90] = (40, 160, 220)  # and a flat patch, as games have
+    pictures = [Stylizer(path, backend, size=(160, 90), threads=1)(frame).astype(int)
+                for backend in ("torch-cpu", "onnxruntime")]
+    difference = np.abs(pictures[0] - pictures[1])
+    assert difference.mean() <= 0.5 and difference.max() <= 3
+    assert np.abs(pictures[0] - frame.astype(int)).mean() > 2  # the look changed the picture
+
+
+def test_doctor_names_a_look_model(tmp_path, capsys, monkeypatch):
+    from livestyle.__main__ import main as livestyle_main
+
+    monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))  # auto's timings stay out of ~/.cache
+    from livestyle.model.weights import save_generator
+
+    path = tmp_path / "game2movie.safetensors"
+    save_generator(random_look(2), path, "game2movie")
+    assert livestyle_main(["doctor", "--model", str(path), "--size", "64x36", "--engines", str(tmp_path / "e"),
+                           "--threads", "1"]) == 0
+    assert "model: a colour look, tone curves of 16 knees" in capsys.readouterr().out

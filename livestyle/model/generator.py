@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from livestyle.core.sizes import SIZE_MULTIPLE
+from livestyle.model.look import ColourLook
 from livestyle.model.pyramid import PyramidGenerator
 
 
@@ -99,7 +100,7 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-Network = Generator | PyramidGenerator  # what a weights file holds
+Network = Generator | PyramidGenerator | ColourLook  # what a weights file holds
 
 
 def make_pyramid(features: int = 64, upsample: str = "deconv", levels: int = 3,
@@ -109,10 +110,13 @@ def make_pyramid(features: int = 64, upsample: str = "deconv", levels: int = 3,
 
 
 def build_generator(architecture: dict) -> nn.Module:
-    """The network a checked architecture describes: the plain Generator or a PyramidGenerator around it."""
+    """The network a checked architecture describes: the plain Generator, a PyramidGenerator around it,
+    or a ColourLook."""
     options = {k: v for k, v in architecture.items() if k != "class"}
     if architecture["class"] == "PyramidGenerator":
         return make_pyramid(**options)
+    if architecture["class"] == "ColourLook":
+        return ColourLook(**options)
     return Generator(**options)
 
 

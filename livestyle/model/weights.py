@@ -26,7 +26,7 @@ from livestyle.model.pyramid import MAX_LEVELS
 WEIGHTS_FORMAT = "livestyle-generator/1"
 WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
 KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole frames
-CLASSES = ("Generator", "PyramidGenerator")  # livestyle.model.pyramid wraps the first
+CLASSES = ("Generator", "PyramidGenerator", "ColourLook")  # the pyramid wraps the first; the look stands alone
 DIRECTIONS = ("game2movie", "movie2game")
 FLOATS = ("F16", "BF16", "F32", "F64")
 MAX_IMAGE_SIZE = 8192  # a faces model's recorded training side
@@ -79,15 +79,19 @@ def check_metadata(path: Path, metadata: dict) -> dict:
     check.mapping(architecture, "its metadata 'architecture'")
     check.get(metadata, "direction", str, required=False, choices=DIRECTIONS, name="direction")
     kind = check.get(architecture, "class", str, choices=CLASSES, name="architecture.class")
-    checked = {"class": kind,
-               "features": check.get(architecture, "features", int, low=1, high=MAX_FEATURES,
-                                     name="architecture.features"),
-               "upsample": check.get(architecture, "upsample", str, choices=("deconv", "resize"),
-                                     name="architecture.upsample")}
+    checked: dict = {"class": kind}
+    if kind == "ColourLook":
+        checked["curve_points"] = check.get(architecture, "curve_points", int, low=2, high=256,
+                                            name="architecture.curve_points")
+    else:
+        checked["features"] = check.get(architecture, "features", int, low=1, high=MAX_FEATURES,
+                                        name="architecture.features")
+        checked["upsample"] = check.get(architecture, "upsample", str, choices=("deconv", "resize"),
+                                        name="architecture.upsample")
     if kind == "Generator":
         checked["residual"] = check.get(architecture, "residual", bool, required=False, default=False,
                                         name="architecture.residual")
-    else:
+    elif kind == "PyramidGenerator":
         checked["levels"] = check.get(architecture, "levels", int, low=1, high=MAX_LEVELS, name="architecture.levels")
         checked["band_features"] = check.get(architecture, "band_features", int, low=1, high=MAX_FEATURES,
                                              name="architecture.band_features")
@@ -202,7 +206,8 @@ class WeightsInfo:
     training share. Nothing else parses a weights file's metadata."""
     path: Path
     metadata: dict          # as stored (strings): what the runtime does not use (preset, recipe) stays readable
-    architecture: dict      # checked: class, features, upsample, then residual or levels and band_features
+    architecture: dict      # checked: class, then features, upsample and residual or levels and band_features
+    #                         (the generators) or curve_points (the colour look)
     direction: str          # game2movie or movie2game
     kind: str               # faces or frames: what it was trained on
     size_multiple: int      # inference sides are multiples of this (8 for the plain generator, 1 for a pyramid)
