@@ -11,6 +11,7 @@ A faces model (python -m training.fit faces) is built for what faces mode runs: 
 training size (e.g. 128x128), 4 crops per pass (--batch); --size and --batch override that.
 
 --format auto (default) builds a TensorRT engine where TensorRT and a CUDA GPU exist, else ONNX.
+--format cube bakes a colour-look model into a .cube 3D LUT and a ReShade LUT strip (docs/engines.md).
 --precision defaults to fp16 for TensorRT and fp32 for ONNX (fp16 on ONNX Runtime's CPU provider
 is slower, not faster, so ONNX fp16 is refused). The size is width x height, each a multiple of 8
 (640x360: 360 = 45 x 8); the engine only runs at that size, and the runtime resizes frames to it.
@@ -36,7 +37,25 @@ from livestyle.core.sizes import format_size, parse_size
 from livestyle.faces.crop import FACES_BATCH
 from livestyle.model.loaded import load_model, newest_weights
 from livestyle.runtime.engines.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision
+from livestyle.runtime.engines.cube import build_cube, colour_look
 from livestyle.runtime.machine import probe
+
+
+def build_lookup_tables(args) -> int:
+    """--format cube: the model's colour look as a .cube, a ReShade strip and their sidecar in --out."""
+    given = [flag for flag, value in (("--size", args.size), ("--batch", args.batch), ("--precision", args.precision),
+                                      ("--parity-inputs", args.parity_inputs)) if value is not None]
+    if given:
+        raise LivestyleError(f"{given[0]} does not apply to --format cube: a lookup table has no size, batch or "
+                             f"precision and is checked by construction; leave it out")
+    check_writable(args.out, "--out", folder=True)
+    weights = args.weights or newest_weights()
+    print(f"weights: {weights}", flush=True)
+    model = load_model(weights)
+    colour_look(model)  # a model without a look is refused before the folder is made
+    args.out.mkdir(parents=True, exist_ok=True)
+    build_cube(model, args.out, log=lambda message: print(message, flush=True))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -48,17 +67,22 @@ def main(argv=None) -> int:
                         "size): multiples of 8 for the plain generator, any size for a pyramid model")
     parser.add_argument("--batch", type=bounded_int(1, 64), help=f"images per forward pass, 1 to 64 (default 1; a "
                         f"faces model: {FACES_BATCH}, the face crops faces mode stylises at once)")
-    parser.add_argument("--format", default="auto", choices=FORMATS)
+    parser.add_argument("--format", default="auto", choices=(*FORMATS, "cube"),
+                        help="auto (default): tensorrt where TensorRT and a CUDA GPU exist, else onnx; cube: a "
+                        "colour-look model as a .cube 3D LUT and a ReShade LUT strip, for OBS, ReShade, Resolve, "
+                        "ffmpeg (never chosen by auto)")
     parser.add_argument("--precision", choices=("fp16", "fp32"),
                         help="default: fp16 for tensorrt, fp32 for onnx")
     parser.add_argument("--out", type=Path, default=Path("engines"), help="output folder (default engines/)")
     parser.add_argument("--tolerance", type=finite_float(above=0),
                         help="max abs difference from torch fp32 (default by precision)")
-    parser.add_argument("--parity-inputs", type=bounded_int(1, 1000), default=3,
+    parser.add_argument("--parity-inputs", type=bounded_int(1, 1000),
                         help="random inputs for the parity check, 1 to 1000 (default 3)")
     args = parser.parse_args(argv)
     configure_logging(args)
     try:
+        if args.format == "cube":
+            return build_lookup_tables(args)
         if args.size is not None:
             parse_size(args.size, "--size", multiple=1)  # its form now; the model's own rule once it is read
         # Before the weights are even read: a read-only or mistyped --out costs a second, not the export.
@@ -81,7 +105,7 @@ def main(argv=None) -> int:
         def log(message: str) -> None:
             print(message, flush=True)
 
-        options = dict(tolerance=args.tolerance, parity_inputs=args.parity_inputs, log=log, batch=batch)
+        options = dict(tolerance=args.tolerance, parity_inputs=args.parity_inputs or 3, log=log, batch=batch)
         if fmt == "onnx":
             build_onnx(model, size, args.out, machine, **options)
         else:
