@@ -25,7 +25,7 @@ PAGE_OF = (
     ("pyramid-notes", "quality"), ("benchmark_inference", "inference"), ("benchmark_pyramid", "inference"),
     ("gpu-", "inference"), ("benchmark_live-faces", "faces"), ("faces-", "faces"), ("demo-faces", "faces"),
     ("benchmark_live", "live"), ("live-", "live"), ("benchmark_video", "video"), ("readme-commands", "project"),
-    ("test-suite", "project"))
+    ("test-suite", "project"), ("look-", "inference"))
 TITLES = {"training": "Training and data speed", "quality": "Quality: recipes, the default, the demo models",
           "inference": "Inference speed and GPU checks", "live": "The live app: speed, latency, memory",
           "video": "Offline video: speed and steadiness", "faces": "Faces mode: detector, speed, pasting",
