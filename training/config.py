@@ -21,7 +21,7 @@ from livestyle.core.sizes import MAX_SIDE, check_side
 from livestyle.model.pyramid import MAX_LEVELS
 from training.losses import GAN_LOSSES, IDENTITY_TERMS
 
-ARCHITECTURES = ("plain", "pyramid")
+ARCHITECTURES = ("plain", "pyramid", "look")
 # With --crop and no --data, the synthetic set is rendered this many times larger than --image-size,
 # so that a crop shows part of a scene at about the scale a display shows it.
 CROP_RENDER_SCALE = 4
@@ -65,7 +65,9 @@ class TrainConfig:
                             "architecture; the pyramid's always does)", kind=bool)
     architecture: str = option("plain", "generator: plain = the report's GANimorph on the whole image; pyramid = "
                                "a Laplacian pyramid around it (livestyle.model.pyramid): the GANimorph changes the low "
-                               "frequencies, light networks adjust the detail bands, any inference size",
+                               "frequencies, light networks adjust the detail bands, any inference size; look = a "
+                               "white-box colour look (livestyle.model.look: tone curves, colour matrix, split tone; "
+                               "a few dozen bounded numbers, exportable as a .cube)",
                                kind=str, choices=ARCHITECTURES)
     pyramid_levels: int = option(3, "bands of the pyramid architecture; its GANimorph runs at 1/2^L of the size "
                                  "(default 3)", kind=int, low=1, high=MAX_LEVELS)

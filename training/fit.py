@@ -37,6 +37,7 @@ from livestyle.core.files import append_line, check_apart, check_writable, descr
 from livestyle.core.sizes import DEFAULT_SIZE
 from livestyle.faces.crop import FACE_CROP
 from livestyle.model.generator import Generator, make_pyramid
+from livestyle.model.look import ColourLook
 from livestyle.model.pyramid import down
 from livestyle.model.weights import save_generator
 from training import display, metrics
@@ -132,9 +133,12 @@ def resume_config(args: argparse.Namespace, config: TrainConfig, path: Path) -> 
 # ----------------------------------------------------------------------------- models
 
 def make_generator(config: TrainConfig) -> nn.Module:
-    """The report's GANimorph, or a Laplacian pyramid around it (its low-frequency GANimorph residual)."""
+    """The report's GANimorph, a Laplacian pyramid around it (its low-frequency GANimorph residual), or a
+    colour look."""
     if config.architecture == "pyramid":
         return make_pyramid(config.g_features, config.upsample, config.pyramid_levels)
+    if config.architecture == "look":
+        return ColourLook()
     return Generator(config.g_features, config.upsample, config.residual)
 
 
@@ -501,8 +505,10 @@ def print_header(run: Run) -> None:
         sizes = sorted({f"{image.shape[1]}x{image.shape[0]}"
                         for images in run.dataset.train.values() for image in images})
         shape = f"{config.image_size} px crops of {', '.join(sizes[:3])}{' …' if len(sizes) > 3 else ''}"
-    network = (f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}"
-               if config.architecture == "pyramid" else f"GANimorph N={config.g_features}")
+    network = {"pyramid": f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}",
+               "look": "a colour look (tone curves, colour matrix, split tone; --g-features, --upsample and "
+                       "--pyramid-levels do not apply to it)"}.get(config.architecture,
+                                                                  f"GANimorph N={config.g_features}")
     print(f"run: {run.run_dir}\ndata: {run.data_root} ({counts['game']} game / {counts['movie']} movie "
           f"training images, {shape}{', paired oracle' if run.dataset.paired else ''})\n"
           f"generator: {network}\n"

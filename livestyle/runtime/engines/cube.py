@@ -76,7 +76,7 @@ def build_cube(model: Model, out_dir: Path, points: int = 65, log=print) -> Path
     name = f"{model.direction}-{model.sha256[:12]}-look{points}"
     cube, strip, sidecar = out_dir / f"{name}.cube", out_dir / f"{name}.png", out_dir / f"{name}.cube.json"
     check_apart({"the .cube": cube, "the ReShade strip": strip, "its sidecar": sidecar}, {"--weights": model.path})
-    log(f"baking the colour look into a {points}³ table and ReShade's {STRIP_TILE}×{STRIP_TILE * STRIP_TILE} strip ...")
+    log(f"baking the colour look into a {points}³ table and ReShade's {STRIP_TILE * STRIP_TILE}×{STRIP_TILE} strip ...")
     write_text(cube, cube_text(look, points, f"livestyle {model.direction} {model.sha256[:12]}"))
     ok, png = cv2.imencode(".png", reshade_strip(look))
     if not ok:
