@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -8,6 +9,14 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_build_engine():
+    """scripts/build_engine.py's main(), imported from the file (scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location("build_engine_script", REPO / "scripts" / "build_engine.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
 
 # Tiny networks keep the suite within minutes on 2 cores; the code paths are the real ones.
 TINY = ["--g-features", "8", "--d-features", "8", "--image-size", "32"]

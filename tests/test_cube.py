@@ -3,7 +3,6 @@ and ReShade's LUT strip, checked against a real consumer (ffmpeg's lut3d filter)
 engine finder never taking these files for engines."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from _matrix import assert_refused, assert_unchanged, call, snapshot
-from conftest import REPO
+from conftest import load_build_engine
 
 from livestyle.model.generator import Generator
 from livestyle.model.look import random_look
@@ -21,14 +20,6 @@ from livestyle.model.weights import save_generator
 from livestyle.runtime.engines.sidecars import find_artifacts
 from livestyle.runtime.machine import probe
 from livestyle.runtime.selection import usable_engines
-
-
-def load_build_engine():
-    spec = importlib.util.spec_from_file_location("build_engine_for_cube", REPO / "scripts" / "build_engine.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
 
 build_engine = load_build_engine()
 

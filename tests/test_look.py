@@ -119,8 +119,7 @@ def test_doctor_names_a_look_model(tmp_path, capsys, monkeypatch):
 def test_a_look_trains_like_any_generator_and_bakes_into_a_cube(tmp_path, monkeypatch, capsys):
     """`training.fit --architecture look` runs the report's losses on two colour looks and leaves weights
     `build_engine.py --format cube` takes. (Trained, not tuned: the study of issue 25 decides how.)"""
-    from conftest import REPO
-    from test_cube import load_build_engine
+    from conftest import REPO, load_build_engine
 
     from livestyle.model.weights import read_weights_info
     from training import fit, synth

@@ -4,7 +4,6 @@ cache, scripts/build_engine.py and `python -m livestyle doctor`, each fed bad in
 Every refusal is one error line (no traceback), a non-zero exit code, and no change on disk
 outside the command's output; every write goes through a private temporary file, so links planted
 under the names a writer might have used are never written through."""
-import importlib.util
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from _matrix import ENOSPC, EROFS, assert_refused, assert_unchanged, call, os_error, snapshot
+from conftest import load_build_engine
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -45,13 +45,6 @@ MACHINE = probe()
 SIZE = (64, 48)
 needs_ort = pytest.mark.skipif(MACHINE.onnxruntime is None,
                                reason="onnxruntime: not installed (pip install -e '.[onnx]')")
-
-
-def load_build_engine():
-    spec = importlib.util.spec_from_file_location("build_engine_script", REPO / "scripts" / "build_engine.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 build_engine = load_build_engine()
