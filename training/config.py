@@ -69,6 +69,11 @@ class TrainConfig:
                                "white-box colour look (livestyle.model.look: tone curves, colour matrix, split tone; "
                                "a few dozen bounded numbers, exportable as a .cube)",
                                kind=str, choices=ARCHITECTURES)
+    look_stages: str = option("0", "look architecture: 0 = the closed-form estimate only (training.estimate, seconds); "
+                              "0+1 = then --epochs of adversarial refinement pulled toward it", kind=str,
+                              choices=("0", "0+1"))
+    look_pull: float = option(1.0, "look stage 1: weight of the pull toward the stage-0 estimate (sum of squared "
+                              "parameter differences; 0 = none)", kind=float, low=0, high=1e6)
     pyramid_levels: int = option(3, "bands of the pyramid architecture; its GANimorph runs at 1/2^L of the size "
                                  "(default 3)", kind=int, low=1, high=MAX_LEVELS)
     crop: bool = option(False, "train on random --image-size crops of each image at its stored size instead of "

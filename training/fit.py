@@ -32,7 +32,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from livestyle.core.cli import ArgumentParser, configure_logging
-from livestyle.core.errors import LivestyleError
+from livestyle.core.errors import LivestyleError, first_line
 from livestyle.core.files import append_line, check_apart, check_writable, describe, write_json
 from livestyle.core.sizes import DEFAULT_SIZE
 from livestyle.faces.crop import FACE_CROP
@@ -57,9 +57,18 @@ from training.config import (
     parse_lambdas,
 )
 from training.config import validate as validate_config
-from training.data import Dataset, ReportAugmentation, load_training_data, random_crops, to_model_range, translate
+from training.data import (
+    Dataset,
+    ReportAugmentation,
+    load_training_data,
+    random_crops,
+    read_folder,
+    to_model_range,
+    translate,
+)
 from training.discriminator import Discriminator
 from training.environment import Environment
+from training.estimate import STATISTICS_SIDE, estimate_look
 from training.evaluate import evaluate_run
 from training.grids import labelled_grid, save_png
 from training.losses import IDENTITY_TERMS, StructuralSimilarity, discriminator_loss, generator_adversarial, to_unit
@@ -213,11 +222,20 @@ class Nets:
         betas = (0.5, 0.999)  # the usual GAN choice; the report does not state its Adam settings
         self.optimizer_g = torch.optim.Adam(self.generators.parameters(), lr=config.lr_g, betas=betas)
         self.optimizer_d = torch.optim.Adam(self.discriminators.parameters(), lr=config.lr_d, betas=betas)
+        # Look stage 1: (parameter, its stage-0 value) pairs the generators are pulled toward.
+        self.anchor: list[tuple[nn.Parameter, torch.Tensor]] = []
         self.train_generators, self.train_discriminators = self.generators, self.discriminators
         if env.distributed:
             device_ids = [env.device.index] if env.device.type == "cuda" else None
             self.train_generators = nn.parallel.DistributedDataParallel(self.generators, device_ids=device_ids)
             self.train_discriminators = nn.parallel.DistributedDataParallel(self.discriminators, device_ids=device_ids)
+
+    def set_anchor(self, state: dict[str, torch.Tensor]) -> None:
+        """Pull the generators toward these values of their parameters (a GeneratorPair state dict)."""
+        self.anchor = [(p, state[name].to(p.device)) for name, p in self.generators.named_parameters()]
+
+    def anchor_distance(self) -> torch.Tensor:
+        return sum(((p - value) ** 2).sum() for p, value in self.anchor)  # type: ignore[return-value]
 
     @property
     def shown(self) -> GeneratorPair:
@@ -263,6 +281,8 @@ def train_step(nets: Nets, game: torch.Tensor, movie: torch.Tensor, config: Trai
     similarity_movie, flat_movie = structural(to_unit(movie), to_unit(out["cycled_movie"]))
     cycle = (1 - similarity_game).mean() + (1 - similarity_movie).mean()
     total = adversarial_weight * adversarial.float() + cycle_weight * cycle + identity_weight * identity.float()
+    if nets.anchor and config.look_pull > 0:
+        total = total + config.look_pull * nets.anchor_distance()
     nets.optimizer_g.zero_grad(set_to_none=True)
     total.backward()
     nets.optimizer_g.step()
@@ -608,7 +628,10 @@ def end_of_epoch(run: Run, epoch: int, sums: dict, steps: int, partial: bool = F
         score, better, score_name = results["val_cycle"], lambda new, old: new < old, "val cycle loss"
     summary = "  ".join(f"{k} {v:.4f}" for k, v in results.items())
     best = run.state.best
-    improved = best is None or better(score, best["score"])
+    # A look's stages are chosen by the study, never by the val pairs: the run keeps its latest.
+    improved = best is None or better(score, best["score"]) or run.config.architecture == "look"
+    if run.config.architecture == "look":
+        score_name = "the latest epoch (look runs never choose by val pairs)"
     tqdm.write(f"epoch {epoch + 1}: {summary}{'  (best so far)' if improved else ''}")
     if improved:
         run.state.best = {"score": score, "epoch": epoch + 1, "metric": score_name}
@@ -616,6 +639,59 @@ def end_of_epoch(run: Run, epoch: int, sums: dict, steps: int, partial: bool = F
                         {"config": run.config.to_dict(), "epoch": epoch + 1, "best": run.state.best,
                          "generators": run.nets.shown.state_dict()})
         export_generators(run.run_dir, run.nets.shown, run.config, run.state.best)
+
+
+def look_stage0(run: Run) -> None:
+    """Stage 0 of a look run: both directions estimated in closed form (training.estimate), set in the
+    generators, validated, exported and kept in checkpoints/stage0.pt — the anchor stage 1 is pulled toward."""
+    started = time.perf_counter()
+    # Every training frame of each domain, not only --limit of them: the statistics are cheap at this size.
+    images = {d: read_folder(run.data_root / "train" / d, STATISTICS_SIDE)[0] for d in ("game", "movie")}
+    to_movie, movie_numbers = estimate_look(images["game"], images["movie"], to_film=True)
+    to_game, game_numbers = estimate_look(images["movie"], images["game"], to_film=False)
+    generators = run.nets.generators
+    generators.game2movie.load_state_dict(to_movie.state_dict())
+    generators.movie2game.load_state_dict(to_game.state_dict())
+    if run.nets.ema is not None:
+        run.nets.ema.module.load_state_dict(generators.state_dict())
+    state = {name: value.detach().clone() for name, value in generators.state_dict().items()}
+    if run.config.look_stages == "0+1":
+        run.nets.set_anchor(state)
+    seconds = time.perf_counter() - started
+    estimate = {"game2movie": movie_numbers.to_dict(), "movie2game": game_numbers.to_dict()}
+    if not run.env.is_main:
+        return
+    save_checkpoint(run.run_dir / "checkpoints" / "stage0.pt",
+                    {"config": run.config.to_dict(), "generators": state, "estimate": estimate})
+    results = validate(run.nets.shown, run.dataset, run.structural, run.env)
+    record = {"stage": 0, "seconds": round(seconds, 2), "time": datetime.now().isoformat(timespec="seconds"),
+              **estimate, **results}
+    append_line(run.run_dir / "metrics.jsonl", json.dumps(record))
+    save_png(run.run_dir / "samples_stage0.png", sample_grid(run.nets.shown, run.dataset, run.env))
+    run.state.best = {"score": results.get("val_oracle_ssim", results["val_cycle"]), "epoch": 0,
+                      "metric": "look stage 0 (closed form)"}
+    export_generators(run.run_dir, run.nets.shown, run.config, run.state.best)
+    summary = "  ".join(f"{k} {v:.4f}" for k, v in results.items())
+    print(f"look stage 0 (closed form, {seconds:.1f} s): contrast {movie_numbers.contrast:.2f}, saturation "
+          f"{movie_numbers.saturation:.2f}, black {_rounded(movie_numbers.target_black)}, white "
+          f"{_rounded(movie_numbers.target_white)}\n  {summary}")
+
+
+def _rounded(values: list[float]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
+
+
+def load_stage0(run: Run) -> dict[str, torch.Tensor]:
+    path = run.run_dir / "checkpoints" / "stage0.pt"
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        state = saved["generators"]
+        if not isinstance(state, dict) or set(state) != set(run.nets.generators.state_dict()):
+            raise KeyError("generators")
+    except Exception as error:  # noqa: BLE001 — missing, damaged or foreign: the answer is the same
+        raise TrainingError(f"{path} cannot be read ({first_line(error)}): look stage 1 is pulled toward it; "
+                            f"start a new run") from None
+    return state
 
 
 def export_generators(run_dir: Path, generators: GeneratorPair, config: TrainConfig, best: dict) -> None:
@@ -634,7 +710,16 @@ def train(args: argparse.Namespace) -> tuple[Path, TrainConfig]:
     stopper = Stopper(config.time_limit_minutes, env)
     total_steps = (config.epochs - state.epoch) * run.steps_per_epoch - state.step_in_epoch
     if not args.resume:
+        if config.architecture == "look":
+            look_stage0(run)
         run.save()  # from the first moment on, a crashed or killed run can be continued with --resume
+    elif config.architecture == "look" and config.look_stages == "0+1":
+        run.nets.set_anchor(load_stage0(run))
+    if config.architecture == "look" and config.look_stages == "0":
+        if not args.resume:
+            run.save(TrainState(config.epochs, 0, 0, None, state.best))  # nothing left to train
+        print(f"look stage 0 only (--look-stages 0): {run.run_dir} holds the closed-form estimate")
+        return run.run_dir, config
     epoch = state.epoch
     try:
         for epoch in range(state.epoch, config.epochs):

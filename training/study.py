@@ -79,6 +79,14 @@ CONFIGURATIONS = {
     "pyramid-l2-crop-dlow-long-ema-adv": ({**CROP_DLOW, "epochs": 8, "ema": 0.99, "lambdas": [0.15, 0.7, 0.15]},
                                           "pyramid-l2-crop-dlow-long-ema with a stronger adversary, λ .15/.7/.15 "
                                           "(now that the discriminators judge tone, not layout or grain)"),
+    # Issue 25: the white-box colour look. Stage 0 is the closed-form estimate (training.estimate, seconds);
+    # stage 1 refines it adversarially, pulled toward it, with discriminators on 128 px crops halved twice.
+    "look-stage0": ({**CYCLE_LSGAN, "architecture": "look", "look_stages": "0"},
+                    "colour look, stage 0 only: black/white points, S-curve and saturation in closed form"),
+    "look-stage01": ({**CYCLE_LSGAN, "identity": "cyclegan", "architecture": "look", "look_stages": "0+1",
+                      "crop": True, "image_size": 128, "d_downsample": 2, "epochs": 8, "lr_g": 2e-3,
+                      "look_pull": 1.0},
+                     "colour look, stage 0 then 8 epochs of adversarial refinement (lr 2e-3) pulled toward it"),
 }
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 CURVE_POINTS = 16  # ramps per tone curve: a knee every 1/16 of the range
-MATRIX_RANGE = 0.5  # each matrix entry moves at most this far from the identity's
+MATRIX_RANGE = 1.0  # each matrix entry moves at most this far from the identity's (room for monochrome)
 OFFSET_RANGE = 0.2  # each channel's offset, in [0, 1] units
 SPLIT_RANGE = 0.2  # each tint channel, in [0, 1] units
 LUMA = (0.2126, 0.7152, 0.0722)  # Rec. 709
@@ -65,6 +65,22 @@ class ColourLook(nn.Module):
     def tints(self) -> tuple[torch.Tensor, torch.Tensor]:
         return SPLIT_RANGE * torch.tanh(self.shadow_tint), SPLIT_RANGE * torch.tanh(self.highlight_tint)
 
+    @torch.no_grad()
+    def set_grade(self, curves: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor,
+                  shadow_tint: torch.Tensor | None = None, highlight_tint: torch.Tensor | None = None) -> None:
+        """Set the parameters so the look shows this grade (a closed-form estimate, training's stage 0).
+
+        curves: (3, K+1) each channel's value at the knees 0, 1/K, … 1, rising from 0 to 1 (made so:
+        steps clamped positive and rescaled); matrix (3, 3) and offset (3,) as `matrix()` and `offset()`
+        return them; tints as `tints()`. Values beyond a bound are clamped just inside it."""
+        steps = torch.diff(curves.float(), dim=1).clamp_min(1e-4)
+        self.curve_logits.copy_(torch.log(steps / steps.sum(dim=1, keepdim=True)))
+        self.matrix_change.copy_(_inside(matrix.float() - torch.eye(3), MATRIX_RANGE))
+        self.offset_change.copy_(_inside(offset.float(), OFFSET_RANGE))
+        zero = torch.zeros(3)
+        self.shadow_tint.copy_(_inside(zero if shadow_tint is None else shadow_tint.float(), SPLIT_RANGE))
+        self.highlight_tint.copy_(_inside(zero if highlight_tint is None else highlight_tint.float(), SPLIT_RANGE))
+
     # the look ---------------------------------------------------------------------------------------
     def tone(self, unit: torch.Tensor) -> torch.Tensor:
         """Each channel of `unit` ([0, 1], N×3×H×W) through its curve."""
@@ -79,6 +95,11 @@ class ColourLook(nn.Module):
         shadow, highlight = self.tints()
         graded = graded + (1 - luminance) ** 2 * shadow.view(1, 3, 1, 1) + luminance ** 2 * highlight.view(1, 3, 1, 1)
         return graded.clamp(0.0, 1.0) * 2 - 1
+
+
+def _inside(value: torch.Tensor, bound: float) -> torch.Tensor:
+    """The unconstrained parameter that `bound · tanh` maps to `value` (clamped just inside the bound)."""
+    return torch.atanh((value / bound).clamp(-0.999, 0.999))
 
 
 def apply_to_unit(look: ColourLook, unit: torch.Tensor) -> torch.Tensor:

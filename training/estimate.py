@@ -1,0 +1,129 @@
+"""Stage 0 of the colour look (issue 25): the look estimated in closed form from unpaired footage.
+
+The two domains show different content (a user's film never shows their game's levels), so the
+estimate uses only statistics that a change of content moves little, and a few numbers:
+
+* black and white points: each channel's 0.5th and 99.5th percentile over every frame of a domain.
+  Almost every game and every film has some near-black and near-white somewhere, so where the
+  extremes sit (lifted blacks, dulled or tinted whites) is a property of the look, not the scene.
+  They give each channel a gain and an offset.
+* contrast: an S-curve `x + k·(smoothstep(x) − x)` on every channel, k chosen on a grid so that the
+  frames' luma spread (the per-frame standard deviation, averaged over frames) matches the target's.
+* saturation: the chroma spread (per frame, averaged) of the target over that of the graded source.
+
+Both spreads are content-dependent (a snowy level is flatter than a forest), so each is bounded by
+how films are graded: a film look adds contrast and takes saturation away (k in [0, 1], saturation in
+[0.3, 1]); faded, low-contrast prints come from the black and white points. movie→game gets the
+mirrored bounds. Measured on the real-footage oracles (docs/benchmarks/quality.md): without those
+bounds the SuperTux other-levels estimate flattened and over-saturated the game (−3.95 dB); with
+them it is above doing nothing on all four.
+
+Inputs: training images as uint8 N×H×W×3 tensors (or lists of H×W×3 tensors of any size).
+Output: a `ColourLook` set to the estimate, and its numbers (for the run's log).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from livestyle.model.look import LUMA, ColourLook
+
+STATISTICS_SIDE = 96  # images are shrunk (area) to at most this side first: statistics, not detail
+POINT_PERCENT = 0.5  # black point: this percentile of a channel; white point: 100 minus it
+QUANTILE_SAMPLES = 1_000_000  # values a percentile is taken over (torch.quantile's input limit is 16M)
+CONTRAST_STEPS = 21  # the grid of S-curve strengths searched
+GRID_IMAGES = 128  # source images the grid search grades (evenly spaced; enough for a spread, and fast)
+TO_FILM = {"contrast": (0.0, 1.0), "saturation": (0.3, 1.0)}
+FROM_FILM = {"contrast": (-1.0, 0.0), "saturation": (1.0, 1 / 0.3)}
+
+
+@dataclass
+class LookEstimate:
+    """The stage-0 numbers of one direction, in [0, 1] units."""
+    source_black: list[float]
+    source_white: list[float]
+    target_black: list[float]
+    target_white: list[float]
+    contrast: float  # k of the S-curve
+    saturation: float
+
+    def to_dict(self) -> dict:
+        return {k: [round(x, 4) for x in v] if isinstance(v, list) else round(v, 4) for k, v in asdict(self).items()}
+
+
+def unit_images(images) -> torch.Tensor:
+    """uint8 N×H×W×3 (tensor, or a list of H×W×3 of any sizes) -> float N×3×h×w in [0, 1], h, w ≤ the
+    statistics side (a list is squashed to one square: percentiles and spreads do not mind)."""
+    if isinstance(images, list):
+        return torch.cat([_shrink(image[None], (STATISTICS_SIDE, STATISTICS_SIDE)) for image in images])
+    height, width = images.shape[1:3]
+    scale = min(1.0, STATISTICS_SIDE / max(height, width))
+    return _shrink(images, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
+def _shrink(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    unit = images.permute(0, 3, 1, 2).float().div(255.0)
+    return unit if tuple(unit.shape[-2:]) == size else F.adaptive_avg_pool2d(unit, size)
+
+
+def channel_points(unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each channel's black and white point over all pixels of N×3×H×W in [0, 1]."""
+    values = unit.transpose(0, 1).reshape(3, -1)
+    values = values[:, ::max(1, values.shape[1] // QUANTILE_SAMPLES)]
+    low, high = torch.quantile(values, torch.tensor([POINT_PERCENT / 100, 1 - POINT_PERCENT / 100]), dim=1)
+    return low, high
+
+
+def luma_spread(unit: torch.Tensor) -> float:
+    luma = (unit * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1)
+    return luma.flatten(1).std(dim=1).mean().item()
+
+
+def chroma_spread(unit: torch.Tensor) -> float:
+    luma = (unit * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return (unit - luma).pow(2).flatten(1).mean(1).sqrt().mean().item()
+
+
+def graded_look(curve_points: int, contrast: float, gain: torch.Tensor, offset: torch.Tensor,
+                saturation: float) -> ColourLook:
+    """A ColourLook showing: S-curve of strength `contrast` per channel, then gain and offset per channel,
+    then saturation about the luma."""
+    knees = torch.linspace(0.0, 1.0, curve_points + 1)
+    curve = knees + contrast * (knees * knees * (3 - 2 * knees) - knees)
+    luma = torch.tensor(LUMA)
+    towards_grey = saturation * torch.eye(3) + (1 - saturation) * torch.ones(3, 1) * luma.view(1, 3)
+    look = ColourLook(curve_points)
+    look.set_grade(curve.expand(3, -1), towards_grey @ torch.diag(gain), towards_grey @ offset)
+    return look
+
+
+@torch.no_grad()
+def estimate_look(source_images, target_images, to_film: bool = True,
+                  curve_points: int | None = None) -> tuple[ColourLook, LookEstimate]:
+    """The look that takes the source domain's statistics to the target's (see the module's notes);
+    `to_film` picks the bounds (game→movie True, movie→game False)."""
+    bounds = TO_FILM if to_film else FROM_FILM
+    source, target = unit_images(source_images), unit_images(target_images)
+    source_black, source_white = channel_points(source)
+    sample = source[::max(1, len(source) // GRID_IMAGES)]
+    target_black, target_white = channel_points(target)
+    gain = (target_white - target_black) / (source_white - source_black).clamp_min(0.05)
+    offset = target_black - gain * source_black
+    points = curve_points or ColourLook().curve_points
+    wanted = luma_spread(target)
+    grid = torch.linspace(*bounds["contrast"], CONTRAST_STEPS).tolist()
+    contrast = min(grid, key=lambda k: abs(luma_spread(_apply(graded_look(points, k, gain, offset, 1.0), sample))
+                                           - wanted))
+    graded = _apply(graded_look(points, contrast, gain, offset, 1.0), sample)
+    saturation = chroma_spread(target) / max(chroma_spread(graded), 1e-6)
+    saturation = min(max(saturation, bounds["saturation"][0]), bounds["saturation"][1])
+    look = graded_look(points, contrast, gain, offset, saturation)
+    numbers = LookEstimate(source_black.tolist(), source_white.tolist(), target_black.tolist(),
+                           target_white.tolist(), contrast, saturation)
+    return look, numbers
+
+
+def _apply(look: ColourLook, unit: torch.Tensor) -> torch.Tensor:
+    return (look(unit * 2 - 1) + 1) * 0.5
