@@ -119,3 +119,21 @@ def test_a_run_on_its_own_data_is_compared_with_its_own_doing_nothing():
     records[1] = _record("frames", "pyramid-l2-crop-dlow", 0.70, 18.3, nothing=(0.717, 18.17))
     assert not study.beats(records, "pyramid-l2-crop-dlow", ["frames"], "nothing")  # 0.70 beats 0.627, not 0.717
     assert "(its own test images: nothing 0.717 / 18.17)" in study.table(records, ["frames"])
+
+
+def test_issue_25_floors_are_checked_per_oracle_as_shown():
+    def record(name, kind, ssim, psnr, structure=0.97):
+        display = {"model": {"ssim": ssim, "psnr": psnr, "structure": structure},
+                   "do_nothing": {"ssim": 0.80, "psnr": 20.0, "structure": 1.0}}
+        scores = {"game2movie": {"model": {"ssim": ssim, "psnr": psnr}}}
+        return {"name": name, "kind": kind, "eval": {"oracle": scores, "display": display}, "seconds": 1.0}
+
+    other, same = "data/real-supertux-teal-orange-other-levels-v1", "data/real-neverball-teal-orange-same-levels-v1"
+    assert study.floor_of(other) == (0.03, 1.5) and study.floor_of(same) == (0.02, 2.0)
+    assert study.floor_of("faces") is None and study.floor_of("data/mine") is None
+    records = [record("look-stage0", other, 0.84, 21.6), record("look-stage0", same, 0.83, 22.1),
+               record("look-stage01", other, 0.84, 21.4), record("look-stage01", same, 0.83, 22.1, structure=0.9)]
+    text = study.floors_table(records, [other, same])
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `")}
+    assert rows["`look-stage0`"].rstrip().endswith("| yes |")
+    assert rows["`look-stage01`"].count("✗") == 2 and rows["`look-stage01`"].rstrip().endswith("| no |")

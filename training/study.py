@@ -272,6 +272,45 @@ def choose_default(records: list[dict], kinds: list[str]) -> tuple[str | None, b
     return closest, False, margins[closest]
 
 
+# Issue 25's floors for the default, per real-footage oracle (game, movie footage), shown at 640×360 over
+# doing nothing: (SSIM, dB); and structure at least this share of doing nothing's everywhere.
+FLOORS = {("supertux", "other-levels"): (0.03, 1.5), ("supertux", "same-levels"): (0.05, 3.0),
+          ("neverball", "same-levels"): (0.02, 2.0), ("neverball", "other-levels"): (0.01, 1.0)}
+FLOOR_STRUCTURE = 0.95
+
+
+def floor_of(kind: str) -> tuple[float, float] | None:
+    """The floors for an oracle folder named like real-GAME-LOOK-MOVIE-vN (None: no floor for it)."""
+    name = label(kind)
+    game = name.split("-")[1] if name.startswith("real-") else ""
+    movie = next((m for m in ("other-levels", "same-levels") if f"-{m}-v" in name), "")
+    return FLOORS.get((game, movie))
+
+
+def floors_table(records: list[dict], kinds: list[str]) -> str:
+    """Each trained configuration's gain over doing nothing, as shown, against issue 25's floors."""
+    floored = [k for k in kinds if floor_of(k) and all("display" in r["eval"] for r in records if r["kind"] == k)]
+    if not floored:
+        return ""
+    lines = ["| configuration | " + " | ".join(f"{label(k)} (floor +{floor_of(k)[0]:g} / +{floor_of(k)[1]:g} dB)"
+                                                for k in floored) + " | meets every floor |",
+             "|" + "---|" * (2 + len(floored))]
+    for name in [n for n in ranked(records, kinds) if n not in METHODS]:
+        cells, meets = [], True
+        for kind in floored:
+            shown = shown_on(records, name, kind)
+            model, nothing = shown["model"], shown["do_nothing"]
+            ssim_floor, psnr_floor = floor_of(kind)  # type: ignore[misc]
+            gain = (model["ssim"] - nothing["ssim"], model["psnr"] - nothing["psnr"])
+            share = model["structure"] / max(nothing["structure"], 1e-9)
+            ok = gain[0] >= ssim_floor and gain[1] >= psnr_floor and share >= FLOOR_STRUCTURE
+            meets = meets and ok
+            cells.append(f"{gain[0]:+.3f} / {gain[1]:+.2f} dB / {share:.3f}{'' if ok else ' ✗'}")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {'yes' if meets else 'no'} |")
+    return ("Issue 25's floors (gain in SSIM / dB over doing nothing as shown, structure as a share of doing "
+            f"nothing's, at least {FLOOR_STRUCTURE}; ✗ = short of a floor):\n\n" + "\n".join(lines))
+
+
 def describe_choice(name: str | None, qualified: bool, margins: dict) -> str:
     if name is None:
         return "No real-footage oracle in this study: the default rule (issue 16) needs one."
@@ -368,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     text += "\n\n" + verdict
     if any("display" in r["eval"] for r in records):
         text += "\n\n" + describe_choice(*choose_default(records, kinds))
+        floors = floors_table(records, kinds)
+        text += "\n\n" + floors if floors else ""
     print("\n" + text)
     minutes = sum(r["seconds"] for r in records) / 60
     if args.section and not args.no_write:
