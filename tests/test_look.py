@@ -129,8 +129,8 @@ def test_a_look_trains_like_any_generator_and_bakes_into_a_cube(tmp_path, monkey
     assert fit.main(["faces", "--quick", "--data", "d", "--architecture", "look", "--image-size", "32",
                      "--d-features", "4", "--epochs", "1", "--look-stages", "0+1", "--no-eval",
                      "--run-dir", "run"]) == 0
-    assert "generator: a colour look" in capsys.readouterr().out
+    assert "generator: a film look" in capsys.readouterr().out
     info = read_weights_info(tmp_path / "run" / "game2movie.safetensors")
-    assert info.architecture["class"] == "ColourLook" and (REPO / "scripts" / "build_engine.py").is_file()
+    assert info.architecture["class"] == "FilmLook" and (REPO / "scripts" / "build_engine.py").is_file()
     assert load_build_engine()(["--weights", "run", "--format", "cube", "--out", "looks"]) == 0
     assert len(list((tmp_path / "looks").glob("*.cube"))) == 1

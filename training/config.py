@@ -66,8 +66,9 @@ class TrainConfig:
     architecture: str = option("plain", "generator: plain = the report's GANimorph on the whole image; pyramid = "
                                "a Laplacian pyramid around it (livestyle.model.pyramid): the GANimorph changes the low "
                                "frequencies, light networks adjust the detail bands, any inference size; look = a "
-                               "white-box colour look (livestyle.model.look: tone curves, colour matrix, split tone; "
-                               "a few dozen bounded numbers, exportable as a .cube)",
+                               "white-box film look (livestyle.model.film: soft focus, bloom, vignette, then tone "
+                               "curves, colour matrix, split tone; a few dozen bounded numbers; its colour part "
+                               "exports as a .cube)",
                                kind=str, choices=ARCHITECTURES)
     look_stages: str = option("0", "look architecture: 0 = the closed-form estimate only (training.estimate, seconds); "
                               "0+1 = then --epochs of adversarial refinement pulled toward it", kind=str,

@@ -36,8 +36,8 @@ from livestyle.core.errors import LivestyleError, first_line
 from livestyle.core.files import append_line, check_apart, check_writable, describe, write_json
 from livestyle.core.sizes import DEFAULT_SIZE
 from livestyle.faces.crop import FACE_CROP
+from livestyle.model.film import FilmLook
 from livestyle.model.generator import Generator, make_pyramid
-from livestyle.model.look import ColourLook
 from livestyle.model.pyramid import down
 from livestyle.model.weights import save_generator
 from training import display, metrics
@@ -147,7 +147,7 @@ def make_generator(config: TrainConfig) -> nn.Module:
     if config.architecture == "pyramid":
         return make_pyramid(config.g_features, config.upsample, config.pyramid_levels)
     if config.architecture == "look":
-        return ColourLook()
+        return FilmLook()
     return Generator(config.g_features, config.upsample, config.residual)
 
 
@@ -525,10 +525,10 @@ def print_header(run: Run) -> None:
         sizes = sorted({f"{image.shape[1]}x{image.shape[0]}"
                         for images in run.dataset.train.values() for image in images})
         shape = f"{config.image_size} px crops of {', '.join(sizes[:3])}{' …' if len(sizes) > 3 else ''}"
+    film = ("a film look (soft focus, bloom, vignette, then a colour look: tone curves, colour matrix, split tone; "
+            "--g-features, --upsample and --pyramid-levels do not apply to it)")
     network = {"pyramid": f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}",
-               "look": "a colour look (tone curves, colour matrix, split tone; --g-features, --upsample and "
-                       "--pyramid-levels do not apply to it)"}.get(config.architecture,
-                                                                  f"GANimorph N={config.g_features}")
+               "look": film}.get(config.architecture, f"GANimorph N={config.g_features}")
     print(f"run: {run.run_dir}\ndata: {run.data_root} ({counts['game']} game / {counts['movie']} movie "
           f"training images, {shape}{', paired oracle' if run.dataset.paired else ''})\n"
           f"generator: {network}\n"
@@ -650,8 +650,8 @@ def look_stage0(run: Run) -> None:
     to_movie, movie_numbers = estimate_look(images["game"], images["movie"], to_film=True)
     to_game, game_numbers = estimate_look(images["movie"], images["game"], to_film=False)
     generators = run.nets.generators
-    generators.game2movie.load_state_dict(to_movie.state_dict())
-    generators.movie2game.load_state_dict(to_game.state_dict())
+    generators.game2movie.colour.load_state_dict(to_movie.state_dict())
+    generators.movie2game.colour.load_state_dict(to_game.state_dict())
     if run.nets.ema is not None:
         run.nets.ema.module.load_state_dict(generators.state_dict())
     state = {name: value.detach().clone() for name, value in generators.state_dict().items()}

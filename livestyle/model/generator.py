@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from livestyle.core.sizes import SIZE_MULTIPLE
+from livestyle.model.film import FilmLook
 from livestyle.model.look import ColourLook
 from livestyle.model.pyramid import PyramidGenerator
 
@@ -100,7 +101,7 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-Network = Generator | PyramidGenerator | ColourLook  # what a weights file holds
+Network = Generator | PyramidGenerator | ColourLook | FilmLook  # what a weights file holds
 
 
 def make_pyramid(features: int = 64, upsample: str = "deconv", levels: int = 3,
@@ -111,12 +112,14 @@ def make_pyramid(features: int = 64, upsample: str = "deconv", levels: int = 3,
 
 def build_generator(architecture: dict) -> nn.Module:
     """The network a checked architecture describes: the plain Generator, a PyramidGenerator around it,
-    or a ColourLook."""
+    a ColourLook or a FilmLook."""
     options = {k: v for k, v in architecture.items() if k != "class"}
     if architecture["class"] == "PyramidGenerator":
         return make_pyramid(**options)
     if architecture["class"] == "ColourLook":
         return ColourLook(**options)
+    if architecture["class"] == "FilmLook":
+        return FilmLook(**options)
     return Generator(**options)
 
 

@@ -26,7 +26,8 @@ from livestyle.model.pyramid import MAX_LEVELS
 WEIGHTS_FORMAT = "livestyle-generator/1"
 WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
 KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole frames
-CLASSES = ("Generator", "PyramidGenerator", "ColourLook")  # the pyramid wraps the first; the look stands alone
+# The pyramid wraps the first; a film look holds a colour look.
+CLASSES = ("Generator", "PyramidGenerator", "ColourLook", "FilmLook")
 DIRECTIONS = ("game2movie", "movie2game")
 FLOATS = ("F16", "BF16", "F32", "F64")
 MAX_IMAGE_SIZE = 8192  # a faces model's recorded training side
@@ -80,7 +81,7 @@ def check_metadata(path: Path, metadata: dict) -> dict:
     check.get(metadata, "direction", str, required=False, choices=DIRECTIONS, name="direction")
     kind = check.get(architecture, "class", str, choices=CLASSES, name="architecture.class")
     checked: dict = {"class": kind}
-    if kind == "ColourLook":
+    if kind in ("ColourLook", "FilmLook"):
         checked["curve_points"] = check.get(architecture, "curve_points", int, low=2, high=256,
                                             name="architecture.curve_points")
     else:

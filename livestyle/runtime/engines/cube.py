@@ -24,6 +24,7 @@ import torch
 from livestyle.core import __version__
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_apart, write_bytes, write_json, write_text
+from livestyle.model.film import FilmLook
 from livestyle.model.loaded import Model
 from livestyle.model.look import ColourLook, apply_to_unit, unit_grid
 
@@ -38,6 +39,8 @@ def colour_look(model: Model) -> ColourLook:
     """The model's colour look; LivestyleError (one line) for a model without one."""
     if isinstance(model.module, ColourLook):
         return model.module
+    if isinstance(model.module, FilmLook):
+        return model.module.colour
     raise LivestyleError(f"--format cube: {model.label} has no colour look (it is a "
                          f"{model.architecture.get('class', 'network')}, whose picture depends on more than each "
                          f"pixel's colour); a .cube holds a colour-look model (livestyle.model.look)")
@@ -87,7 +90,9 @@ def build_cube(model: Model, out_dir: Path, points: int = 65, log=print) -> Path
         "reshade_tiles": {"tile": STRIP_TILE, "amount": STRIP_TILE},
         "weights": {"path": str(model.path.resolve()) if model.path else None, "sha256": model.sha256,
                     "direction": model.direction},
-        "architecture": model.architecture, "spatial": {},  # the look's effects a table cannot hold: none yet
+        # The look's effects a table cannot hold, applied before it (livestyle.model.film's order).
+        "architecture": model.architecture,
+        "spatial": model.module.settings() if isinstance(model.module, FilmLook) else {},
         "built_at": datetime.now().astimezone().isoformat(timespec="seconds"), "livestyle": __version__,
     })
     for path in (cube, strip, sidecar):
