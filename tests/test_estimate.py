@@ -104,3 +104,21 @@ def test_fit_writes_the_stage0_estimate_before_any_step(tmp_path, monkeypatch, c
     assert set(parameters("pulled")) == set(estimate)
     assert 0.0 < drift("pulled") < 0.5 * drift("free")
     assert all(torch.isfinite(v).all() for v in parameters("free").values())
+
+
+def test_a_vignette_is_found_from_the_mean_profile_and_never_brightens_a_film():
+    from livestyle.model.film import FilmLook
+    from training.estimate import estimate_film
+
+    darkened = FilmLook()
+    darkened.set_vignette(0.4)
+    source, other = scenes(48, seed=4), scenes(48, seed=5)
+    film, numbers = estimate_film(source, graded(darkened, other))
+    assert 0.25 < numbers.vignette < 0.55
+    assert film.vignette_strength().item() == pytest.approx(numbers.vignette, abs=1e-4)
+    brightened = FilmLook()
+    brightened.set_vignette(-0.4)
+    _, numbers = estimate_film(source, graded(brightened, other))
+    assert numbers.vignette == 0.0  # game→movie never brightens the corners
+    _, inverse = estimate_film(graded(darkened, other), source, to_film=False)
+    assert -0.55 < inverse.vignette < -0.2  # movie→game undoes a vignette

@@ -10,16 +10,22 @@ estimate uses only statistics that a change of content moves little, and a few n
 * contrast: an S-curve `x + k·(smoothstep(x) − x)` on every channel, k chosen on a grid so that the
   frames' luma spread (the per-frame standard deviation, averaged over frames) matches the target's.
 * saturation: the chroma spread (per frame, averaged) of the target over that of the graded source.
+* vignette: the mean luma of all frames at each place, target over source — content averages out over
+  many frames, a vignette does not — fitted as `c · (1 − v · r²)` (r: distance from the centre, 1 in the
+  corners) by least squares.
 
-Both spreads are content-dependent (a snowy level is flatter than a forest), so each is bounded by
-how films are graded: a film look adds contrast and takes saturation away (k in [0, 1], saturation in
-[0.3, 1]); faded, low-contrast prints come from the black and white points. movie→game gets the
-mirrored bounds. Measured on the real-footage oracles (docs/benchmarks/quality.md): without those
-bounds the SuperTux other-levels estimate flattened and over-saturated the game (−3.95 dB); with
-them it is above doing nothing on all four.
+The spreads and the profile still depend on the content (a snowy level is flatter than a forest; a
+sky sits at the top), so each is bounded by how films are graded: a film look adds contrast, takes
+saturation away and darkens the corners (k in [0, 1], saturation in [0.3, 1], v in [0, 0.6]); faded,
+low-contrast prints come from the black and white points. movie→game gets the mirrored bounds.
+Measured on the real-footage oracles (docs/benchmarks/quality.md): without those bounds the SuperTux
+other-levels estimate flattened and over-saturated the game (−3.95 dB), and both other-levels
+profiles asked for brighter corners (v −0.27 and −0.51, where the truth has none); with them it is
+above doing nothing on all four, and the bleach-bypass vignette (truth 0.45) is estimated at 0.41.
 
 Inputs: training images as uint8 N×H×W×3 tensors (or lists of H×W×3 tensors of any size).
-Output: a `ColourLook` set to the estimate, and its numbers (for the run's log).
+Output: a `FilmLook` set to the estimate (soft focus and bloom left at zero: stage 1's to learn), and its
+numbers (for the run's log).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from livestyle.model.film import VIGNETTE_RANGE, FilmLook, radius_squared
 from livestyle.model.look import LUMA, ColourLook
 
 STATISTICS_SIDE = 96  # images are shrunk (area) to at most this side first: statistics, not detail
@@ -35,8 +42,9 @@ POINT_PERCENT = 0.5  # black point: this percentile of a channel; white point: 1
 QUANTILE_SAMPLES = 1_000_000  # values a percentile is taken over (torch.quantile's input limit is 16M)
 CONTRAST_STEPS = 21  # the grid of S-curve strengths searched
 GRID_IMAGES = 128  # source images the grid search grades (evenly spaced; enough for a spread, and fast)
-TO_FILM = {"contrast": (0.0, 1.0), "saturation": (0.3, 1.0)}
-FROM_FILM = {"contrast": (-1.0, 0.0), "saturation": (1.0, 1 / 0.3)}
+PROFILE_SIDE = 32  # the vignette's luma profile, per place, at this square size
+TO_FILM = {"contrast": (0.0, 1.0), "saturation": (0.3, 1.0), "vignette": (0.0, VIGNETTE_RANGE)}
+FROM_FILM = {"contrast": (-1.0, 0.0), "saturation": (1.0, 1 / 0.3), "vignette": (-VIGNETTE_RANGE, 0.0)}
 
 
 @dataclass
@@ -48,6 +56,7 @@ class LookEstimate:
     target_white: list[float]
     contrast: float  # k of the S-curve
     saturation: float
+    vignette: float = 0.0  # v: the corners darkened by v (negative: brightened)
 
     def to_dict(self) -> dict:
         return {k: [round(x, 4) for x in v] if isinstance(v, list) else round(v, 4) for k, v in asdict(self).items()}
@@ -123,6 +132,34 @@ def estimate_look(source_images, target_images, to_film: bool = True,
     numbers = LookEstimate(source_black.tolist(), source_white.tolist(), target_black.tolist(),
                            target_white.tolist(), contrast, saturation)
     return look, numbers
+
+
+def luma_profile(unit: torch.Tensor) -> torch.Tensor:
+    """Mean luma of all frames at each place, PROFILE_SIDE²."""
+    luma = (F.adaptive_avg_pool2d(unit, PROFILE_SIDE) * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1)
+    return luma.mean(0)
+
+
+def vignette_strength(source: torch.Tensor, target: torch.Tensor, bounds: tuple[float, float]) -> float:
+    """v of `target ≈ c · source · (1 − v·r²)` over the mean luma profiles, clamped to `bounds`."""
+    ratio = luma_profile(target) / luma_profile(source).clamp_min(0.02)
+    r2 = radius_squared(PROFILE_SIDE, PROFILE_SIDE, ratio).flatten()
+    design = torch.stack([torch.ones_like(r2), -r2], dim=1).double()
+    (c, cv), *_ = torch.linalg.lstsq(design, ratio.flatten().double().unsqueeze(1))
+    strength = (cv / c).item() if abs(c.item()) > 1e-6 else 0.0
+    return min(max(strength, bounds[0]), bounds[1])
+
+
+@torch.no_grad()
+def estimate_film(source_images, target_images, to_film: bool = True) -> tuple[FilmLook, LookEstimate]:
+    """estimate_look's colour look inside a FilmLook, with the vignette estimated too."""
+    colour, numbers = estimate_look(source_images, target_images, to_film)
+    bounds = (TO_FILM if to_film else FROM_FILM)["vignette"]
+    numbers.vignette = vignette_strength(unit_images(source_images), unit_images(target_images), bounds)
+    film = FilmLook(colour.curve_points)
+    film.colour.load_state_dict(colour.state_dict())
+    film.set_vignette(numbers.vignette)
+    return film, numbers
 
 
 def _apply(look: ColourLook, unit: torch.Tensor) -> torch.Tensor:

@@ -68,7 +68,7 @@ from training.data import (
 )
 from training.discriminator import Discriminator
 from training.environment import Environment
-from training.estimate import STATISTICS_SIDE, estimate_look
+from training.estimate import STATISTICS_SIDE, estimate_film
 from training.evaluate import evaluate_run
 from training.grids import labelled_grid, save_png
 from training.losses import IDENTITY_TERMS, StructuralSimilarity, discriminator_loss, generator_adversarial, to_unit
@@ -647,11 +647,11 @@ def look_stage0(run: Run) -> None:
     started = time.perf_counter()
     # Every training frame of each domain, not only --limit of them: the statistics are cheap at this size.
     images = {d: read_folder(run.data_root / "train" / d, STATISTICS_SIDE)[0] for d in ("game", "movie")}
-    to_movie, movie_numbers = estimate_look(images["game"], images["movie"], to_film=True)
-    to_game, game_numbers = estimate_look(images["movie"], images["game"], to_film=False)
+    to_movie, movie_numbers = estimate_film(images["game"], images["movie"], to_film=True)
+    to_game, game_numbers = estimate_film(images["movie"], images["game"], to_film=False)
     generators = run.nets.generators
-    generators.game2movie.colour.load_state_dict(to_movie.state_dict())
-    generators.movie2game.colour.load_state_dict(to_game.state_dict())
+    generators.game2movie.load_state_dict(to_movie.state_dict())
+    generators.movie2game.load_state_dict(to_game.state_dict())
     if run.nets.ema is not None:
         run.nets.ema.module.load_state_dict(generators.state_dict())
     state = {name: value.detach().clone() for name, value in generators.state_dict().items()}
@@ -673,8 +673,8 @@ def look_stage0(run: Run) -> None:
     export_generators(run.run_dir, run.nets.shown, run.config, run.state.best)
     summary = "  ".join(f"{k} {v:.4f}" for k, v in results.items())
     print(f"look stage 0 (closed form, {seconds:.1f} s): contrast {movie_numbers.contrast:.2f}, saturation "
-          f"{movie_numbers.saturation:.2f}, black {_rounded(movie_numbers.target_black)}, white "
-          f"{_rounded(movie_numbers.target_white)}\n  {summary}")
+          f"{movie_numbers.saturation:.2f}, vignette {movie_numbers.vignette:.2f}, black "
+          f"{_rounded(movie_numbers.target_black)}, white {_rounded(movie_numbers.target_white)}\n  {summary}")
 
 
 def _rounded(values: list[float]) -> str:

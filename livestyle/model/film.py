@@ -17,6 +17,8 @@ the ONNX graph has AveragePool, Conv, Resize and elementwise ops only (no grid s
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -103,6 +105,11 @@ class FilmLook(nn.Module):
 
     def vignette_strength(self) -> torch.Tensor:
         return VIGNETTE_RANGE * torch.tanh(self.vignette)
+
+    @torch.no_grad()
+    def set_vignette(self, strength: float) -> None:
+        """The corners darkened by `strength` (clamped just inside the bound; negative brightens)."""
+        self.vignette.fill_(math.atanh(max(-0.999, min(0.999, strength / VIGNETTE_RANGE))))
 
     # the look ---------------------------------------------------------------------------------------
     def spatial(self, unit: torch.Tensor) -> torch.Tensor:
