@@ -76,7 +76,7 @@ def test_any_parameters_give_bounded_effects_and_a_valid_picture(seed):
         out = film(scene())
     assert out.shape == (1, 3, 72, 128) and out.min() >= -1 and out.max() <= 1
     settings = film.settings()
-    assert set(settings) == {"soft_focus", "bloom_threshold", "bloom_tint", "vignette", "blur_lines"}
+    assert set(settings) == {"soft_focus", "bloom_threshold", "bloom_tint", "vignette", "grain", "blur_lines"}
     json.dumps(settings)
 
 

@@ -24,24 +24,34 @@ profiles asked for brighter corners (v −0.27 and −0.51, where the truth has 
 above doing nothing on all four, and the bleach-bypass vignette (truth 0.45) is estimated at 0.41.
 
 Inputs: training images as uint8 N×H×W×3 tensors (or lists of H×W×3 tensors of any size).
+* grain (for the display only, never scored): in the flattest 8×8 blocks of full-size frames (the
+  10th percentile of each block's spread, scaled to what it would be at black), what the
+  movie footage has beyond the game's, calibrated on our own grain (livestyle.runtime.grain).
+
 Output: a `FilmLook` set to the estimate (soft focus and bloom left at zero: stage 1's to learn), and its
 numbers (for the run's log).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from livestyle.model.film import VIGNETTE_RANGE, FilmLook, radius_squared
 from livestyle.model.look import LUMA, ColourLook
+from livestyle.runtime.grain import FilmGrain  # the one grain the display draws: calibrated on it
+from training.data import image_files, read_image
 
 STATISTICS_SIDE = 96  # images are shrunk (area) to at most this side first: statistics, not detail
 POINT_PERCENT = 0.5  # black point: this percentile of a channel; white point: 100 minus it
 QUANTILE_SAMPLES = 1_000_000  # values a percentile is taken over (torch.quantile's input limit is 16M)
 CONTRAST_STEPS = 21  # the grid of S-curve strengths searched
 GRID_IMAGES = 128  # source images the grid search grades (evenly spaced; enough for a spread, and fast)
+CALIBRATION_AMOUNT = 0.05
+MAX_GRAIN = 0.15
 PROFILE_SIDE = 32  # the vignette's luma profile, per place, at this square size
 TO_FILM = {"contrast": (0.0, 1.0), "saturation": (0.3, 1.0), "vignette": (0.0, VIGNETTE_RANGE)}
 FROM_FILM = {"contrast": (-1.0, 0.0), "saturation": (1.0, 1 / 0.3), "vignette": (-VIGNETTE_RANGE, 0.0)}
@@ -57,6 +67,7 @@ class LookEstimate:
     contrast: float  # k of the S-curve
     saturation: float
     vignette: float = 0.0  # v: the corners darkened by v (negative: brightened)
+    grain: float = 0.0  # the grain drawn for display, its standard deviation at black
 
     def to_dict(self) -> dict:
         return {k: [round(x, 4) for x in v] if isinstance(v, list) else round(v, 4) for k, v in asdict(self).items()}
@@ -160,6 +171,52 @@ def estimate_film(source_images, target_images, to_film: bool = True) -> tuple[F
     film.colour.load_state_dict(colour.state_dict())
     film.set_vignette(numbers.vignette)
     return film, numbers
+
+
+GRAIN_BLOCK = 8
+GRAIN_PERCENTILE = 10
+
+
+def flat_noise(frames: list) -> float:
+    """The spread of the flattest blocks (GRAIN_PERCENTILE-th percentile over all 8×8 blocks of
+    uint8 H×W×3 RGB frames), each block's spread divided by grain's strength at its grey level."""
+    spreads = []
+    for frame in frames:
+        image = torch.as_tensor(frame).permute(2, 0, 1)[None].float().div(255.0)
+        grey = (image * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        residual = grey  # a block's own spread: all of the grain's energy, whatever its clumping
+        height = residual.shape[-2] // GRAIN_BLOCK * GRAIN_BLOCK
+        width = residual.shape[-1] // GRAIN_BLOCK * GRAIN_BLOCK
+        if not height or not width:
+            continue
+        blocks = F.unfold(residual[..., :height, :width], GRAIN_BLOCK, stride=GRAIN_BLOCK)[0]  # 64 × blocks
+        means = F.avg_pool2d(grey[..., :height, :width], GRAIN_BLOCK).flatten()
+        spreads.append(blocks.std(dim=0) / (1.0 - 0.5 * means))
+    if not spreads:
+        return 0.0
+    values = torch.cat(spreads)
+    return torch.quantile(values[::max(1, len(values) // QUANTILE_SAMPLES)], GRAIN_PERCENTILE / 100).item()
+
+
+GRAIN_FRAMES = 24  # full-size frames per domain the grain is measured on, evenly spaced
+
+
+def grain_frames(folder: Path) -> list[np.ndarray]:
+    """Up to GRAIN_FRAMES images of a folder at their own size (uint8 H×W×3 RGB), evenly spaced by name."""
+    files = image_files(folder)
+    return [read_image(path, None) for path in files[::max(1, len(files) // GRAIN_FRAMES)][:GRAIN_FRAMES]]
+
+
+def grain_strength(movie_frames: list, game_frames: list) -> float:
+    """The grain's standard deviation at black (livestyle.runtime.grain's `amount`) that the movie frames
+    carry beyond the game frames' own noise; 0 when they carry none."""
+    excess = max(0.0, flat_noise(movie_frames) ** 2 - flat_noise(game_frames) ** 2) ** 0.5
+    if excess == 0.0:
+        return 0.0
+    grey = np.full((256, 256, 3), 128, np.uint8)
+    reference = FilmGrain(CALIBRATION_AMOUNT)
+    measured = flat_noise([np.ascontiguousarray(reference(grey)[..., ::-1]) for _ in range(4)])
+    return min(excess / max(measured / CALIBRATION_AMOUNT, 1e-6), MAX_GRAIN)
 
 
 def _apply(look: ColourLook, unit: torch.Tensor) -> torch.Tensor:

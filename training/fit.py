@@ -68,7 +68,7 @@ from training.data import (
 )
 from training.discriminator import Discriminator
 from training.environment import Environment
-from training.estimate import STATISTICS_SIDE, estimate_film
+from training.estimate import STATISTICS_SIDE, estimate_film, grain_frames, grain_strength
 from training.evaluate import evaluate_run
 from training.grids import labelled_grid, save_png
 from training.losses import IDENTITY_TERMS, StructuralSimilarity, discriminator_loss, generator_adversarial, to_unit
@@ -649,6 +649,9 @@ def look_stage0(run: Run) -> None:
     images = {d: read_folder(run.data_root / "train" / d, STATISTICS_SIDE)[0] for d in ("game", "movie")}
     to_movie, movie_numbers = estimate_film(images["game"], images["movie"], to_film=True)
     to_game, game_numbers = estimate_film(images["movie"], images["game"], to_film=False)
+    # Grain: from a few full-size frames (shrunk, grain is gone); drawn for display by game→movie only.
+    movie_numbers.grain = grain_strength(*(grain_frames(run.data_root / "train" / d) for d in ("movie", "game")))
+    to_movie.grain.fill_(movie_numbers.grain)
     generators = run.nets.generators
     generators.game2movie.load_state_dict(to_movie.state_dict())
     generators.movie2game.load_state_dict(to_game.state_dict())
@@ -673,8 +676,8 @@ def look_stage0(run: Run) -> None:
     export_generators(run.run_dir, run.nets.shown, run.config, run.state.best)
     summary = "  ".join(f"{k} {v:.4f}" for k, v in results.items())
     print(f"look stage 0 (closed form, {seconds:.1f} s): contrast {movie_numbers.contrast:.2f}, saturation "
-          f"{movie_numbers.saturation:.2f}, vignette {movie_numbers.vignette:.2f}, black "
-          f"{_rounded(movie_numbers.target_black)}, white {_rounded(movie_numbers.target_white)}\n  {summary}")
+          f"{movie_numbers.saturation:.2f}, vignette {movie_numbers.vignette:.2f}, grain {movie_numbers.grain:.3f}, "
+          f"black {_rounded(movie_numbers.target_black)}, white {_rounded(movie_numbers.target_white)}\n  {summary}")
 
 
 def _rounded(values: list[float]) -> str:

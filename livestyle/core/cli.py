@@ -10,6 +10,8 @@ import sys
 from livestyle.core import logs
 from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError
 
+ON_OFF = argparse.BooleanOptionalAction  # --flag / --no-flag, for modules that declare flags as data
+
 
 def finite_float(low: float | None = None, high: float | None = None, *, above: float | None = None):
     """An argparse type: a finite number within [low, high] (or strictly above `above`)."""

@@ -256,7 +256,8 @@ def make_pipeline(args, source_factory, stylizer, threads: int, log) -> Pipeline
         return pipeline.stylizer.on_cpu(threads, log)
 
     stabilizer = Stabilizer(args.stabilize, preset=LIVE_PRESET) if args.stabilize > 0 else None
-    pipeline = Pipeline(source_factory, stylizer, fps_cap=args.fps_cap, fallback=fallback, stabilizer=stabilizer)
+    pipeline = Pipeline(source_factory, stylizer, fps_cap=args.fps_cap, fallback=fallback, stabilizer=stabilizer,
+                        grain=args.grain)
     return pipeline  # a name, not a bare return: fallback() reads it
 
 

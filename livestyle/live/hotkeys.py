@@ -4,7 +4,7 @@ from __future__ import annotations
 GLOBAL_HOTKEYS = {"<ctrl>+<alt>+p": "pause", "<ctrl>+<alt>+h": "hud", "<ctrl>+<alt>+s": "side",
                   "<ctrl>+<alt>+b": "blend", "<ctrl>+<alt>+[": "blend_down", "<ctrl>+<alt>+]": "blend_up",
                   "<ctrl>+<alt>+m": "model", "<ctrl>+<alt>+t": "steady", "<ctrl>+<alt>+f": "faces",
-                  "<ctrl>+<alt>+q": "quit"}
+                  "<ctrl>+<alt>+g": "grain", "<ctrl>+<alt>+q": "quit"}
 
 
 class GlobalHotkeys:
@@ -17,7 +17,7 @@ class GlobalHotkeys:
             from pynput import keyboard
         except Exception as error:  # noqa: BLE001 — not installed, or no X display for it
             reason = "not installed" if isinstance(error, ModuleNotFoundError) else f"unavailable ({error})"
-            self.note = (f"global hotkeys off: pynput {reason} (pip install pynput for Ctrl+Alt+P/H/S/B/M/T/F/Q); "
+            self.note = (f"global hotkeys off: pynput {reason} (pip install pynput for Ctrl+Alt+P/H/S/B/M/T/F/G/Q); "
                          f"the keys work while the livestyle window has focus")
             return
         try:

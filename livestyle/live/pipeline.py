@@ -139,11 +139,13 @@ class Pipeline:
     on_event(kind, message): "warning" or "error", from any thread.
     stabilizer: a livestyle Stabilizer blending each result with the previous one along the captured
         frames' optical flow (less flicker); its time counts as inference time.
+    grain: draw the stylizer's film grain (FrameStylizer.film_grain) on each result after the stabiliser;
+        `grain_on` switches it off and on (the G key).
     """
 
     def __init__(self, source_factory: Callable, stylizer, *, fps_cap: float = 30.0,
                  fallback: Callable | None = None, on_result: Callable | None = None,
-                 on_event: Callable | None = None, stabilizer=None):
+                 on_event: Callable | None = None, stabilizer=None, grain: bool = False):
         if not 0 < fps_cap < float("inf"):  # NaN fails this too
             raise LivestyleError(f"fps cap {fps_cap}: give a positive, finite number of frames a second")
         self.source_factory = source_factory
@@ -153,6 +155,11 @@ class Pipeline:
         self.on_result = on_result
         self.on_event = on_event
         self.stabilizer = stabilizer  # a livestyle Stabilizer, or None; applied at the inference size
+        # Film grain, drawn after the stabiliser: the stylizer's (each model's own, after a swap) when asked
+        # for; grain_on is the G key's switch.
+        self.grain_wanted = grain
+        self.grain = stylizer.film_grain() if grain else None
+        self.grain_on = True
         self.stats = Stats()
         self.to_inference = LatestBox()
         self.to_display = LatestBox()
@@ -331,6 +338,8 @@ class Pipeline:
                 return
             new, self._swap = self._swap[-1], []
         old, self.stylizer = self.stylizer, new
+        if self.grain_wanted:
+            self.grain = new.film_grain()
         if self.stabilizer is not None:
             self.stabilizer.reset()  # another model: don't blend its first frames with the old one's
         if old is not new:
@@ -374,6 +383,9 @@ class Pipeline:
                 stabilizer = self.stabilizer  # the window may switch it (T) at any moment
                 if stabilizer is not None:
                     image = stabilizer(item.image, image)
+                grain = self.grain
+                if grain is not None and self.grain_on:
+                    image = grain(image)
             except Exception as error:  # noqa: BLE001 — any backend failure: fall back or stop, loudly
                 if not self._handle_failure(error):
                     return

@@ -30,7 +30,7 @@ from livestyle.runtime.stabilizer import LIVE_PRESET, Stabilizer
 VIEWS = ("stylised", "side", "blend")
 HOTKEYS = {  # key (inside the window) → action; global hotkeys are Ctrl+Alt+<the same key>
     "P": "pause", "H": "hud", "S": "side", "B": "blend", "[": "blend_down", "]": "blend_up", "M": "model",
-    "T": "steady", "F": "faces", "Q": "quit", "Esc": "quit",
+    "T": "steady", "F": "faces", "G": "grain", "Q": "quit", "Esc": "quit",
 }
 OVERLAP_WARNING = ("this window overlaps the captured area, so livestyle films its own output (feedback). "
                    "Fix: move this window to another monitor, or capture a --region or --window that leaves it out")
@@ -127,7 +127,8 @@ class LiveWindow(QWidget):
         self.key_actions = {"pause": self.toggle_pause, "hud": self.toggle_hud, "side": self.toggle_side,
                         "blend": self.toggle_blend, "blend_down": lambda: self.move_blend(-0.1),
                         "blend_up": lambda: self.move_blend(0.1), "model": self.next_model,
-                        "steady": self.toggle_steady, "faces": self.toggle_faces, "quit": self.quit}
+                        "steady": self.toggle_steady, "faces": self.toggle_faces, "grain": self.toggle_grain,
+                        "quit": self.quit}
         self.shortcuts = []
         for key, action in HOTKEYS.items():
             shortcut = QShortcut(QKeySequence(key), self)
@@ -250,6 +251,16 @@ class LiveWindow(QWidget):
         else:
             self.pipeline.stabilizer = Stabilizer(self.steady_strength, preset=LIVE_PRESET)
             self.notice(f"stabiliser on ({self.steady_strength:g}): less flicker")
+        self.update()
+
+    def toggle_grain(self) -> None:
+        """G: the model's film grain off or on, from the next frame."""
+        if self.pipeline.grain is None:
+            self.notice("no film grain: this model has none (a film look learnt from grainy footage has)"
+                        if self.pipeline.grain_wanted else "no film grain: started with --no-grain")
+            return
+        self.pipeline.grain_on = not self.pipeline.grain_on
+        self.notice("film grain on" if self.pipeline.grain_on else "film grain off")
         self.update()
 
     def toggle_faces(self) -> None:

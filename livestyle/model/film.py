@@ -8,6 +8,9 @@ In order, on RGB in [-1, 1] (N×3×H×W), taken to [0, 1]:
 3. vignette: the frame multiplied by `1 − strength · r²`, r the distance from the centre (1 in the corners);
 4. the colour look (livestyle.model.look.ColourLook): tone curves, colour matrix, split tone.
 Every number is bounded (`RANGE · tanh`), and zero at the start: a new FilmLook is the identity.
+The weights also carry the look's film grain (`grain`, a buffer: its standard deviation at black in
+[0, 1] units), which the forward pass never draws: grain cannot be predicted, so it is drawn for the
+display only (livestyle.runtime.grain), never in a score.
 
 Blurs are computed at reduced size, defined the same way on every path (torch, ONNX, OpenCV):
 integer-factor average pooling (the factor from the frame height: `reduction(height)`), a fixed
@@ -72,9 +75,11 @@ class FilmLook(nn.Module):
     """Soft focus → bloom → vignette → colour look; the identity at the start."""
 
     size_multiple = 1  # any H×W
+    grain: torch.Tensor  # the film grain the display draws (a scalar buffer; 0 = none)
 
     def __init__(self, curve_points: int = CURVE_POINTS):
         super().__init__()
+        self.register_buffer("grain", torch.zeros(()))
         self.colour = ColourLook(curve_points)
         self.soft_focus = nn.Parameter(torch.zeros(()))
         self.bloom_threshold = nn.Parameter(torch.zeros(()))  # sigmoid: 0.5 … 0.95, 0.725 at the start
@@ -92,6 +97,7 @@ class FilmLook(nn.Module):
                     "bloom_threshold": round(self.threshold().item(), 4),
                     "bloom_tint": [round(v, 4) for v in self.tint().tolist()],
                     "vignette": round(self.vignette_strength().item(), 4),
+                    "grain": round(float(self.grain), 4),
                     "blur_lines": BLUR_LINES}
 
     def soft_amount(self) -> torch.Tensor:

@@ -154,6 +154,9 @@ class FacesStylizer:
             return f"{text}; frames model on {self.frames.describe()}"
         return f"{text}; the rest of the picture as captured"
 
+    def film_grain(self) -> None:
+        return None  # grain only inside the pasted crops, after the stabiliser: issue 25's faces slice, to come
+
     def status(self) -> dict:
         """The HUD's and the stats files' faces numbers."""
         with self._lock:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from livestyle.core.cli import bounded_int
+from livestyle.core.cli import ON_OFF, bounded_int
 from livestyle.model.weights import WEIGHTS_FILE
 from livestyle.runtime.backends import NAMES
 
@@ -68,6 +68,11 @@ class RuntimeOptions:
         "live": "CPU threads for inference (default: half the cores, here {threads})",
         "video": "CPU threads for the CPU backends (default: all cores)"}, section="machine", backends=True,
         type=bounded_int(1, MAX_THREADS))
+    grain: bool = option(True, "--grain", {
+        "live": "draw the model's film grain on the picture, new every frame (only a film look's weights carry "
+                "grain; default on; --no-grain to leave it off; G toggles it)",
+        "video": "draw the model's film grain on each frame, after --stabilize (only a film look's weights carry "
+                 "grain; default on; --no-grain to leave it off)"}, action=ON_OFF)
     engines_dir: Path = option(Path("engines"), backends=True)  # engines and runs: in the working folder
     runs_dir: Path = option(Path("runs"))
 

@@ -12,6 +12,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from livestyle.runtime.grain import FilmGrain
+
 
 class FrameStylizer(Protocol):
     @property
@@ -41,6 +43,11 @@ class FrameStylizer(Protocol):
 
     def describe(self) -> str:
         """One line for the log: backend, detail, size."""
+        ...
+
+    def film_grain(self) -> FilmGrain | None:
+        """New film grain as the model asks for it, to draw on the displayed picture after the stabiliser
+        (livestyle.runtime.grain); None when the model has none (and in faces mode, for now)."""
         ...
 
     def status(self) -> dict | None:

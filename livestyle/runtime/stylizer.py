@@ -30,6 +30,7 @@ from livestyle.model.loaded import Model, load_model
 from livestyle.runtime.backends import NAMES, Backend, open_backend
 from livestyle.runtime.engines.sidecars import read_sidecar
 from livestyle.runtime.frames import FrameConverter, check_frame
+from livestyle.runtime.grain import FilmGrain, model_grain
 from livestyle.runtime.machine import Machine, probe
 from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.timing import choose
@@ -50,7 +51,7 @@ class Stylizer:
     def __init__(self, model: str | Path | nn.Module | Model, backend: str = "auto", *, size=None, output_size=None,
                  threads: int | None = None, engines_dir: str | Path = "engines", engine: str | Path | None = None,
                  cache_path: str | Path | None = None, cuda_mode: str = "graph", machine: Machine | None = None,
-                 log=say, batch: int | None = None, options: RuntimeOptions | None = None):
+                 log=say, batch: int | None = None, options: RuntimeOptions | None = None, grain: bool = False):
         backend_settings = dict(engines_dir=engines_dir, threads=threads, cuda_mode=cuda_mode)
         if options is not None:  # a command's options: its backend and what it tells every backend
             backend = options.backend
@@ -80,6 +81,9 @@ class Stylizer:
             self.backend = open_backend(backend, loaded, size, machine, **settings)
             self.report = [f"{backend}: {self.backend.detail} (asked for by name)"]
         self._setup(output_size)
+        # Grain for a caller that shows the pictures itself; the app and the video job draw it after their
+        # stabiliser instead (film_grain()), and scores never have it.
+        self.grain = self.film_grain() if grain else None
 
     @classmethod
     def from_backend(cls, backend: Backend, output_size=None) -> "Stylizer":
@@ -87,6 +91,7 @@ class Stylizer:
         self = cls.__new__(cls)
         self.model, self.backend, self.report = None, backend, []
         self._setup(output_size)
+        self.grain = None
         return self
 
     def _setup(self, output_size) -> None:
@@ -115,6 +120,10 @@ class Stylizer:
     def status(self) -> dict | None:
         return None
 
+    def film_grain(self) -> FilmGrain | None:
+        amount = model_grain(self.model)
+        return FilmGrain(amount) if amount > 0 else None
+
     def on_cpu(self, threads: int | None = None, log=say) -> "Stylizer":
         """The same model at the same sizes on torch-cpu (the live pipeline's fallback)."""
         if self.model is None:
@@ -131,12 +140,22 @@ class Stylizer:
         target = self.output_size if isinstance(self.output_size, tuple) else (frame.shape[1], frame.shape[0])
         if out is not None and (out.shape != (target[1], target[0], 3) or out.dtype != np.uint8):
             raise LivestyleError(f"out has shape {out.shape} {out.dtype}; expected ({target[1]}, {target[0]}, 3) uint8")
+        if self.grain is not None:
+            return self._with_grain(result, target, out)
         if target == tuple(self.size):
             if out is None:
                 return result.copy()
             np.copyto(out, result)
             return out
         return resize(result, target, dst=out)
+
+    def _with_grain(self, result: np.ndarray, target: tuple[int, int], out: np.ndarray | None) -> np.ndarray:
+        assert self.grain is not None
+        shown = self.grain(result if target == tuple(self.size) else resize(result, target))  # at the shown size
+        if out is None:
+            return shown
+        np.copyto(out, shown)
+        return out
 
     def stylize_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Any number of frames (face crops) → stylised frames at the inference size, run in batches of

@@ -166,7 +166,8 @@ def run(args, log) -> dict:
         stats = stylize_video(args.input, args.output, stylizer, stabilizer=stabilizer, output_size=size_out,
                               compare=args.side_by_side, codec=codec, crf=args.crf, overwrite=args.overwrite,
                               progress=not args.quiet, audio=not args.no_audio,
-                              allow_truncated=args.allow_truncated)
+                              allow_truncated=args.allow_truncated,
+                              grain=stylizer.film_grain() if args.grain else None)
     finally:
         stylizer.close()
     stats["model"] = str(choice.engine or choice.weights) if choice else None

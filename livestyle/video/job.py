@@ -173,11 +173,12 @@ class _Stages:
 def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilizer=None,
                   output_size: tuple[int, int] | None = None, compare: bool = False, codec: str = "libx264",
                   crf: int | None = 18, overwrite: bool = False, progress: bool = True, audio: bool = True,
-                  allow_truncated: bool = False) -> dict:
+                  allow_truncated: bool = False, grain=None) -> dict:
     """Stylise every frame of `source` into `output` (same frame count and time stamps, audio carried over).
 
     stylizer: a livestyle Stylizer (or any callable BGR frame → stylised BGR frame, with .size).
     stabilizer: a livestyle Stabilizer, or None.  output_size: (width, height); default the source's.
+    grain: a livestyle FilmGrain drawn on each frame after the stabiliser, at the output size; or None.
     compare: write source | stylised side by side (twice as wide).  allow_truncated: a source that ends
     before the frames its container declares is written as far as it decodes (with a note), instead of
     failing.  Returns the run's numbers; stage_ms is each stage's busy time per frame (motion: summed over
@@ -189,17 +190,18 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
         try:
             with atomic_path(output) as temporary:
                 stats = _stylize(reader, source, output, temporary, stylizer, stabilizer, output_size, compare, codec,
-                                 crf, progress, audio, allow_truncated)
+                                 crf, progress, audio, allow_truncated, grain)
         finally:
             reader.close()
     return stats
 
 
 def _stylize(reader: VideoReader, source: Path, output: Path, temporary: Path, stylizer, stabilizer, output_size,
-             compare: bool, codec: str, crf: int | None, progress: bool, audio: bool, allow_truncated: bool) -> dict:
+             compare: bool, codec: str, crf: int | None, progress: bool, audio: bool, allow_truncated: bool,
+             grain=None) -> dict:
     from tqdm import tqdm
 
-    run = _Run(reader, source, output, stylizer, stabilizer, output_size, compare, allow_truncated)
+    run = _Run(reader, source, output, stylizer, stabilizer, output_size, compare, allow_truncated, grain)
     closed = False
     began = time.perf_counter()
     try:
@@ -228,9 +230,9 @@ class _Run:
     run on threads of their own (_Stages.thread); the stylise stage runs on the calling thread."""
 
     def __init__(self, reader: VideoReader, source: Path, output: Path, stylizer, stabilizer, output_size,
-                 compare: bool, allow_truncated: bool):
+                 compare: bool, allow_truncated: bool, grain=None):
         self.reader, self.source, self.output = reader, source, output
-        self.stylizer, self.stabilizer = stylizer, stabilizer
+        self.stylizer, self.stabilizer, self.grain = stylizer, stabilizer, grain
         self.compare, self.allow_truncated = compare, allow_truncated
         info = reader.info
         self.size = tuple(output_size) if output_size else info.size
@@ -315,6 +317,8 @@ class _Run:
             if self.stabilizer is not None:
                 styled = self.stabilizer.apply(styled, motion)
             styled = resize_bgr(styled, self.size)
+            if self.grain is not None:
+                styled = self.grain(styled)  # after the stabiliser, at the size it is shown: never blended
             if self.compare:
                 styled = side_by_side(image, styled)
             stages.seconds["finish"] += time.perf_counter() - clock
@@ -379,6 +383,7 @@ class _Run:
             "input_size": list(reader.info.size), "output_size": list(self.frame_size),
             "inference_size": list(self.stylizer.size), "backend": self.stylizer.name,
             "stabilize": self.stabilizer.strength if self.stabilizer is not None else 0.0,
+            "grain": self.grain.amount if self.grain is not None else 0.0,
             "codec": writer.codec_name, "notes": notes,
             "motion_threads": MOTION_THREADS if self.pool else 0, "truncated": reader.truncated,
         }
