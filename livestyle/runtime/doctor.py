@@ -105,6 +105,7 @@ def report(machine: Machine | None = None, model=None, size=(640, 360), engines_
             reason_text = f"available ({len(engines)} engine file(s) in {engines_dir}/)"
         else:
             reason_text = "available" if reason is None else reason
+            reason_text += " (film looks only)" if name == "opencv" else ""
         lines.append(f"  {name}: {reason_text}")
     if model is None:
         lines.append(f"auto: pass --model runs/<run>/{WEIGHTS_FILE} to time the backends and see its choice")

@@ -106,7 +106,7 @@ def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir
     lines: dict[str, str] = {}
     available = []
     for name in candidates:
-        reason = unavailable(name, machine)
+        reason = unavailable(name, machine, model)
         if reason is None and name == "tensorrt" and engine is None:
             path, refused = select_artifact(engines_dir, "tensorrt", machine, weights_sha256=model.sha256, size=size,
                                             batch=batch)

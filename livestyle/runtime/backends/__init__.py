@@ -1,6 +1,6 @@
-"""The four inference backends, each in its own small module and each importing its optional
+"""The five inference backends, each in its own small module and each importing its optional
 library (onnxruntime, tensorrt) only when opened. NAMES is also the order `auto` tries them in
-when nothing is cached."""
+when nothing is cached. opencv runs film looks only (no network)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,20 +12,23 @@ from livestyle.faces.crop import FACES_BATCH
 from livestyle.model.loaded import Model
 from livestyle.runtime.backends.base import Backend
 from livestyle.runtime.backends.onnx_runtime import OnnxRuntimeBackend, export_onnx
+from livestyle.runtime.backends.opencv_look import OpenCVBackend, is_look
 from livestyle.runtime.backends.tensorrt_engine import TensorRTBackend
 from livestyle.runtime.backends.torch_cpu import TorchCPUBackend
 from livestyle.runtime.backends.torch_cuda import TorchCUDABackend
 from livestyle.runtime.engines.sidecars import check_artifact, select_artifact
 from livestyle.runtime.machine import Machine
 
-NAMES = ("tensorrt", "torch-cuda", "onnxruntime", "torch-cpu")
+NAMES = ("tensorrt", "torch-cuda", "onnxruntime", "opencv", "torch-cpu")
 FIXES = {"tensorrt": "pip install -e '.[tensorrt]' on a machine with an NVIDIA GPU",
          "torch-cuda": "python -m livestyle doctor says what is missing",
-         "onnxruntime": "pip install -e '.[onnx]'", "torch-cpu": ""}
+         "onnxruntime": "pip install -e '.[onnx]'", "opencv": "use --backend auto",
+         "torch-cpu": ""}
 
 
-def unavailable(name: str, machine: Machine) -> str | None:
-    """Why a backend cannot run on this machine at all (None: it can, given an engine where it needs one)."""
+def unavailable(name: str, machine: Machine, model: Model | None = None) -> str | None:
+    """Why a backend cannot run on this machine at all, or this model where one is given (None: it can,
+    given an engine where it needs one)."""
     if name == "tensorrt":
         if machine.tensorrt is None:
             return machine.tensorrt_error or "not installed"
@@ -38,6 +41,10 @@ def unavailable(name: str, machine: Machine) -> str | None:
         return "no CUDA device"
     if name == "onnxruntime":
         return None if machine.onnxruntime else (machine.onnxruntime_error or "not installed")
+    if name == "opencv":
+        if model is None or is_look(model.module):
+            return None
+        return f"runs film looks only, and this model is a {model.architecture.get('class', 'network')}"
     if name == "torch-cpu":
         return None
     raise LivestyleError(f"unknown backend {name!r}; choose from auto, {', '.join(NAMES)}")
@@ -47,11 +54,13 @@ def open_backend(name: str, model: Model, size: tuple[int, int], machine: Machin
                  engine: str | Path | None = None, threads: int | None = None, cuda_mode: str = "graph",
                  log=say, batch: int = 1) -> Backend:
     """Open one backend by name; LivestyleError (one line, saying why and what to do) when it cannot."""
-    reason = unavailable(name, machine)
+    reason = unavailable(name, machine, model)
     if reason:
         raise LivestyleError(f"{name}: {reason} ({FIXES[name]})")
     if name == "torch-cpu":
         return TorchCPUBackend(model.module, size, threads, batch=batch)
+    if name == "opencv":
+        return OpenCVBackend(model.module, size, threads, batch=batch)
     if name == "torch-cuda":
         return TorchCUDABackend(model.module, size, mode=cuda_mode, log=log, batch=batch)
     fmt = "tensorrt" if name == "tensorrt" else "onnx"
