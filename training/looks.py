@@ -129,7 +129,51 @@ class FadedPrint:
         return _to_uint8(x + _grain(x.shape[:2], rng, 0.4) * 0.015)
 
 
-LOOKS = {look.name: look for look in (TealOrange(), BleachBypass(), FadedPrint())}
+class DayForNight:
+    """Night shot by day, as a colourist grades it: more than a stop down with the highlights held
+    (so the sun reads as a moon), colour mostly drained, everything pushed toward blue — more in the
+    shadows than in the highlights — and the corners falling off into darkness; medium grain."""
+    name = "day-for-night"
+
+    def grade(self, frame: np.ndarray) -> np.ndarray:
+        x = _to_float(frame)
+        x = 0.6 * x ** 1.3  # well under, the mids pressed down harder than the highlights
+        x = _saturate(x, 0.45)
+        luma = _luma(x)[..., None]
+        x = x * np.array([0.78, 0.92, 1.28], np.float32) + (1 - luma) * np.array([0.0, 0.01, 0.045], np.float32)
+        x = x * _vignette(x.shape[0], x.shape[1], 0.35)
+        return _to_uint8(x)
+
+    def film(self, graded: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        x = _to_float(graded)
+        grain = _grain(x.shape[:2], rng, 0.6) * (0.025 * (1 - 0.5 * _luma(x)))[..., None]
+        return _to_uint8(x + grain)
+
+
+class CrossProcessed:
+    """Slide film developed as negative (cross-processing): each dye layer on its own curve — red with
+    a hard S, green lifted in the mids, blue with lifted blacks and crushed highlights — so shadows go
+    cyan-blue and highlights yellow-green, with high contrast and punchy saturation; coarse grain."""
+    name = "cross-processed"
+
+    def grade(self, frame: np.ndarray) -> np.ndarray:
+        x = _to_float(frame)
+        red = x[..., 0] * x[..., 0] * (3 - 2 * x[..., 0])
+        red = 0.2 * x[..., 0] + 0.8 * red
+        green = x[..., 1] ** 0.8
+        blue = 0.12 + 0.7 * x[..., 2]
+        x = np.stack([red, green, blue], axis=-1)
+        x = _saturate(x, 1.2)
+        return _to_uint8(x)
+
+    def film(self, graded: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        x = _to_float(graded)
+        return _to_uint8(x + _grain(x.shape[:2], rng, 0.8) * 0.03)
+
+
+LOOKS = {look.name: look for look in (TealOrange(), BleachBypass(), FadedPrint(), DayForNight(), CrossProcessed())}
+# Kept back (issue 25): no configuration is chosen on this look; the final default is reported on it.
+KEPT_BACK = "cross-processed"
 
 
 def apply(look: str, frame: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
