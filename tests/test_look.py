@@ -21,7 +21,9 @@ from livestyle.runtime.backends.onnx_runtime import export_onnx
 # ONNX ops TensorRT's ONNX parser supports (its operators.md), of those an exported look may use.
 TENSORRT_OPS = {"Add", "Clip", "Constant", "Conv", "Div", "Exp", "Identity", "Max", "Min", "Mul", "Pow",
                 "ReduceSum", "Relu", "Reshape", "Softmax", "Sub", "Tanh", "Unsqueeze", "Cast", "Concat",
-                "Gather", "Shape", "Slice", "Squeeze", "Expand", "Transpose", "MatMul", "Sqrt"}
+                "Gather", "Shape", "Slice", "Squeeze", "Expand", "Transpose", "MatMul", "Sqrt",
+                # the tone curves' table lookup (a gather per pixel) and its shape arithmetic
+                "CumSum", "Floor", "GatherElements", "Where", "Equal", "ConstantOfShape"}
 
 
 def frames(seed: int = 0) -> torch.Tensor:
@@ -134,3 +136,15 @@ def test_a_look_trains_like_any_generator_and_bakes_into_a_cube(tmp_path, monkey
     assert info.architecture["class"] == "FilmLook" and (REPO / "scripts" / "build_engine.py").is_file()
     assert load_build_engine()(["--weights", "run", "--format", "cube", "--out", "looks"]) == 0
     assert len(list((tmp_path / "looks").glob("*.cube"))) == 1
+
+
+def test_the_tone_curves_are_the_sum_of_ramps_the_docstring_defines():
+    """tone() evaluates the piecewise-linear sum Σ w_k · clamp(K·x − k, 0, 1) by a gather; same values."""
+    look = random_look(9, strength=2.0)
+    x = torch.rand(2, 3, 17, 23, generator=torch.Generator().manual_seed(1))
+    x[0, :, 0, :4] = torch.tensor([0.0, 1.0, 0.5, 1 / 16])  # the ends and knees exactly
+    k = look.curve_points
+    with torch.no_grad():
+        ramps = torch.clamp(x.unsqueeze(2) * k - torch.arange(k).view(1, 1, k, 1, 1), 0.0, 1.0)
+        expected = (ramps * look.curve_weights().view(1, 3, k, 1, 1)).sum(dim=2)
+        assert torch.allclose(look.tone(x), expected, atol=1e-6)

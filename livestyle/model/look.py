@@ -83,10 +83,21 @@ class ColourLook(nn.Module):
 
     # the look ---------------------------------------------------------------------------------------
     def tone(self, unit: torch.Tensor) -> torch.Tensor:
-        """Each channel of `unit` ([0, 1], N×3×H×W) through its curve."""
+        """Each channel of `unit` ([0, 1], N×3×H×W) through its curve.
+
+        The sum of K ramps is piecewise linear, so it is evaluated as one: the curve's value at the knee
+        below each pixel (a cumulative sum of the weights) plus that segment's weight times how far past
+        the knee the pixel is — a gather per pixel instead of K ramps (K times less memory and work)."""
         k = self.curve_points
-        ramps = torch.clamp(unit.unsqueeze(2) * k - self.knees.view(1, 1, k, 1, 1), 0.0, 1.0)  # N×3×K×H×W
-        return (ramps * self.curve_weights().view(1, 3, k, 1, 1)).sum(dim=2)
+        weights = self.curve_weights()  # 3×K
+        starts = torch.cumsum(weights, dim=1) - weights  # the curve at each knee, 3×K
+        scaled = unit.clamp(0.0, 1.0) * k
+        segment = scaled.floor().clamp(0, k - 1)  # which ramp is rising at this pixel
+        index = segment.long().flatten(2)  # N×3×HW
+        batch = unit.shape[0]
+        base = torch.gather(starts.unsqueeze(0).expand(batch, 3, k), 2, index)
+        slope = torch.gather(weights.unsqueeze(0).expand(batch, 3, k), 2, index)
+        return (base + slope * (scaled.flatten(2) - segment.flatten(2))).view_as(unit)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         unit = self.tone((x + 1) * 0.5)
