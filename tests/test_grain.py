@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -153,3 +154,48 @@ def test_the_g_key_switches_the_grain(qapp, grainy_weights):
     finally:
         pipeline.stop()
         window.close()
+
+
+def test_faces_mode_draws_grain_only_inside_the_pasted_crops(tmp_path):
+    """Faces mode over the game as captured: outside the crops the picture stays as captured (within 2
+    levels), inside them the faces model's grain (the pipeline draws it after the stabiliser)."""
+    from test_faces_mode import face_picture
+
+    from livestyle.faces.crop import FACE_CROP, FACES_BATCH
+    from livestyle.runtime.facemode import FacesStylizer
+
+    path = tmp_path / "faces" / "game2movie.safetensors"
+    path.parent.mkdir()
+    save_generator(grainy_look(), path, "game2movie", {"kind": "faces", "image_size": 32, "preset": "faces",
+                                                       "crop_rule": FACE_CROP.to_metadata()})
+    faces = FacesStylizer(Stylizer(path, "torch-cpu", size=(32, 32), batch=FACES_BATCH, threads=1), FACE_CROP,
+                          detect_fps=None)
+    frame = face_picture()
+    picture = faces(frame, now=0.0)
+    grain = faces.film_grain()
+    assert grain is not None and faces.stylised == 1
+    first, second = grain(picture, grain.where()), grain(picture, grain.where())
+    ((left, top, width, height, _),), _ = faces.pasted()
+    outside = np.ones(picture.shape[:2], bool)
+    outside[top:top + height, left:left + width] = False
+    assert np.abs(first[outside].astype(int) - frame[..., :3][outside].astype(int)).max() <= 2
+    inside = (slice(top + height // 4, top + 3 * height // 4), slice(left + width // 4, left + 3 * width // 4))
+    assert not np.array_equal(first[inside], second[inside])
+    shown = cv2.resize(picture, (picture.shape[1] * 2, picture.shape[0] * 2))  # the video job resizes first
+    assert grain(shown, grain.where()).shape == shown.shape
+
+
+def test_a_faces_look_keeps_soft_focus_colour_and_grain_only(tmp_path, monkeypatch):
+    from conftest import write_random_dataset
+
+    from livestyle.model.weights import load_weights
+    from training import fit
+
+    monkeypatch.chdir(tmp_path)
+    write_random_dataset(tmp_path / "d")
+    assert fit.main(["faces", "--data", "d", "--architecture", "look", "--look-stages", "0+1", "--epochs", "1",
+                     "--image-size", "32", "--d-features", "4", "--batch-size", "4", "--lr-g", "0.05",
+                     "--no-eval", "--run-dir", "run"]) == 0
+    look = load_weights(tmp_path / "run" / "game2movie.safetensors")[0]
+    assert look.vignette_strength().item() == 0.0 and torch.all(look.tint() == 0)
+    assert look.soft_amount().item() != 0.0  # soft focus did train

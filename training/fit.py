@@ -147,7 +147,13 @@ def make_generator(config: TrainConfig) -> nn.Module:
     if config.architecture == "pyramid":
         return make_pyramid(config.g_features, config.upsample, config.pyramid_levels)
     if config.architecture == "look":
-        return FilmLook()
+        film = FilmLook()
+        if config.preset == "faces":
+            # A crop pasted back with a vignette or a bloom of its own would show dark corners and seams:
+            # a faces look keeps soft focus, colour and grain only.
+            for fixed in (film.vignette, film.bloom_tint, film.bloom_threshold):
+                fixed.requires_grad_(False)
+        return film
     return Generator(config.g_features, config.upsample, config.residual)
 
 
@@ -649,6 +655,10 @@ def look_stage0(run: Run) -> None:
     images = {d: read_folder(run.data_root / "train" / d, STATISTICS_SIDE)[0] for d in ("game", "movie")}
     to_movie, movie_numbers = estimate_film(images["game"], images["movie"], to_film=True)
     to_game, game_numbers = estimate_film(images["movie"], images["game"], to_film=False)
+    if run.config.preset == "faces":  # no vignette on a face crop (see make_generator)
+        for look, numbers in ((to_movie, movie_numbers), (to_game, game_numbers)):
+            look.set_vignette(0.0)
+            numbers.vignette = 0.0
     # Grain: from a few full-size frames (shrunk, grain is gone); drawn for display by game→movie only.
     movie_numbers.grain = grain_strength(*(grain_frames(run.data_root / "train" / d) for d in ("movie", "game")))
     to_movie.grain.fill_(movie_numbers.grain)

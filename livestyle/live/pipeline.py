@@ -385,7 +385,7 @@ class Pipeline:
                     image = stabilizer(item.image, image)
                 grain = self.grain
                 if grain is not None and self.grain_on:
-                    image = grain(image)
+                    image = grain(image, grain.where())
             except Exception as error:  # noqa: BLE001 — any backend failure: fall back or stop, loudly
                 if not self._handle_failure(error):
                     return

@@ -33,6 +33,7 @@ from livestyle.core.latest import LatestBox
 from livestyle.faces.crop import CropRule, paste
 from livestyle.faces.detector import FaceDetector
 from livestyle.faces.tracks import FaceTracks
+from livestyle.runtime.grain import CropGrain, model_grain
 from livestyle.runtime.stylizer import Stylizer
 
 DETECT_WIDTH = 320  # px: the detector looks at 256 px squares of this copy (two for 16:9), no detail lost
@@ -108,6 +109,7 @@ class FacesStylizer:
         self.detections = 0
         self.frames_with_faces = 0
         self.last_boxes: list[tuple[int, ...]] = []
+        self._pasted: tuple[list, tuple[int, int]] = ([], (0, 0))  # the last picture's crops, for CropGrain
         self.detect_error: str | None = None
         self._inbox = LatestBox()
         self._wanted = threading.Event()  # the detector is ready for a frame: only then is a copy made
@@ -154,8 +156,14 @@ class FacesStylizer:
             return f"{text}; frames model on {self.frames.describe()}"
         return f"{text}; the rest of the picture as captured"
 
-    def film_grain(self) -> None:
-        return None  # grain only inside the pasted crops, after the stabiliser: issue 25's faces slice, to come
+    def film_grain(self) -> CropGrain | None:
+        """The faces model's grain, drawn only inside the pasted crops (where() reads this picture's crops)."""
+        amount = model_grain(self.faces.model)
+        return CropGrain(amount, self.pasted) if amount > 0 else None
+
+    def pasted(self):
+        """The crops of the last picture: ([(left, top, width, height, feather)], its (width, height))."""
+        return self._pasted
 
     def status(self) -> dict:
         """The HUD's and the stats files' faces numbers."""
@@ -212,6 +220,7 @@ class FacesStylizer:
                 self._wanted.clear()
                 self._inbox.put((self._small_copy(frame), width, time.perf_counter()))
         base = self._base(frame)
+        self._pasted = ([], (base.shape[1], base.shape[0]))
         if not self.enabled:
             return base
         with self._lock:
@@ -230,9 +239,13 @@ class FacesStylizer:
             model_side = self.faces.size
             small = [resize(crop, model_side) for crop in crops]
             after_all = self.faces.stylize_batch(small)
+            pasted = []
             for crop, before, after, (left, top, w, h) in zip(crops, small, after_all, places, strict=True):
                 w, h = min(w, base.shape[1] - left), min(h, base.shape[0] - top)
-                paste(base, with_change(crop, before, after, (w, h)), (left, top, w, h), feather=max(2, min(w, h) // 8))
+                feather = max(2, min(w, h) // 8)
+                paste(base, with_change(crop, before, after, (w, h)), (left, top, w, h), feather=feather)
+                pasted.append((left, top, w, h, feather))
+            self._pasted = (pasted, (base.shape[1], base.shape[0]))
         with self._lock:
             self._stylise_ms.append((time.perf_counter() - started) * 1000)
         self.stylised = len(boxes)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from livestyle.faces.crop import paste
 from livestyle.model.film import FilmLook, binomial
 from livestyle.model.loaded import Model
 
@@ -44,7 +45,10 @@ def grain_tiles(seed: int = 0) -> np.ndarray:
 
 
 class FilmGrain:
-    """New grain on every call; `on` False passes pictures through (the live app's G key)."""
+    """New grain on every call; `on` False passes pictures through (the live app's G key).
+
+    `where()` says, on the thread that made the picture, where on it the grain belongs (None: all of it);
+    a caller that draws the grain later, on another thread (the video job), passes that back to __call__."""
 
     def __init__(self, amount: float, seed: int = 0):
         self.amount = min(max(float(amount), 0.0), MAX_AMOUNT)
@@ -64,7 +68,10 @@ class FilmGrain:
                                               for tile in self.tiles])
         return self._fields[1]
 
-    def __call__(self, picture: np.ndarray) -> np.ndarray:
+    def where(self):
+        return None  # the whole picture
+
+    def __call__(self, picture: np.ndarray, where=None) -> np.ndarray:
         if not self.on or self.amount == 0:
             return picture
         height, width = picture.shape[:2]
@@ -73,3 +80,36 @@ class FilmGrain:
         grain = cv2.multiply(field[top:top + height, left:left + width],
                              self._strength[cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)])
         return cv2.add(picture, cv2.merge([grain, grain, grain]), dtype=cv2.CV_8U)  # rounded, saturated
+
+
+class CropGrain(FilmGrain):
+    """Faces mode's grain: only inside the pasted face crops (feathered like the paste), so that outside
+    them the picture stays as the frames model or the capture made it. `places` reads the face boxes of
+    the picture just made: [(left, top, width, height, feather)] at that picture's size."""
+
+    def __init__(self, amount: float, places, seed: int = 0):
+        super().__init__(amount, seed)
+        self.places = places
+
+    def where(self):
+        return self.places()
+
+    def __call__(self, picture: np.ndarray, where=None) -> np.ndarray:
+        if not self.on or self.amount == 0:
+            return picture
+        made = self.places() if where is None else where
+        if not made:
+            return picture
+        places, (width, height) = made
+        scale_x, scale_y = picture.shape[1] / width, picture.shape[0] / height  # the video job resizes first
+        out = picture.copy()
+        for left, top, w, h, feather in places:
+            left, top = round(left * scale_x), round(top * scale_y)
+            w = min(max(1, round(w * scale_x)), out.shape[1] - left)
+            h = min(max(1, round(h * scale_y)), out.shape[0] - top)
+            if w < 1 or h < 1:
+                continue
+            region = out[top:top + h, left:left + w]
+            paste(out, super().__call__(np.ascontiguousarray(region)), (left, top, w, h),
+                  max(1, round(feather * min(scale_x, scale_y))))
+        return out

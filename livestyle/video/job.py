@@ -292,7 +292,8 @@ class _Run:
             stages.seconds["stylize"] += time.perf_counter() - clock
             motion = self.start_motion(image, styled)
             stylised += 1
-            if not stages.put(self.styled_frames, (pts, image, motion, styled)):
+            where = self.grain.where() if self.grain is not None else None  # this picture's, read on its thread
+            if not stages.put(self.styled_frames, (pts, image, motion, styled, where)):
                 return  # stopped: another stage failed
         stages.put(self.styled_frames, DONE)
 
@@ -310,7 +311,7 @@ class _Run:
     def finish(self) -> None:
         stages = self.stages
         while (item := stages.get(self.styled_frames)) is not DONE:
-            pts, image, motion, styled = item
+            pts, image, motion, styled, where = item
             if motion is not None:
                 motion = motion.result()  # usually done: it ran while the next frame was stylised
             clock = time.perf_counter()
@@ -318,7 +319,7 @@ class _Run:
                 styled = self.stabilizer.apply(styled, motion)
             styled = resize_bgr(styled, self.size)
             if self.grain is not None:
-                styled = self.grain(styled)  # after the stabiliser, at the size it is shown: never blended
+                styled = self.grain(styled, where)  # after the stabiliser, at the size it is shown: never blended
             if self.compare:
                 styled = side_by_side(image, styled)
             stages.seconds["finish"] += time.perf_counter() - clock
