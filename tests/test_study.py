@@ -137,3 +137,11 @@ def test_issue_25_floors_are_checked_per_oracle_as_shown():
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| `")}
     assert rows["`look-stage0`"].rstrip().endswith("| yes |")
     assert rows["`look-stage01`"].count("✗") == 2 and rows["`look-stage01`"].rstrip().endswith("| no |")
+    assert study.choose_by_floors(records, [other, same]) == ("look-stage0", True)
+    # None meets the floors: the least shortfall wins; a kept-back look's oracle takes no part in the choice.
+    short = [record("look-stage0", other, 0.81, 21.0), record("look-stage01", other, 0.84, 21.2),
+             record("look-stage0", same, 0.83, 22.1), record("look-stage01", same, 0.83, 22.1),
+             record("look-stage0", "data/real-neverball-cross-processed-other-levels-v1", 0.99, 40.0),
+             record("look-stage01", "data/real-neverball-cross-processed-other-levels-v1", 0.5, 10.0)]
+    kinds = [other, same, "data/real-neverball-cross-processed-other-levels-v1"]
+    assert study.choose_by_floors(short, kinds) == ("look-stage01", False)

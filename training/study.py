@@ -27,6 +27,7 @@ from livestyle.core.files import write_json, write_text
 from livestyle.runtime.machine import describe as describe_machine
 from training import fit
 from training.config import TrainConfig, to_argv
+from training.looks import KEPT_BACK
 
 STUDY_DIR = Path("runs") / "study"
 BUDGET = ["--quick", "--seed", "0", "--save-every-minutes", "60"]
@@ -82,11 +83,12 @@ CONFIGURATIONS = {
     # Issue 25: the white-box colour look. Stage 0 is the closed-form estimate (training.estimate, seconds);
     # stage 1 refines it adversarially, pulled toward it, with discriminators on 128 px crops halved twice.
     "look-stage0": ({**CYCLE_LSGAN, "architecture": "look", "look_stages": "0"},
-                    "colour look, stage 0 only: black/white points, S-curve and saturation in closed form"),
+                    "film look, stage 0 only: black/white points, S-curve, saturation, vignette (and grain, for "
+                    "the display) in closed form"),
     "look-stage01": ({**CYCLE_LSGAN, "identity": "cyclegan", "architecture": "look", "look_stages": "0+1",
                       "crop": True, "image_size": 128, "d_downsample": 2, "epochs": 8, "lr_g": 2e-3,
                       "look_pull": 1.0},
-                     "colour look, stage 0 then 8 epochs of adversarial refinement (lr 2e-3) pulled toward it"),
+                     "film look, stage 0 then 8 epochs of adversarial refinement (lr 2e-3) pulled toward it"),
 }
 
 
@@ -311,6 +313,40 @@ def floors_table(records: list[dict], kinds: list[str]) -> str:
             f"nothing's, at least {FLOOR_STRUCTURE}; ✗ = short of a floor):\n\n" + "\n".join(lines))
 
 
+def floor_shortfall(records: list[dict], name: str, kind: str) -> float:
+    """How far `name` is below issue 25's floors on one oracle as shown (0: meets them), in the units
+    of _SHORTFALL_UNITS (0.01 SSIM, 0.5 dB, 0.01 of structure share)."""
+    shown = shown_on(records, name, kind)
+    model, nothing = shown["model"], shown["do_nothing"]
+    ssim_floor, psnr_floor = floor_of(kind)  # type: ignore[misc]
+    share = model["structure"] / max(nothing["structure"], 1e-9)
+    return (max(0.0, ssim_floor - (model["ssim"] - nothing["ssim"])) / _SHORTFALL_UNITS["ssim"]
+            + max(0.0, psnr_floor - (model["psnr"] - nothing["psnr"])) / _SHORTFALL_UNITS["psnr"]
+            + max(0.0, FLOOR_STRUCTURE - share) / _SHORTFALL_UNITS["structure"])
+
+
+def choose_by_floors(records: list[dict], kinds: list[str]) -> tuple[str | None, bool]:
+    """Issue 25's rule: among trained configurations, the best mean SSIM as shown over the choosing
+    oracles (every real one but the kept-back look's) among those meeting every floor there; if none
+    does, the one whose summed shortfall is least. (name, whether it meets every floor)."""
+    choosing = [k for k in kinds if "display" in find(records, records[0]["name"], k)["eval"]
+                and KEPT_BACK not in label(k)]
+    candidates = [n for n in ranked(records, kinds) if n not in METHODS]
+    if not choosing or not candidates:
+        return None, False
+
+    def shortfall(name: str) -> float:
+        return sum(floor_shortfall(records, name, k) for k in choosing if floor_of(k))
+
+    def mean_shown_ssim(name: str) -> float:
+        return sum(shown_on(records, name, k)["model"]["ssim"] for k in choosing) / len(choosing)
+
+    meeting = [n for n in candidates if shortfall(n) == 0]
+    if meeting:
+        return max(meeting, key=mean_shown_ssim), True
+    return min(candidates, key=lambda n: (shortfall(n), -mean_shown_ssim(n))), False
+
+
 def describe_choice(name: str | None, qualified: bool, margins: dict) -> str:
     if name is None:
         return "No real-footage oracle in this study: the default rule (issue 16) needs one."
@@ -409,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
         text += "\n\n" + describe_choice(*choose_default(records, kinds))
         floors = floors_table(records, kinds)
         text += "\n\n" + floors if floors else ""
+        chosen_by_floors, meets = choose_by_floors(records, kinds)
+        if floors and chosen_by_floors:
+            text += (f"\n\nIssue 25's rule (floors on the oracles with floors, best mean SSIM as shown on every real "
+                     f"oracle but the kept-back look's, {KEPT_BACK}): `{chosen_by_floors}` — "
+                     + ("it meets every floor." if meets else "no configuration meets every floor; it falls "
+                        "least short of them."))
     print("\n" + text)
     minutes = sum(r["seconds"] for r in records) / 60
     if args.section and not args.no_write:
