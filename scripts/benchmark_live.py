@@ -700,19 +700,20 @@ def describe_model(path: Path, machine):
     return str(shown), count_parameters(model.module), choice, model
 
 
-def choose_backends(text: str | None, machine) -> tuple[list[str], dict[str, str]]:
-    """The backends to run and, for the default list, those left out with why."""
+def choose_backends(text: str | None, machine, model=None) -> tuple[list[str], dict[str, str]]:
+    """The backends to run (for this model: opencv runs film looks only) and, for the default list, those
+    left out with why."""
     from livestyle.core.errors import LivestyleError
     from livestyle.runtime.backends import NAMES, unavailable
 
     if text is None:
-        reasons = {name: unavailable(name, machine) for name in NAMES}
+        reasons = {name: unavailable(name, machine, model) for name in NAMES}
         chosen = [name for name, reason in reasons.items() if reason is None]
         return chosen, {name: reason for name, reason in reasons.items() if reason}
     chosen = [name.strip() for name in text.split(",") if name.strip()]
     for name in chosen:
         try:
-            reason = unavailable(name, machine)
+            reason = unavailable(name, machine, model)
         except LivestyleError as error:
             raise BadInput(f"--backends: {error}") from None
         if reason:
@@ -820,7 +821,7 @@ def benchmark(args, argv: list[str]) -> int:
         return faces_benchmark(args, argv)
     model = args.model if args.model is not None else default_model()
     model_label, parameters, choice, loaded = describe_model(model, machine)
-    backends, left_out = choose_backends(args.backends, machine)
+    backends, left_out = choose_backends(args.backends, machine, loaded)
     sizes = parse_sizes(args.sizes)
     cells = [(backend, size) for size in sizes for backend in backends]
     if args.backends is None and choice.engine is None:  # the default list: tensorrt only where an engine exists

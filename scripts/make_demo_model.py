@@ -9,13 +9,14 @@
 `python -m livestyle` falls back to this model when there is no engine and no trained run, so a
 fresh install shows a real stylised picture. It is the default recipe trained on recorded SuperTux
 gameplay against a teal-orange film look whose movie clips come from other levels (the case a
-user's footage is in), with a generator of N=16 features so that it runs at interactive rates on a
-CPU. The weights carry their training command and scores in their metadata; the scores (at the
+user's footage is in): since issue 25 the default recipe's film look (a few dozen numbers; any CPU runs
+it at interactive rates). The weights carry their training command and scores in their metadata; the scores (at the
 training size and as shown at 640x360) are also printed here and recorded in docs/benchmarks/
 (section demo-model).
 
 The faces demo model (`--kind faces`, what `python -m livestyle --faces` runs out of the box) is the
-default recipe at N=16 on the synthetic faces set (python -m training.synth: drawn faces framed a
+default recipe (a faces film look: soft focus, colour and grain) on the synthetic faces set
+(python -m training.synth: drawn faces framed a
 little tighter than the crop rule cuts a detected one — BlazeFace on its test faces puts the rule's
 square at 0.83 of the picture, 0.68–0.96), 64×64 whole crops, 8 epochs (about 3 minutes; 30 epochs
 scored no better): small enough that four face crops cost a few milliseconds on a CPU. Its scores
@@ -42,16 +43,15 @@ ASSET = REPO / "livestyle" / "assets" / "demo_game2movie.safetensors"
 FEATURES = 16
 DATA = Path("data") / "real-supertux-teal-orange-other-levels-v1"
 DATA_COMMAND = "python -m training.oracle supertux --look teal-orange --movie other-levels"
-TRAINING = ["frames", "--data", str(DATA), "--g-features", str(FEATURES), "--d-features", str(FEATURES),
+TRAINING = ["frames", "--data", str(DATA), "--d-features", str(FEATURES),
             "--image-size", "128", "--limit", "400", "--epochs", "6", "--batch-size", "4", "--seed", "0",
             "--save-every-minutes", "5"]
 
 
 FACES_ASSET = REPO / "livestyle" / "assets" / "demo_faces_game2movie.safetensors"
 FACES_SIZE = 64
-FACES_TRAINING = ["faces", "--image-size", str(FACES_SIZE), "--no-crop", "--g-features", str(FEATURES),
-                  "--d-features", str(FEATURES), "--limit", "400", "--epochs", "8", "--batch-size", "4", "--seed", "0",
-                  "--save-every-minutes", "5"]
+FACES_TRAINING = ["faces", "--image-size", str(FACES_SIZE), "--no-crop", "--d-features", str(FEATURES),
+                  "--limit", "400", "--epochs", "8", "--batch-size", "4", "--seed", "0", "--save-every-minutes", "5"]
 
 
 def make_faces(args) -> int:
@@ -69,8 +69,8 @@ def make_faces(args) -> int:
     scores = {k: {m: round(oracle[k][m], 4 if m != "psnr" else 2) for m in ("ssim", "psnr", "structure")}
               for k in ("model", "do_nothing")}
     save_generator(generator, FACES_ASSET, "game2movie", extra={
-        "demo": "small faces demo model (N=16) trained on synthetic faces; train your own for your game's faces "
-                "and your film's (python -m training.fit faces)",
+        "demo": "faces demo film look (the default recipe) learnt from synthetic faces; train your own for your "
+                "game's faces and your film's (python -m training.fit faces)",
         "training_command": "python -m training.fit " + " ".join(FACES_TRAINING),
         "kind": "faces", "preset": "faces", "crop_rule": FACE_CROP.to_metadata(), "image_size": FACES_SIZE,
         "scores": {"training_size": scores}})
@@ -84,9 +84,9 @@ def make_faces(args) -> int:
         update_section("demo-faces-model", "\n".join([
             "## The bundled faces demo model (`python scripts/make_demo_model.py --kind faces`)",
             "",
-            f"{machine()}. `python -m training.fit {' '.join(FACES_TRAINING)}`: generator N={FEATURES} "
-            f"({count_parameters(generator):,} parameters, {size_kib:.0f} KiB), default recipe, synthetic faces "
-            f"(python -m training.synth faces), whole crops at {FACES_SIZE}×{FACES_SIZE}.",
+            f"{machine()}. `python -m training.fit {' '.join(FACES_TRAINING)}`: the default recipe's film look "
+            f"({count_parameters(generator):,} numbers, {size_kib:.0f} KiB; soft focus, colour, grain), synthetic "
+            f"faces (python -m training.synth faces), whole crops at {FACES_SIZE}×{FACES_SIZE}.",
             "",
             f"| synthetic test faces, game→movie at {FACES_SIZE} px | SSIM | PSNR (dB) | structure |",
             "|---|---|---|---|",
@@ -130,8 +130,8 @@ def main(argv=None) -> int:
              "shown_640x360": {"model": rounded(shown["model"]), "do_nothing": rounded(shown["do_nothing"])}}
     ASSET.parent.mkdir(exist_ok=True)
     save_generator(generator, ASSET, "game2movie", extra={
-        "demo": "small demo model (N=16) trained on recorded SuperTux against a teal-orange film look; train your "
-                "own for your game and your film",
+        "demo": "demo film look (the default recipe: a white-box look, stage 0 then 1) learnt from recorded SuperTux "
+                "against a teal-orange film look; train your own for your game and your film",
         "training_command": "python -m training.fit " + " ".join(TRAINING),
         "data": DATA_COMMAND, "scores": score})
     size_kib = ASSET.stat().st_size / 1024
@@ -150,9 +150,9 @@ def main(argv=None) -> int:
             "## The bundled demo model (`python scripts/make_demo_model.py`)",
             "",
             f"{machine()}. Footage: `{DATA_COMMAND}` (recorded SuperTux, movie clips from other levels). "
-            f"`python -m training.fit {' '.join(TRAINING)}`: generator N={FEATURES} "
-            f"({count_parameters(generator):,} parameters, {size_kib:.0f} KiB) and discriminator N={FEATURES}, "
-            f"default recipe, 400 images per domain at 128×128.",
+            f"`python -m training.fit {' '.join(TRAINING)}`: the default recipe's film look "
+            f"({count_parameters(generator):,} numbers, {size_kib:.0f} KiB; stage 0 in closed form, then 6 epochs "
+            f"of stage 1) with discriminators N={FEATURES}, 400 images per domain, 128 px crops.",
             "",
             f"| {shown['pairs']} test frames | SSIM / PSNR (dB) / structure shown at 640x360 | "
             "at the training size (128 px) |",

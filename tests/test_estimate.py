@@ -83,7 +83,7 @@ def test_fit_writes_the_stage0_estimate_before_any_step(tmp_path, monkeypatch, c
     write_random_dataset(tmp_path / "d")
     common = ["frames", "--data", "d", "--architecture", "look", "--image-size", "32", "--d-features", "4",
               "--batch-size", "4", "--no-eval"]
-    assert fit.main([*common, "--run-dir", "zero"]) == 0
+    assert fit.main([*common, "--run-dir", "zero", "--look-stages", "0"]) == 0
     out = capsys.readouterr().out
     assert "look stage 0 (closed form" in out and "--look-stages 0" in out and "epoch 1" not in out
     records = [json.loads(line) for line in (tmp_path / "zero" / "metrics.jsonl").read_text().splitlines()]

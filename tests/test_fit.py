@@ -47,8 +47,9 @@ def test_report_recipe_is_table_1():
     frames = settings(["frames", "--recipe", "report"])
     assert (frames["lambdas"], frames["epochs"], frames["count"]) == ([0.5, 0.3, 0.2], 40, 1500)
     assert (frames["upsample"], frames["identity"]) == ("deconv", "report")  # the report's network and loss
-    default = settings(["frames"])  # the recipe study's choice (issue 3)
-    assert (default["upsample"], default["identity"], default["gan_loss"]) == ("resize", "cyclegan", "lsgan")
+    default = settings(["frames"])  # the recipe studies' choices (issues 3 and 25)
+    assert (default["identity"], default["gan_loss"]) == ("cyclegan", "lsgan")
+    assert settings(["frames", "--recipe", "pyramid"])["upsample"] == "resize"
     assert settings(["frames", "--upsample", "deconv"])["upsample"] == "deconv"
     overridden = settings(["frames", "--quick", "--epochs", "7", "--lambdas", ".2,.5,.3"])
     assert overridden["epochs"] == 7 and overridden["lambdas"] == [0.2, 0.5, 0.3]
@@ -58,10 +59,13 @@ def test_report_recipe_is_table_1():
 
 
 def test_default_recipe_is_the_default_study_choice():
-    default = settings(["frames"])  # issue 16: a pyramid on crops, discriminators on halved crops
-    assert (default["architecture"], default["pyramid_levels"], default["crop"], default["d_downsample"],
-            default["ema"]) == ("pyramid", 2, True, 2, 0.99)
-    quick = settings(["faces", "--quick"])  # what the study's pyramid-l2-crop-dlow-long-ema trained
+    default = settings(["frames"])  # issue 25: the film look, stage 0 then stage 1, on crops, D on halved crops
+    assert (default["architecture"], default["look_stages"], default["lr_g"], default["crop"],
+            default["d_downsample"], default["ema"]) == ("look", "0+1", 2e-3, True, 2, 0.0)
+    pyramid = settings(["frames", "--recipe", "pyramid"])  # issue 16's default, kept by name
+    assert (pyramid["architecture"], pyramid["pyramid_levels"], pyramid["crop"], pyramid["d_downsample"],
+            pyramid["ema"]) == ("pyramid", 2, True, 2, 0.99)
+    quick = settings(["faces", "--quick"])  # what the study's look-stage01 trained
     assert (quick["image_size"], quick["epochs"], quick["limit"], quick["batch_size"]) == (128, 8, 200, 4)
     assert settings(["frames", "--no-crop", "--architecture", "plain"])["crop"] is False
 

@@ -202,7 +202,7 @@ def copy_run(finished_run: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("extra,fragment", [
     (["--lr-g", "0.01"], "--lr-g 0.01 (the run has 0.0002)"),
     (["--g-features", "16"], "--g-features 16 (the run has 8)"),
-    (["--recipe", "report"], "--recipe report (the run has default)"),
+    (["--recipe", "report"], "--recipe report (the run has pyramid)"),
     (["--no-augment"], "--no-augment (the run has True)"),
 ])
 def test_resume_refuses_changed_flags(finished_run, tmp_path, capsys, extra, fragment):

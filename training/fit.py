@@ -86,7 +86,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("preset", choices=sorted(PRESETS), help="faces or frames (Table 1 sizes and epochs)")
     parser.add_argument("--recipe", choices=sorted(RECIPES),
-                        help="'report' = the report's exact hyperparameters; 'default' = ours (the default)")
+                        help="'report' = the report's exact hyperparameters; 'default' = ours (the default: a film "
+                             "look, issue 25's study); 'pyramid' = issue 16's default (a Laplacian pyramid around "
+                             "the GANimorph)")
     parser.add_argument("--quick", action="store_true",
                         help=f"small CPU-sized run of the same training: {QUICK}")
     add_options(parser)
@@ -97,8 +99,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# What a film look has no use for: said once, in one line, when given with --architecture look.
+NETWORK_ONLY = ("g_features", "upsample", "pyramid_levels", "residual")
+
+
 def build_config(args: argparse.Namespace) -> TrainConfig:
-    return make_config(args.preset, args.recipe or "default", args.quick, **explicit_overrides(args))
+    overrides = explicit_overrides(args)
+    config = make_config(args.preset, args.recipe or "default", args.quick, **overrides)
+    ignored = [flag_name(name) for name in NETWORK_ONLY if name in overrides]
+    if config.architecture == "look" and ignored:
+        print(f"note: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to a film look "
+              f"(--architecture look); ignored")
+    return config
 
 
 def resume_config(args: argparse.Namespace, config: TrainConfig, path: Path) -> TrainConfig:
@@ -531,8 +543,9 @@ def print_header(run: Run) -> None:
         sizes = sorted({f"{image.shape[1]}x{image.shape[0]}"
                         for images in run.dataset.train.values() for image in images})
         shape = f"{config.image_size} px crops of {', '.join(sizes[:3])}{' …' if len(sizes) > 3 else ''}"
-    film = ("a film look (soft focus, bloom, vignette, then a colour look: tone curves, colour matrix, split tone; "
-            "--g-features, --upsample and --pyramid-levels do not apply to it)")
+    effects = "soft focus" if config.preset == "faces" else "soft focus, bloom, vignette"  # faces: no seams
+    film = (f"a film look ({effects}, then a colour look: tone curves, colour matrix, split tone; grain for the "
+            "display)")
     network = {"pyramid": f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}",
                "look": film}.get(config.architecture, f"GANimorph N={config.g_features}")
     print(f"run: {run.run_dir}\ndata: {run.data_root} ({counts['game']} game / {counts['movie']} movie "
