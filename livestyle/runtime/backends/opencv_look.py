@@ -5,8 +5,9 @@ per channel (cv2.LUT, exact for the 8-bit frames it is given), the colour matrix
 become cv2.transform calls, and the spatial effects use the model layer's reduced-size ops, written here
 with OpenCV the same way: integer-factor average pooling (a partial last block averages the pixels it
 has), the fixed 5-tap binomial with replicated edges (cv2.sepFilter2D) and bilinear enlargement with
-half-pixel centres (cv2.resize INTER_LINEAR, what torch calls align_corners False). Effects whose numbers
-are zero are skipped. Parity with torch-cpu is tested (tests/test_opencv_backend.py).
+half-pixel centres (cv2.resize INTER_LINEAR, what torch calls align_corners False). Effects too small
+to move any pixel by a level (|number| < UNSEEN) are skipped. Parity with torch-cpu is tested
+(tests/test_opencv_backend.py).
 
 Other models (the GANimorph networks) are not looks: this backend refuses them, and `auto` passes it by.
 """
@@ -24,6 +25,7 @@ from livestyle.model.look import LUMA, ColourLook
 from livestyle.runtime.backends.base import Backend
 
 _KERNEL = np.array(BINOMIAL, np.float32) / 16.0
+UNSEEN = 1.0 / 256  # an effect of at most this strength moves no pixel by more than one level
 _LUMA = np.array([LUMA], np.float32)  # 1×3 for cv2.transform: RGB → luma
 
 
@@ -80,9 +82,10 @@ class LookTables:
             vignette = float(film.vignette_strength()) if film is not None else 0.0
         self.factor = reduction(height)
         self.vignette = None
-        if vignette != 0.0:
+        if abs(vignette) >= UNSEEN:
             r2 = radius_squared(height, width, torch.zeros(1))[0, 0].numpy()
             self.vignette = np.ascontiguousarray((1.0 - vignette * r2).astype(np.float32))
+        self.spatial = abs(self.soft) >= UNSEEN or float(np.abs(self.tint).max()) >= UNSEEN or self.vignette is not None
 
 
 class OpenCVBackend(Backend):
@@ -99,44 +102,42 @@ class OpenCVBackend(Backend):
     def forward(self) -> torch.Tensor:
         out = torch.empty_like(self.input)
         for index in range(self.input.shape[0]):
-            unit = np.ascontiguousarray(self.input[index].permute(1, 2, 0).numpy()) * 0.5 + 0.5  # H×W×3 in [0, 1]
-            spatial = self.spatial(unit)
-            graded = self.grade(spatial, between_levels=spatial is not unit)
-            out[index] = torch.from_numpy(graded).permute(2, 0, 1) * 2 - 1
-        return out
+            signed = cv2.merge([self.input[index, channel].numpy() for channel in range(3)])  # H×W×3 in [-1, 1]
+            if self.tables.spatial:
+                unit = self.spatial(signed * 0.5 + 0.5)
+                graded = self.grade(self.toned_between_levels(unit))
+            else:  # 8-bit frames, untouched: the tables are exact (and the [-1, 1] → level step is one pass)
+                graded = self.grade(cv2.LUT(cv2.convertScaleAbs(signed, alpha=127.5, beta=127.5), self.tables.curves))
+            for channel, plane in enumerate(cv2.split(graded)):
+                out[index, channel] = torch.from_numpy(plane)
+        return out.mul_(2).sub_(1)
 
     def spatial(self, unit: np.ndarray) -> np.ndarray:
         """livestyle.model.film.FilmLook.spatial with OpenCV (zero effects skipped)."""
         tables, (width, height) = self.tables, self.size
-        changed = False
-        if tables.soft != 0.0:
+        if abs(tables.soft) >= UNSEEN:
             softened = enlarge(binomial(shrink(unit, tables.factor)), width, height)
             unit = unit + tables.soft * (softened - unit)
-            changed = True
-        if np.any(tables.tint != 0.0):
+        if np.abs(tables.tint).max() >= UNSEEN:
             luma = cv2.transform(shrink(unit, 2 * tables.factor), _LUMA)
             bright = np.clip((luma - tables.threshold) / (1.0 - tables.threshold), 0.0, 1.0)
             glow = enlarge(binomial(binomial(bright)), width, height)
             unit = unit + glow[..., None] * tables.tint
-            changed = True
         if tables.vignette is not None:
             unit = unit * tables.vignette[..., None]
-            changed = True
-        return np.clip(unit, 0.0, 1.0) if changed else unit
+        return np.clip(unit, 0.0, 1.0)
 
-    def grade(self, unit: np.ndarray, between_levels: bool) -> np.ndarray:
-        """The colour look: curves by table, matrix and offset, split tone, clamp. between_levels: `unit`
-        is not on the 8-bit levels (the spatial effects moved it), so the tables are interpolated."""
+    def toned_between_levels(self, unit: np.ndarray) -> np.ndarray:
+        """The tone curves on values the spatial effects moved off the 8-bit levels: the tables interpolated."""
+        scaled = unit * 255.0
+        floor = np.floor(scaled)
+        levels = floor.astype(np.uint8)
+        between = (scaled - floor) * cv2.LUT(levels, self.tables.steps)
+        return (cv2.LUT(levels, self.tables.curves) + between).astype(np.float32)
+
+    def grade(self, toned: np.ndarray) -> np.ndarray:
+        """The rest of the colour look after the curves: matrix and offset, split tone, clamp."""
         tables = self.tables
-        toned: np.ndarray
-        if between_levels:
-            scaled = unit * 255.0
-            floor = np.floor(scaled)
-            levels = floor.astype(np.uint8)
-            between = (scaled - floor) * cv2.LUT(levels, tables.steps)
-            toned = (cv2.LUT(levels, tables.curves) + between).astype(np.float32)
-        else:
-            toned = cv2.LUT(cv2.convertScaleAbs(unit, alpha=255.0), tables.curves)  # exact: 8-bit frames
         graded: np.ndarray = cv2.transform(toned, tables.matrix).astype(np.float32, copy=False)
         luminance = np.clip(cv2.transform(graded, _LUMA), 0.0, 1.0)
         weights = np.dstack([(1.0 - luminance) ** 2, luminance ** 2])
