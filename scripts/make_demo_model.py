@@ -96,6 +96,38 @@ def make_faces(args) -> int:
     return 0
 
 
+def side_by_side(weights: Path, data: Path, frames: tuple[int, ...] = (0, 40)):
+    """Held-out test frames, one per row: the game | livestyle as the app shows it (grain on) | the true
+    graded frame (the look's grade, without the film's own grain and weave); titled columns, BGR."""
+    import cv2
+    import numpy as np
+
+    from livestyle.runtime.stylizer import Stylizer
+    from training.data import read_manifest
+    from training.evaluate import test_pairs
+
+    inputs, truths = test_pairs(data, read_manifest(data))
+    stylizer = Stylizer(weights, "auto", size=(640, 360), grain=True, log=lambda *_: None)
+    try:
+        rows = [np.hstack([inputs[i][..., ::-1], np.full((inputs[i].shape[0], 8, 3), 255, np.uint8),
+                           stylizer(np.ascontiguousarray(inputs[i][..., ::-1])),
+                           np.full((inputs[i].shape[0], 8, 3), 255, np.uint8), truths[i][..., ::-1]])
+                for i in frames]
+    finally:
+        stylizer.close()
+    gap = np.full((8, rows[0].shape[1], 3), 255, np.uint8)
+    parts = [rows[0]]
+    for row in rows[1:]:
+        parts += [gap, row]
+    picture = np.vstack(parts)
+    header = np.full((32, picture.shape[1], 3), 255, np.uint8)
+    width = inputs[frames[0]].shape[1] + 8
+    for column, title in enumerate(("game", "livestyle (as shown, grain on)", "true graded frame")):
+        cv2.putText(header, title, (column * width + 8, 23), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (20, 20, 20), 1,
+                    cv2.LINE_AA)
+    return np.vstack([header, picture])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", choices=("frames", "faces"), default="frames",
@@ -145,6 +177,8 @@ def main(argv=None) -> int:
 
         grid = cv2.imread(str(args.run_dir / "display_grid.png"))
         write_image(REPO / "docs" / "images" / "demo-model-display.jpg", grid, (cv2.IMWRITE_JPEG_QUALITY, 88))
+        write_image(REPO / "docs" / "images" / "demo-side-by-side.jpg", side_by_side(ASSET, REPO / DATA),
+                    (cv2.IMWRITE_JPEG_QUALITY, 90))
         training = score["training_size"]
         update_section("demo-model", "\n".join([
             "## The bundled demo model (`python scripts/make_demo_model.py`)",
