@@ -122,3 +122,27 @@ def test_a_vignette_is_found_from_the_mean_profile_and_never_brightens_a_film():
     assert numbers.vignette == 0.0  # game→movie never brightens the corners
     _, inverse = estimate_film(graded(darkened, other), source, to_film=False)
     assert -0.55 < inverse.vignette < -0.2  # movie→game undoes a vignette
+
+
+@pytest.mark.slow
+def test_a_look_run_stopped_by_its_time_limit_resumes_pulled_toward_its_stage0(tmp_path, monkeypatch, capsys):
+    from conftest import write_random_dataset
+
+    from training import fit
+
+    monkeypatch.chdir(tmp_path)
+    write_random_dataset(tmp_path / "d")
+    common = ["frames", "--data", "d", "--architecture", "look", "--look-stages", "0+1", "--image-size", "32",
+              "--d-features", "4", "--batch-size", "4", "--no-eval", "--run-dir", "run"]
+    assert fit.main([*common, "--epochs", "2", "--time-limit-minutes", "0.00001"]) == 0
+    assert "continue with --resume" in capsys.readouterr().out
+    stage0 = (tmp_path / "run" / "checkpoints" / "stage0.pt").read_bytes()
+    assert fit.main([*common, "--epochs", "2", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming" in out and "look stage 0 (closed form" not in out  # stage 0 is not redone
+    assert (tmp_path / "run" / "checkpoints" / "stage0.pt").read_bytes() == stage0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["stage"] == 0 and records[-1]["epoch"] == 2
+    (tmp_path / "run" / "checkpoints" / "stage0.pt").write_bytes(b"damaged")
+    assert fit.main([*common, "--epochs", "3", "--resume"]) == 2
+    assert "stage0.pt cannot be read" in capsys.readouterr().err
