@@ -146,3 +146,21 @@ def test_a_look_run_stopped_by_its_time_limit_resumes_pulled_toward_its_stage0(t
     (tmp_path / "run" / "checkpoints" / "stage0.pt").write_bytes(b"damaged")
     assert fit.main([*common, "--epochs", "3", "--resume"]) == 2
     assert "stage0.pt cannot be read" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_look_plus_pyramid_trains_with_only_its_look_pulled(tmp_path, monkeypatch, capsys):
+    from conftest import write_random_dataset
+
+    from livestyle.model.weights import load_weights
+    from training import fit
+
+    monkeypatch.chdir(tmp_path)
+    write_random_dataset(tmp_path / "d")
+    assert fit.main(["frames", "--data", "d", "--architecture", "look+pyramid", "--look-stages", "0+1", "--epochs",
+                     "1", "--image-size", "32", "--g-features", "4", "--d-features", "4", "--batch-size", "4",
+                     "--no-eval", "--run-dir", "run"]) == 0
+    out = capsys.readouterr().out
+    assert "then a pyramid of" in out and "look stage 0 (closed form" in out and "note:" not in out
+    model, info = load_weights(tmp_path / "run" / "game2movie.safetensors")
+    assert info.architecture["class"] == "LookPyramid" and info.architecture["features"] == 4

@@ -130,3 +130,37 @@ def test_a_saved_film_look_runs_on_every_cpu_path_alike_and_bakes_its_colour(tmp
     assert load_build_engine()(["--weights", str(path), "--format", "cube", "--out", str(tmp_path / "looks")]) == 0
     (sidecar,) = (tmp_path / "looks").glob("*.cube.json")
     assert json.loads(sidecar.read_text())["spatial"] == film.settings()
+
+
+def test_look_plus_pyramid_starts_as_the_identity_exports_and_bakes_its_look(tmp_path):
+    """look+pyramid: the report's GANimorph in its pyramid after a film look — the identity at the start,
+    its ONNX export runs like torch, opencv refuses it (a network), --format cube bakes its look."""
+    onnxruntime = pytest.importorskip("onnxruntime", reason="ONNX Runtime is the onnx extra")
+    from conftest import load_build_engine
+
+    from livestyle.core.errors import LivestyleError
+    from livestyle.model.generator import LookPyramid
+    from livestyle.model.weights import load_weights, save_generator
+    from livestyle.runtime.stylizer import Stylizer
+
+    model = LookPyramid(features=4, levels=2).eval()
+    x = scene()
+    with torch.no_grad():
+        assert torch.allclose(model(x), x, atol=1e-5)
+        model.look.load_state_dict(random_film(5, strength=0.6).state_dict())
+        for parameter in model.pyramid.parameters():  # the network changes something too
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)))
+    path = tmp_path / "lp" / "game2movie.safetensors"
+    path.parent.mkdir()
+    save_generator(model, path, "game2movie")
+    loaded, info = load_weights(path)
+    assert info.architecture["class"] == "LookPyramid" and info.size_multiple == 1
+    session = onnxruntime.InferenceSession(export_onnx(loaded, (128, 72)), providers=["CPUExecutionProvider"])
+    (ours,) = session.run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(ours, loaded(x).numpy(), atol=1e-4)
+    with pytest.raises(LivestyleError, match="runs film looks only, and this model is a LookPyramid"):
+        Stylizer(path, "opencv", size=(128, 72), threads=1)
+    assert load_build_engine()(["--weights", str(path), "--format", "cube", "--out", str(tmp_path / "looks")]) == 0
+    (sidecar,) = (tmp_path / "looks").glob("*.cube.json")
+    assert json.loads(sidecar.read_text())["spatial"] == loaded.look.settings()

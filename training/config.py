@@ -21,7 +21,7 @@ from livestyle.core.sizes import MAX_SIDE, check_side
 from livestyle.model.pyramid import MAX_LEVELS
 from training.losses import GAN_LOSSES, IDENTITY_TERMS
 
-ARCHITECTURES = ("plain", "pyramid", "look")
+ARCHITECTURES = ("plain", "pyramid", "look", "look+pyramid")
 # With --crop and no --data, the synthetic set is rendered this many times larger than --image-size,
 # so that a crop shows part of a scene at about the scale a display shows it.
 CROP_RENDER_SCALE = 4
@@ -68,7 +68,8 @@ class TrainConfig:
                                "frequencies, light networks adjust the detail bands, any inference size; look = a "
                                "white-box film look (livestyle.model.film: soft focus, bloom, vignette, then tone "
                                "curves, colour matrix, split tone; a few dozen bounded numbers; its colour part "
-                               "exports as a .cube)",
+                               "exports as a .cube); look+pyramid = that look, then the pyramid as a residual "
+                               "(--g-features, --pyramid-levels)",
                                kind=str, choices=ARCHITECTURES)
     look_stages: str = option("0", "look architecture: 0 = the closed-form estimate only (training.estimate, seconds); "
                               "0+1 = then --epochs of adversarial refinement pulled toward it", kind=str,

@@ -37,7 +37,7 @@ from livestyle.core.files import append_line, check_apart, check_writable, descr
 from livestyle.core.sizes import DEFAULT_SIZE
 from livestyle.faces.crop import FACE_CROP
 from livestyle.model.film import FilmLook
-from livestyle.model.generator import Generator, make_pyramid
+from livestyle.model.generator import Generator, LookPyramid, make_pyramid
 from livestyle.model.pyramid import down
 from livestyle.model.weights import save_generator
 from training import display, metrics
@@ -107,7 +107,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     overrides = explicit_overrides(args)
     config = make_config(args.preset, args.recipe or "default", args.quick, **overrides)
     ignored = [flag_name(name) for name in NETWORK_ONLY if name in overrides]
-    if config.architecture == "look" and ignored:
+    if config.architecture == "look" and ignored:  # (a look+pyramid's network uses them)
         print(f"note: {', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to a film look "
               f"(--architecture look); ignored")
     return config
@@ -153,19 +153,26 @@ def resume_config(args: argparse.Namespace, config: TrainConfig, path: Path) -> 
 
 # ----------------------------------------------------------------------------- models
 
+def is_look(config: TrainConfig) -> bool:
+    """A look run (with or without a network after it): stage 0 first, the latest kept, never the val pick."""
+    return config.architecture in ("look", "look+pyramid")
+
+
 def make_generator(config: TrainConfig) -> nn.Module:
     """The report's GANimorph, a Laplacian pyramid around it (its low-frequency GANimorph residual), or a
     colour look."""
     if config.architecture == "pyramid":
         return make_pyramid(config.g_features, config.upsample, config.pyramid_levels)
-    if config.architecture == "look":
-        film = FilmLook()
+    if is_look(config):
+        model = (LookPyramid(features=config.g_features, upsample=config.upsample, levels=config.pyramid_levels)
+                 if config.architecture == "look+pyramid" else FilmLook())
+        film = model.look if isinstance(model, LookPyramid) else model
         if config.preset == "faces":
             # A crop pasted back with a vignette or a bloom of its own would show dark corners and seams:
             # a faces look keeps soft focus, colour and grain only.
             for fixed in (film.vignette, film.bloom_tint, film.bloom_threshold):
                 fixed.requires_grad_(False)
-        return film
+        return model
     return Generator(config.g_features, config.upsample, config.residual)
 
 
@@ -249,8 +256,10 @@ class Nets:
             self.train_discriminators = nn.parallel.DistributedDataParallel(self.discriminators, device_ids=device_ids)
 
     def set_anchor(self, state: dict[str, torch.Tensor]) -> None:
-        """Pull the generators toward these values of their parameters (a GeneratorPair state dict)."""
-        self.anchor = [(p, state[name].to(p.device)) for name, p in self.generators.named_parameters()]
+        """Pull the generators' looks toward these values of their parameters (a GeneratorPair state dict);
+        a look+pyramid's network is not pulled (it starts as the identity and learns what the look cannot)."""
+        self.anchor = [(p, state[name].to(p.device)) for name, p in self.generators.named_parameters()
+                       if ".pyramid." not in name]
 
     def anchor_distance(self) -> torch.Tensor:
         return sum(((p - value) ** 2).sum() for p, value in self.anchor)  # type: ignore[return-value]
@@ -547,7 +556,9 @@ def print_header(run: Run) -> None:
     film = (f"a film look ({effects}, then a colour look: tone curves, colour matrix, split tone; grain for the "
             "display)")
     network = {"pyramid": f"pyramid of {config.pyramid_levels} levels around GANimorph N={config.g_features}",
-               "look": film}.get(config.architecture, f"GANimorph N={config.g_features}")
+               "look": film, "look+pyramid": f"{film}, then a pyramid of {config.pyramid_levels} levels around "
+                                             f"GANimorph N={config.g_features}"}.get(config.architecture,
+                                                                                     f"GANimorph N={config.g_features}")
     print(f"run: {run.run_dir}\ndata: {run.data_root} ({counts['game']} game / {counts['movie']} movie "
           f"training images, {shape}{', paired oracle' if run.dataset.paired else ''})\n"
           f"generator: {network}\n"
@@ -648,8 +659,8 @@ def end_of_epoch(run: Run, epoch: int, sums: dict, steps: int, partial: bool = F
     summary = "  ".join(f"{k} {v:.4f}" for k, v in results.items())
     best = run.state.best
     # A look's stages are chosen by the study, never by the val pairs: the run keeps its latest.
-    improved = best is None or better(score, best["score"]) or run.config.architecture == "look"
-    if run.config.architecture == "look":
+    improved = best is None or better(score, best["score"]) or is_look(run.config)
+    if is_look(run.config):
         score_name = "the latest epoch (look runs never choose by val pairs)"
     tqdm.write(f"epoch {epoch + 1}: {summary}{'  (best so far)' if improved else ''}")
     if improved:
@@ -676,8 +687,8 @@ def look_stage0(run: Run) -> None:
     movie_numbers.grain = grain_strength(*(grain_frames(run.data_root / "train" / d) for d in ("movie", "game")))
     to_movie.grain.fill_(movie_numbers.grain)
     generators = run.nets.generators
-    generators.game2movie.load_state_dict(to_movie.state_dict())
-    generators.movie2game.load_state_dict(to_game.state_dict())
+    for generator, estimate in ((generators.game2movie, to_movie), (generators.movie2game, to_game)):
+        (generator.look if isinstance(generator, LookPyramid) else generator).load_state_dict(estimate.state_dict())
     if run.nets.ema is not None:
         run.nets.ema.module.load_state_dict(generators.state_dict())
     state = {name: value.detach().clone() for name, value in generators.state_dict().items()}
@@ -736,12 +747,12 @@ def train(args: argparse.Namespace) -> tuple[Path, TrainConfig]:
     stopper = Stopper(config.time_limit_minutes, env)
     total_steps = (config.epochs - state.epoch) * run.steps_per_epoch - state.step_in_epoch
     if not args.resume:
-        if config.architecture == "look":
+        if is_look(config):
             look_stage0(run)
         run.save()  # from the first moment on, a crashed or killed run can be continued with --resume
-    elif config.architecture == "look" and config.look_stages == "0+1":
+    elif is_look(config) and config.look_stages == "0+1":
         run.nets.set_anchor(load_stage0(run))
-    if config.architecture == "look" and config.look_stages == "0":
+    if is_look(config) and config.look_stages == "0":
         if not args.resume:
             run.save(TrainState(config.epochs, 0, 0, None, state.best))  # nothing left to train
         print(f"look stage 0 only (--look-stages 0): {run.run_dir} holds the closed-form estimate")

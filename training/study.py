@@ -89,6 +89,12 @@ CONFIGURATIONS = {
                       "crop": True, "image_size": 128, "d_downsample": 2, "epochs": 8, "lr_g": 2e-3,
                       "look_pull": 1.0},
                      "film look, stage 0 then 8 epochs of adversarial refinement (lr 2e-3) pulled toward it"),
+    "look-pyramid-stage01": ({**CYCLE_LSGAN, "identity": "cyclegan", "architecture": "look+pyramid",
+                              "look_stages": "0+1", "crop": True, "image_size": 128, "d_downsample": 2, "epochs": 8,
+                              "lr_g": 2e-3, "look_pull": 1.0, "g_features": 16, "upsample": "resize",
+                              "pyramid_levels": 2},
+                             "look-stage01 with the GANimorph (N=16) in a 2-level pyramid after the look, as a "
+                             "residual"),
 }
 
 

@@ -101,18 +101,43 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-Network = Generator | PyramidGenerator | ColourLook | FilmLook  # what a weights file holds
-
-
 def make_pyramid(features: int = 64, upsample: str = "deconv", levels: int = 3,
                  band_features: int = 8) -> PyramidGenerator:
     """A Laplacian pyramid (livestyle.model.pyramid) around Generator(features, upsample, residual=True)."""
     return PyramidGenerator(Generator(features, upsample, residual=True), levels, band_features)
 
 
+class LookPyramid(nn.Module):
+    """A film look, then the report's GANimorph in its Laplacian pyramid as a residual on the look's picture
+    (issue 25's look+pyramid): the look carries the grade, the network what a grade cannot express (a
+    change of hue by region, texture). Both start as the identity, so the whole does too; any H×W."""
+
+    size_multiple = 1
+
+    def __init__(self, curve_points: int = 16, features: int = 16, upsample: str = "resize", levels: int = 2,
+                 band_features: int = 8):
+        super().__init__()
+        self.look = FilmLook(curve_points)
+        self.pyramid = make_pyramid(features, upsample, levels, band_features)
+
+    @property
+    def grain(self) -> torch.Tensor:
+        return self.look.grain
+
+    def architecture(self) -> dict:
+        return {"class": "LookPyramid", "curve_points": self.look.colour.curve_points,
+                **{k: v for k, v in self.pyramid.architecture().items() if k != "class"}}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pyramid(self.look(x))
+
+
+Network = Generator | PyramidGenerator | ColourLook | FilmLook | LookPyramid  # what a weights file holds
+
+
 def build_generator(architecture: dict) -> nn.Module:
     """The network a checked architecture describes: the plain Generator, a PyramidGenerator around it,
-    a ColourLook or a FilmLook."""
+    a ColourLook, a FilmLook or a LookPyramid."""
     options = {k: v for k, v in architecture.items() if k != "class"}
     if architecture["class"] == "PyramidGenerator":
         return make_pyramid(**options)
@@ -120,6 +145,8 @@ def build_generator(architecture: dict) -> nn.Module:
         return ColourLook(**options)
     if architecture["class"] == "FilmLook":
         return FilmLook(**options)
+    if architecture["class"] == "LookPyramid":
+        return LookPyramid(**options)
     return Generator(**options)
 
 

@@ -11,7 +11,7 @@ from torch import nn
 from livestyle.core.errors import LivestyleError
 from livestyle.core.sizes import SIZE_MULTIPLE
 from livestyle.model.film import FilmLook
-from livestyle.model.generator import Generator
+from livestyle.model.generator import Generator, LookPyramid
 from livestyle.model.look import ColourLook
 from livestyle.model.pyramid import PyramidGenerator
 from livestyle.model.weights import WEIGHTS_FILE, WeightsInfo, load_weights
@@ -48,7 +48,7 @@ def load_model(source: str | Path | nn.Module | Model) -> Model:
     if isinstance(source, Model):
         return source
     if isinstance(source, nn.Module):
-        if isinstance(source, (Generator, PyramidGenerator, ColourLook, FilmLook)):
+        if isinstance(source, (Generator, PyramidGenerator, ColourLook, FilmLook, LookPyramid)):
             architecture, multiple = source.architecture(), source.size_multiple
         else:
             architecture, multiple = {"class": type(source).__name__}, SIZE_MULTIPLE

@@ -27,7 +27,7 @@ WEIGHTS_FORMAT = "livestyle-generator/1"
 WEIGHTS_FILE = "game2movie.safetensors"  # what a training run leaves for the runtime
 KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole frames
 # The pyramid wraps the first; a film look holds a colour look.
-CLASSES = ("Generator", "PyramidGenerator", "ColourLook", "FilmLook")
+CLASSES = ("Generator", "PyramidGenerator", "ColourLook", "FilmLook", "LookPyramid")
 DIRECTIONS = ("game2movie", "movie2game")
 FLOATS = ("F16", "BF16", "F32", "F64")
 MAX_IMAGE_SIZE = 8192  # a faces model's recorded training side
@@ -81,10 +81,10 @@ def check_metadata(path: Path, metadata: dict) -> dict:
     check.get(metadata, "direction", str, required=False, choices=DIRECTIONS, name="direction")
     kind = check.get(architecture, "class", str, choices=CLASSES, name="architecture.class")
     checked: dict = {"class": kind}
-    if kind in ("ColourLook", "FilmLook"):
+    if kind in ("ColourLook", "FilmLook", "LookPyramid"):
         checked["curve_points"] = check.get(architecture, "curve_points", int, low=2, high=256,
                                             name="architecture.curve_points")
-    else:
+    if kind not in ("ColourLook", "FilmLook"):
         checked["features"] = check.get(architecture, "features", int, low=1, high=MAX_FEATURES,
                                         name="architecture.features")
         checked["upsample"] = check.get(architecture, "upsample", str, choices=("deconv", "resize"),
@@ -92,7 +92,7 @@ def check_metadata(path: Path, metadata: dict) -> dict:
     if kind == "Generator":
         checked["residual"] = check.get(architecture, "residual", bool, required=False, default=False,
                                         name="architecture.residual")
-    elif kind == "PyramidGenerator":
+    elif kind in ("PyramidGenerator", "LookPyramid"):
         checked["levels"] = check.get(architecture, "levels", int, low=1, high=MAX_LEVELS, name="architecture.levels")
         checked["band_features"] = check.get(architecture, "band_features", int, low=1, high=MAX_FEATURES,
                                              name="architecture.band_features")

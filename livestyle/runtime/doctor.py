@@ -118,6 +118,9 @@ def report(machine: Machine | None = None, model=None, size=(640, 360), engines_
         lines.append(f"model: GANimorph N={architecture['features']} (inference sides multiples of 8)")
     elif architecture.get("class") == "ColourLook":
         lines.append(f"model: a colour look, tone curves of {architecture['curve_points']} knees (any inference size)")
+    elif architecture.get("class") == "LookPyramid":
+        lines.append(f"model: a film look, then a {architecture['levels']}-level Laplacian pyramid around GANimorph "
+                     f"N={architecture['features']} (any inference size)")
     elif architecture.get("class") == "FilmLook":
         lines.append(f"model: a film look (soft focus, bloom, vignette; a colour look with tone curves of "
                      f"{architecture['curve_points']} knees; any inference size)")

@@ -18,6 +18,7 @@ import torch
 
 from livestyle.faces.crop import paste
 from livestyle.model.film import FilmLook, binomial
+from livestyle.model.generator import LookPyramid
 from livestyle.model.loaded import Model
 
 TILE = 256  # px a side
@@ -27,7 +28,7 @@ MAX_AMOUNT = 0.25  # grain beyond this is noise, not film; a weights file asking
 
 def model_grain(model: Model | None) -> float:
     """The grain a model's weights ask for (0: none)."""
-    if model is None or not isinstance(model.module, FilmLook):
+    if model is None or not isinstance(model.module, (FilmLook, LookPyramid)):
         return 0.0
     amount = float(model.module.grain)
     return min(max(amount, 0.0), MAX_AMOUNT) if np.isfinite(amount) else 0.0

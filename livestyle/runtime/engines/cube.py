@@ -25,6 +25,7 @@ from livestyle.core import __version__
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_apart, write_bytes, write_json, write_text
 from livestyle.model.film import FilmLook
+from livestyle.model.generator import LookPyramid
 from livestyle.model.loaded import Model
 from livestyle.model.look import ColourLook, apply_to_unit, unit_grid
 
@@ -41,6 +42,8 @@ def colour_look(model: Model) -> ColourLook:
         return model.module
     if isinstance(model.module, FilmLook):
         return model.module.colour
+    if isinstance(model.module, LookPyramid):  # its look's colour; the network after it is not a table
+        return model.module.look.colour
     raise LivestyleError(f"--format cube: {model.label} has no colour look (it is a "
                          f"{model.architecture.get('class', 'network')}, whose picture depends on more than each "
                          f"pixel's colour); a .cube holds a colour-look model (livestyle.model.look)")
@@ -92,7 +95,10 @@ def build_cube(model: Model, out_dir: Path, points: int = 65, log=print) -> Path
                     "direction": model.direction},
         # The look's effects a table cannot hold, applied before it (livestyle.model.film's order).
         "architecture": model.architecture,
-        "spatial": model.module.settings() if isinstance(model.module, FilmLook) else {},
+        "spatial": (model.module.settings() if isinstance(model.module, FilmLook) else
+                    model.module.look.settings() if isinstance(model.module, LookPyramid) else {}),
+        **({"note": "the model's network after its look (a pyramid) is not in the table"}
+           if isinstance(model.module, LookPyramid) else {}),
         "built_at": datetime.now().astimezone().isoformat(timespec="seconds"), "livestyle": __version__,
     })
     for path in (cube, strip, sidecar):
