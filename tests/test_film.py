@@ -6,26 +6,25 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import onnx
 import pytest
 import torch
-from test_look import TENSORRT_OPS
+from test_look import TENSORRT_OPS, check_export
 
-from livestyle.model.film import BLOOM_RANGE, SOFT_RANGE, VIGNETTE_RANGE, FilmLook, binomial, reduction, shrink
+from livestyle.model.film import (
+    BLOOM_RANGE,
+    SOFT_RANGE,
+    VIGNETTE_RANGE,
+    FilmLook,
+    binomial,
+    random_film,
+    reduction,
+    shrink,
+)
 from livestyle.runtime.backends.onnx_runtime import export_onnx
 
 # What the effects add, each in TensorRT's ONNX operator list too: pooling, replicate ("edge") padding,
 # bilinear enlargement, the bloom threshold's sigmoid, and the shape constants of padding.
 FILM_OPS = TENSORRT_OPS | {"AveragePool", "Pad", "Resize", "Sigmoid", "ConstantOfShape"}
-
-
-def random_film(seed: int, strength: float = 1.0) -> FilmLook:
-    generator = torch.Generator().manual_seed(seed)
-    film = FilmLook()
-    with torch.no_grad():
-        for parameter in film.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * strength)
-    return film
 
 
 def scene(height: int = 72, width: int = 128) -> torch.Tensor:
@@ -91,17 +90,7 @@ def test_reduced_size_ops_are_plain_pooling_and_a_fixed_binomial():
 
 
 def test_the_export_uses_only_ops_tensorrt_takes_and_matches_torch():
-    onnxruntime = pytest.importorskip("onnxruntime", reason="ONNX Runtime is the onnx extra")
-    film = random_film(3)
-    data = export_onnx(film, (128, 72))
-    ops = {node.op_type for node in onnx.load_model_from_string(data).graph.node}
-    assert ops <= FILM_OPS, ops - FILM_OPS
-    assert "GridSample" not in ops
-    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-    x = scene()
-    (ours,) = session.run(None, {"input": x.numpy()})
-    with torch.no_grad():
-        np.testing.assert_allclose(ours, film(x).numpy(), atol=1e-4)
+    check_export(random_film(3), scene(), FILM_OPS, atol=1e-4)
 
 
 def test_a_saved_film_look_runs_on_every_cpu_path_alike_and_bakes_its_colour(tmp_path, capsys):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_film import random_film
 
 from livestyle.core.errors import LivestyleError
+from livestyle.model.film import random_film
 from livestyle.model.generator import Generator
 from livestyle.model.look import random_look
 from livestyle.model.weights import save_generator

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from livestyle.model.look import CURVE_POINTS, LUMA, ColourLook
+from livestyle.model.look import CURVE_POINTS, LUMA, ColourLook, randomized
 
 SOFT_RANGE = 0.8  # soft focus: at most 80% blur (or as much sharpening)
 BLOOM_RANGE = 0.6  # each tint channel of the bloom
@@ -135,3 +135,8 @@ class FilmLook(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.colour(self.spatial((x + 1) * 0.5) * 2 - 1)
+
+
+def random_film(seed: int, strength: float = 1.0) -> FilmLook:
+    """A film look with random parameters (tests, benchmarks); no grain."""
+    return randomized(FilmLook(), seed, strength)  # type: ignore[return-value]

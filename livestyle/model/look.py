@@ -118,14 +118,18 @@ def apply_to_unit(look: ColourLook, unit: torch.Tensor) -> torch.Tensor:
     return (look(unit * 2 - 1) + 1) * 0.5
 
 
+def randomized(module: nn.Module, seed: int, strength: float) -> nn.Module:
+    """`module` with every parameter drawn from N(0, strength²) (seeded); bounded looks stay valid."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * strength)
+    return module
+
+
 def random_look(seed: int, strength: float = 1.0) -> ColourLook:
     """A look with random parameters (tests; content-identical pairs of random looks, issue 25's stage 2)."""
-    generator = torch.Generator().manual_seed(seed)
-    look = ColourLook()
-    with torch.no_grad():
-        for parameter in look.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * strength)
-    return look
+    return randomized(ColourLook(), seed, strength)  # type: ignore[return-value]
 
 
 def unit_grid(points: int = 17) -> torch.Tensor:
