@@ -353,6 +353,49 @@ def choose_by_floors(records: list[dict], kinds: list[str]) -> tuple[str | None,
     return min(candidates, key=lambda n: (shortfall(n), -mean_shown_ssim(n))), False
 
 
+def colour_part(record: dict) -> dict | None:
+    """The display scores of a film-look run's colour part alone (its soft focus, bloom and vignette set to
+    zero): what a .cube carries. Kept in the run folder (colour_part.json, colour_part.safetensors); None for a
+    run that is not a film look."""
+    run = Path(record["eval"].get("run", ""))
+    cached = run / "colour_part.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    if not (run / "game2movie.safetensors").is_file() or "display" not in record["eval"]:
+        return None
+    from livestyle.model.film import FilmLook
+    from livestyle.model.weights import load_weights, save_generator
+    from training.evaluate import evaluate_weights
+
+    model, _ = load_weights(run / "game2movie.safetensors")
+    if not isinstance(model, FilmLook):
+        return None
+    colour_only = FilmLook(model.colour.curve_points)
+    colour_only.colour.load_state_dict(model.colour.state_dict())
+    save_generator(colour_only, run / "colour_part.safetensors", "game2movie")
+    scores = evaluate_weights(run / "colour_part.safetensors", record["kind"], device="cpu")["display"]
+    write_json(cached, scores)
+    return scores
+
+
+def colour_part_table(records: list[dict], kinds: list[str], name: str) -> str:
+    """Issue 25: does the colour part alone (what `--format cube` bakes) gain ≥ 0.5 dB on every real oracle?"""
+    lines = [f"The colour part alone of `{name}` (what `--format cube` bakes; soft focus, bloom and vignette off), "
+             "shown at 640x360:", "",
+             "| oracle | whole look | colour part alone | doing nothing | colour part's gain |",
+             "|---|---|---|---|---|"]
+    for kind in kinds:
+        record = find(records, name, kind)
+        scores = colour_part(record)
+        if scores is None:
+            continue
+        whole, nothing = record["eval"]["display"]["model"], scores["do_nothing"]
+        gain = scores["model"]["psnr"] - nothing["psnr"]
+        lines.append(f"| {label(kind)} | {format_cell(whole)} | {format_cell(scores['model'])} | "
+                     f"{format_cell(nothing)} | {gain:+.2f} dB{'' if gain >= 0.5 else ' ✗ (under 0.5 dB)'} |")
+    return "\n".join(lines) if len(lines) > 4 else ""
+
+
 def describe_choice(name: str | None, qualified: bool, margins: dict) -> str:
     if name is None:
         return "No real-footage oracle in this study: the default rule (issue 16) needs one."
@@ -452,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         floors = floors_table(records, kinds)
         text += "\n\n" + floors if floors else ""
         chosen_by_floors, meets = choose_by_floors(records, kinds)
+        colour = colour_part_table(records, kinds, chosen_by_floors) if chosen_by_floors else ""
+        text += "\n\n" + colour if colour else ""
         if floors and chosen_by_floors:
             text += (f"\n\nIssue 25's rule (floors on the oracles with floors, best mean SSIM as shown on every real "
                      f"oracle but the kept-back look's, {KEPT_BACK}): `{chosen_by_floors}` — "
