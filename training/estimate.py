@@ -9,6 +9,10 @@ estimate uses only statistics that a change of content moves little, and a few n
   They give each channel a gain and an offset.
 * contrast: an S-curve `x + k·(smoothstep(x) − x)` on every channel, k chosen on a grid so that the
   frames' luma spread (the per-frame standard deviation, averaged over frames) matches the target's.
+  Where no k in range brings the spread within 10% of the target's, the spread is telling of the
+  content, not of the grade (on dark footage an S-curve barely moves it: SuperTux's game levels spread
+  0.117 at k 0 and 0.116 at k 1, its other levels 0.163), and k is the middle of the range — the
+  smallest worst-case error when nothing is known (measured in docs/benchmarks/quality.md).
 * saturation: the chroma spread (per frame, averaged) of the target over that of the graded source.
 * vignette: the mean luma of all frames at each place, target over source — content averages out over
   many frames, a vignette does not — fitted as `c · (1 − v · r²)` (r: distance from the centre, 1 in the
@@ -49,6 +53,7 @@ STATISTICS_SIDE = 96  # images are shrunk (area) to at most this side first: sta
 POINT_PERCENT = 0.5  # black point: this percentile of a channel; white point: 100 minus it
 QUANTILE_SAMPLES = 1_000_000  # values a percentile is taken over (torch.quantile's input limit is 16M)
 CONTRAST_STEPS = 21  # the grid of S-curve strengths searched
+UNEXPLAINED_SPREAD = 0.10  # no S-curve in range gets this close (relative) to the target's spread: content, not grade
 GRID_IMAGES = 128  # source images the grid search grades (evenly spaced; enough for a spread, and fast)
 CALIBRATION_AMOUNT = 0.05
 MAX_GRAIN = 0.15
@@ -68,9 +73,11 @@ class LookEstimate:
     saturation: float
     vignette: float = 0.0  # v: the corners darkened by v (negative: brightened)
     grain: float = 0.0  # the grain drawn for display, its standard deviation at black
+    contrast_from: str = "luma spread"  # or the middle of the range, when no S-curve explains the spread
 
     def to_dict(self) -> dict:
-        return {k: [round(x, 4) for x in v] if isinstance(v, list) else round(v, 4) for k, v in asdict(self).items()}
+        return {k: [round(x, 4) for x in v] if isinstance(v, list) else v if isinstance(v, str) else round(v, 4)
+                for k, v in asdict(self).items()}
 
 
 def unit_images(images) -> torch.Tensor:
@@ -134,14 +141,17 @@ def estimate_look(source_images, target_images, to_film: bool = True,
     points = curve_points or ColourLook().curve_points
     wanted = luma_spread(target)
     grid = torch.linspace(*bounds["contrast"], CONTRAST_STEPS).tolist()
-    contrast = min(grid, key=lambda k: abs(luma_spread(_apply(graded_look(points, k, gain, offset, 1.0), sample))
-                                           - wanted))
+    misses = [abs(luma_spread(_apply(graded_look(points, k, gain, offset, 1.0), sample)) - wanted) for k in grid]
+    contrast = grid[misses.index(min(misses))]
+    contrast_from = "luma spread"
+    if min(misses) > UNEXPLAINED_SPREAD * wanted:
+        contrast, contrast_from = sum(bounds["contrast"]) / 2, "middle of the range (spread unexplained)"
     graded = _apply(graded_look(points, contrast, gain, offset, 1.0), sample)
     saturation = chroma_spread(target) / max(chroma_spread(graded), 1e-6)
     saturation = min(max(saturation, bounds["saturation"][0]), bounds["saturation"][1])
     look = graded_look(points, contrast, gain, offset, saturation)
     numbers = LookEstimate(source_black.tolist(), source_white.tolist(), target_black.tolist(),
-                           target_white.tolist(), contrast, saturation)
+                           target_white.tolist(), contrast, saturation, contrast_from=contrast_from)
     return look, numbers
 
 
