@@ -61,6 +61,24 @@ def test_a_known_film_grade_is_recovered_from_other_pictures():
     assert error < 0.35 * nothing
 
 
+def test_a_spread_no_s_curve_explains_gives_the_middle_of_the_range():
+    """Dark game footage and brighter, livelier film footage: an S-curve barely moves a dark picture's
+    spread, so the gap is content, and the contrast is the range's middle, said so in the numbers;
+    where an S-curve does explain the target (the same scenes graded), the spread decides."""
+    bright = scenes(seed=4)
+    dark = scenes(seed=5).float().mul(0.3)
+    dark[:, -3:, -3:] = 255.0  # still some white: the black and white points see the whole range
+    dark = dark.round().byte()
+    _, to_film = estimate_look(dark, bright, to_film=True)
+    _, from_film = estimate_look(dark, bright, to_film=False)
+    assert to_film.contrast == pytest.approx(0.5) and to_film.contrast_from.startswith("middle")
+    assert from_film.contrast == pytest.approx(-0.5) and from_film.contrast_from.startswith("middle")
+    truth = graded_look(16, 0.8, torch.ones(3), torch.zeros(3), 1.0)
+    _, explained = estimate_look(bright, graded(truth, bright))
+    assert explained.contrast_from == "luma spread" and 0.55 <= explained.contrast <= 1.0
+    assert json.loads(json.dumps(explained.to_dict()))["contrast_from"] == "luma spread"
+
+
 def test_film_bounds_keep_a_more_colourful_scene_from_oversaturating():
     """A target that is merely more colourful content must not make game→movie more saturated or flatter."""
     source = scenes(seed=3)
