@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             build_tensorrt(model, size, args.out, machine, precision=precision, **options)
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except OSError as error:
         print(f"error: {describe(error, error.filename or args.out, 'cannot use')}", file=sys.stderr)
         return 2

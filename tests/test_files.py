@@ -2,13 +2,14 @@
 failure (a real full disk where this machine can mount one), output checks before the work."""
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 
 import pytest
 
 from livestyle.core import files
-from livestyle.core.errors import LivestyleError
+from livestyle.core.errors import LivestyleError, WorkFailed
 
 
 @pytest.fixture
@@ -126,3 +127,59 @@ def test_written_files_get_the_usual_mode(tmp_path):
     target.chmod(0o640)
     files.write_bytes(target, b"w2")
     assert target.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+
+
+# ----------------------------------------------------------------------------- no clobbering (issue 26)
+
+def test_a_new_file_never_replaces_one_that_appeared_meanwhile(tmp_path):
+    target = tmp_path / "out.mp4"
+    with pytest.raises(WorkFailed) as raised:
+        with files.atomic_writer(target, replace=False) as handle:
+            handle.write(b"our result")
+            target.write_bytes(b"another program's file")  # made while we worked
+    kept = tmp_path / "out.livestyle-1.mp4"
+    assert target.read_bytes() == b"another program's file" and kept.read_bytes() == b"our result"
+    message = str(raised.value)
+    assert raised.value.exit_code == 1 and str(target) in message and str(kept) in message
+    assert len(message.splitlines()) == 1 and sorted(os.listdir(tmp_path)) == ["out.livestyle-1.mp4", "out.mp4"]
+
+
+def test_a_link_that_appeared_meanwhile_is_neither_followed_nor_replaced(tmp_path, victim):
+    target = tmp_path / "out.txt"
+    with pytest.raises(WorkFailed):
+        with files.atomic_writer(target, replace=False) as handle:
+            handle.write(b"ours")
+            target.symlink_to(victim)
+    assert target.is_symlink() and victim.read_text() == "another user's file"
+    assert (tmp_path / "out.livestyle-1.txt").read_bytes() == b"ours"
+
+
+def test_a_new_file_takes_a_free_name_and_replace_still_replaces(tmp_path):
+    target = tmp_path / "out.txt"
+    files.write_text(target, "first", replace=False)
+    assert target.read_text() == "first" and os.listdir(tmp_path) == ["out.txt"]
+    files.write_text(target, "second")  # replace=True: an owned file, or --overwrite
+    assert target.read_text() == "second" and os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_without_hard_links_the_no_replace_rename_still_refuses(tmp_path, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "out.txt"
+    files.write_text(target, "first", replace=False)
+    with pytest.raises(WorkFailed):
+        with files.atomic_writer(target, replace=False) as handle:
+            handle.write(b"ours")
+    assert target.read_text() == "first" and (tmp_path / "out.livestyle-1.txt").read_bytes() == b"ours"
+
+
+def test_a_folder_that_appeared_meanwhile_even_empty_is_kept(tmp_path):
+    target = tmp_path / "data"
+    with pytest.raises(WorkFailed) as raised:
+        with files.folder_under_construction(target) as building:
+            (building / "manifest.json").write_text("{}")
+            target.mkdir()  # another program made it, empty: a plain rename would have replaced it
+    assert os.listdir(target) == [] and os.listdir(tmp_path / "data.livestyle-1") == ["manifest.json"]
+    assert "data.livestyle-1" in str(raised.value) and raised.value.exit_code == 1

@@ -20,14 +20,14 @@ import pytest
 import torch
 from conftest import REPO
 
-from livestyle.core.errors import LivestyleError
+from livestyle.core.errors import LivestyleError, WorkFailed
 from livestyle.model.generator import Generator
 from livestyle.model.weights import save_generator
 from livestyle.runtime.machine import probe
 from livestyle.runtime.stabilizer import Stabilizer
 from livestyle.runtime.stylizer import Stylizer
+from livestyle.video import job, stylize_video
 from livestyle.video import metrics as video_metrics
-from livestyle.video import stylize_video
 from livestyle.video.__main__ import main as video_main
 
 SIZE = (128, 72)
@@ -361,6 +361,50 @@ def test_a_backend_failing_mid_video_says_so_and_leaves_nothing(clip, stylizer, 
     with pytest.raises(LivestyleError, match="frame 4 failed on torch-cuda .*illegal memory access.*torch-cpu"):
         stylize_video(clip, out, Breaks(), stabilizer=Stabilizer(0.5), progress=False)
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+class MakesTheOutput:
+    """A real stylizer; while the job runs, on its third frame, another program creates OUT."""
+
+    def __init__(self, stylizer, output: Path):
+        self.stylizer, self.output, self.calls = stylizer, output, 0
+        self.size, self.name = stylizer.size, "torch-cpu"
+
+    def __call__(self, frame):
+        self.calls += 1
+        if self.calls == 3:
+            self.output.write_bytes(b"another program's video")
+        return self.stylizer(frame)
+
+
+def test_an_output_made_by_another_program_during_the_run_is_not_replaced(clip, stylizer, tmp_path):
+    out = tmp_path / "out.mp4"
+    with pytest.raises(WorkFailed) as raised:
+        stylize_video(clip, out, MakesTheOutput(stylizer, out), codec="ffv1", progress=False)
+    kept = tmp_path / "out.livestyle-1.mp4"
+    assert out.read_bytes() == b"another program's video" and str(kept) in str(raised.value)
+    assert len(read_video(kept)[0]) == 30  # our whole result, beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.livestyle-1.mp4", "out.mp4"]
+    with_overwrite = stylize_video(clip, out, MakesTheOutput(stylizer, out), codec="ffv1", progress=False,
+                                   overwrite=True)
+    assert with_overwrite["frames"] == 30 and len(read_video(out)[0]) == 30  # --overwrite: replacing is the point
+
+
+def test_the_command_says_so_in_one_line_and_exits_1(clip, weights, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out.mp4"
+    real = job.VideoWriter
+
+    def writer_then_another_program(*args, **kwargs):
+        made = real(*args, **kwargs)
+        if ".partial" in str(args[0]):  # the real output, not the trial before the work
+            out.write_bytes(b"theirs")
+        return made
+
+    monkeypatch.setattr(job, "VideoWriter", writer_then_another_program)
+    assert cli(clip, out, "--model", weights) == 1
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1 and "appeared while livestyle was writing it" in error, error
+    assert out.read_bytes() == b"theirs" and (tmp_path / "out.livestyle-1.mp4").exists()
 
 
 def expect_error(capsys, args, *fragments):

@@ -800,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except OSError as error:  # a write no checked path foresaw (TensorBoard's event file, ...)
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1

@@ -806,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
                            progress=not args.quiet, command=command)
     except LivestyleError as error:  # bad input, which the user can fix: 2, like a usage error
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except OSError as error:  # the machine failed mid-run (e.g. the disk filled up while writing images): 1
         print(f"error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1

@@ -905,7 +905,7 @@ def main(argv=None) -> int:
                             overwrite=args.overwrite, command=command, frame_size=frame_size)
     except LivestyleError as error:  # something the user can fix: 2, like the checks above
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except OSError as error:  # the machine failed mid-run (e.g. the disk filled up while writing images): 1
         print(f"{parser.prog}: error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ import math
 import sys
 
 from livestyle.core import logs
-from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError
+from livestyle.core.errors import EXIT_FAILED, LivestyleError
 
 ON_OFF = argparse.BooleanOptionalAction  # --flag / --no-flag, for modules that declare flags as data
 
@@ -83,7 +83,7 @@ def run_command(parser, argv, work, os_error_line) -> int:
         return work(args)
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
-        return EXIT_BAD_INPUT
+        return error.exit_code  # EXIT_BAD_INPUT, or EXIT_FAILED for WorkFailed
     except OSError as error:
         print(f"error: {os_error_line(error, args)}", file=sys.stderr, flush=True)
         return EXIT_FAILED

@@ -13,6 +13,12 @@ EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
 
 class LivestyleError(Exception):
     """A problem with the user's input or machine, with a message meant to be printed as is."""
+    exit_code = EXIT_BAD_INPUT
+
+
+class WorkFailed(LivestyleError):
+    """The work failed on the way, not its input (another program made our output meanwhile): exit 1."""
+    exit_code = EXIT_FAILED
 
 
 def require(module: str, install: str):

@@ -26,7 +26,7 @@ from typing import IO, Iterator, Mapping
 
 import cv2
 
-from livestyle.core.errors import LivestyleError
+from livestyle.core.errors import LivestyleError, WorkFailed
 
 FIXES = {
     errno.ENOSPC: "the disk is full: free some space or choose another folder",
@@ -81,10 +81,71 @@ def _mode_for(target: Path) -> int:
         return 0o666 & ~_UMASK
 
 
+def _rename_noreplace(source: Path, target: Path) -> None:
+    """rename(2) that fails with EEXIST when the target exists (Linux renameat2 RENAME_NOREPLACE)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    at_cwd, noreplace = -100, 1
+    if renameat2(at_cwd, os.fsencode(source), at_cwd, os.fsencode(target), noreplace) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(target))
+
+
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS, errno.EXDEV}
+
+
+def _publish_new(temporary: Path, target: Path) -> None:
+    """Give the finished file its name only if nothing has that name: a hard link fails with EEXIST
+    where a file appeared (even a link), and never replaces it; file systems without hard links (FAT,
+    some network shares) get renameat2's RENAME_NOREPLACE, and failing that a check just before the
+    rename."""
+    try:
+        os.link(temporary, target, follow_symlinks=False)
+    except OSError as error:
+        if error.errno not in _NO_LINKS:
+            raise
+    else:
+        temporary.unlink()
+        return
+    try:
+        _rename_noreplace(temporary, target)
+    except OSError as error:
+        if error.errno not in (*_NO_LINKS, errno.EINVAL, errno.ENOSYS):
+            raise
+        if os.path.lexists(target):
+            raise OSError(errno.EEXIST, "File exists", str(target)) from None
+        os.rename(temporary, target)
+
+
+def _kept_beside(temporary: Path, target: Path) -> Path:
+    """Our finished result under a free name beside a target that appeared meanwhile."""
+    for number in range(1, 1000):
+        beside = target.with_name(f"{target.stem}.livestyle-{number}{target.suffix}")
+        try:
+            _publish_new(temporary, beside)
+            return beside
+        except FileExistsError:
+            continue
+    raise OSError(errno.EEXIST, "no free name beside it", str(target))
+
+
+def _appeared(target: Path, kept: Path) -> WorkFailed:
+    return WorkFailed(f"{target} appeared while livestyle was writing it (another program made it) and was left "
+                      f"untouched; our result is kept as {kept} (rename it, or run again with --overwrite)")
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, *, replace: bool = True) -> Iterator[Path]:
     """A new, empty, private file in the target's folder for a library that wants a path (PyAV,
-    TensorRT); it replaces the target when the block ends without an error, else is removed."""
+    TensorRT); it becomes the target when the block ends without an error, else is removed.
+
+    replace=False is for a user's output that must not exist (no --overwrite): the file is published
+    only under a free name, so one that another program made while we worked is never replaced; we
+    keep ours beside it (NAME.livestyle-1.EXT) and raise WorkFailed (exit 1) naming both."""
     target = Path(target)
     prefix, suffix = _temporary_name(target)
     try:
@@ -99,7 +160,15 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             with open(temporary, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.chmod(temporary, _mode_for(target))
-            os.replace(temporary, target)
+            if replace:
+                os.replace(temporary, target)
+            else:
+                try:
+                    _publish_new(temporary, target)
+                except FileExistsError:
+                    kept = _kept_beside(temporary, target)
+                    _fsync_folder(target.parent)
+                    raise _appeared(target, kept) from None
         except OSError as error:
             raise LivestyleError(describe(error, target)) from None
         _fsync_folder(target.parent)
@@ -109,10 +178,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_writer(target: str | Path) -> Iterator[IO[bytes]]:
-    """A binary file object (torch.save, streamed writes) whose content replaces the target at the
-    end of the block; on any error nothing is left behind and the target is unchanged."""
-    with atomic_path(target) as temporary:
+def atomic_writer(target: str | Path, *, replace: bool = True) -> Iterator[IO[bytes]]:
+    """A binary file object (torch.save, streamed writes) whose content becomes the target at the
+    end of the block (replace: as atomic_path); on any error nothing is left behind and the target
+    is unchanged."""
+    with atomic_path(target, replace=replace) as temporary:
         try:
             with open(temporary, "wb") as handle:
                 yield handle
@@ -120,18 +190,18 @@ def atomic_writer(target: str | Path) -> Iterator[IO[bytes]]:
             raise LivestyleError(describe(error, target)) from None
 
 
-def write_bytes(target: str | Path, data: bytes) -> Path:
-    with atomic_writer(target) as handle:
+def write_bytes(target: str | Path, data: bytes, *, replace: bool = True) -> Path:
+    with atomic_writer(target, replace=replace) as handle:
         handle.write(data)
     return Path(target)
 
 
-def write_text(target: str | Path, text: str) -> Path:
-    return write_bytes(target, text.encode())
+def write_text(target: str | Path, text: str, *, replace: bool = True) -> Path:
+    return write_bytes(target, text.encode(), replace=replace)
 
 
-def write_json(target: str | Path, value) -> Path:
-    return write_bytes(target, (json.dumps(value, indent=2) + "\n").encode())
+def write_json(target: str | Path, value, *, replace: bool = True) -> Path:
+    return write_bytes(target, (json.dumps(value, indent=2) + "\n").encode(), replace=replace)
 
 
 def make_folder(folder: Path) -> None:
@@ -178,6 +248,9 @@ def folder_under_construction(target: str | Path, *, overwrite: bool = False) ->
 
 
 def _move_folder_into_place(temporary: Path, target: Path, overwrite: bool) -> None:
+    if not overwrite:
+        _publish_new_folder(temporary, target)
+        return
     old = None
     try:
         if target.exists() and overwrite:  # a folder can only be renamed onto an empty one
@@ -197,6 +270,40 @@ def _move_folder_into_place(temporary: Path, target: Path, overwrite: bool) -> N
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _publish_new_folder(temporary: Path, target: Path) -> None:
+    """The finished folder takes its name only if nothing has it (not even an empty folder made meanwhile);
+    else it is kept beside under a free name and WorkFailed names both."""
+    def move(destination: Path) -> None:
+        try:
+            _rename_noreplace(temporary, destination)
+        except OSError as error:
+            if error.errno not in (*_NO_LINKS, errno.EINVAL, errno.ENOSYS):
+                raise
+            if os.path.lexists(destination):
+                raise OSError(errno.EEXIST, "File exists", str(destination)) from None
+            os.rename(temporary, destination)
+
+    try:
+        try:
+            move(target)
+            return
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        for number in range(1, 1000):
+            beside = target.with_name(f"{target.name}.livestyle-{number}")
+            try:
+                move(beside)
+            except OSError as error:
+                if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    continue
+                raise
+            raise _appeared(target, beside)
+        raise OSError(errno.EEXIST, "no free name beside it", str(target))
+    except OSError as error:
+        raise LivestyleError(describe(error, target)) from None
 
 
 # ----------------------------------------------------------------------------- checks before the work

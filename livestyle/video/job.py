@@ -188,7 +188,7 @@ def stylize_video(source: str | Path, output: str | Path, stylizer, *, stabilize
     with parent_folders(output):
         reader = VideoReader(source)
         try:
-            with atomic_path(output) as temporary:
+            with atomic_path(output, replace=overwrite) as temporary:
                 stats = _stylize(reader, source, output, temporary, stylizer, stabilizer, output_size, compare, codec,
                                  crf, progress, audio, allow_truncated, grain)
         finally:
