@@ -29,8 +29,9 @@ import cv2
 import torch
 
 from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, run_command
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import check_apart, check_writable, describe, write_stats
+from livestyle.core.files import check_apart, describe, write_stats
 from livestyle.core.logs import say
 from livestyle.core.sizes import parse_output_size, parse_size
 from livestyle.runtime.builder import build_stylizer, choose_models
@@ -45,6 +46,7 @@ from livestyle.runtime.selection import (
 )
 from livestyle.runtime.stabilizer import Stabilizer
 from livestyle.runtime.stylizer import Stylizer
+from livestyle.runtime.timing import default_cache_path
 from livestyle.video.io import VideoReader, resolve_codec
 from livestyle.video.job import check_container, check_paths, stylize_video
 
@@ -93,16 +95,25 @@ def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
     return parse_size(args.size, "--size", multiple=1)  # the model's own rule: checked when it is opened
 
 
+def declare(args) -> Declaration:
+    """What livestyle.video reads and writes: OUT (refused if present without --overwrite), and its own
+    --stats and backend timing cache (replaced by design)."""
+    outputs = [Output("OUT", args.output), Output("the backend timing cache", default_cache_path(), owned=True,
+                                                          best_effort=True)]
+    if args.stats is not None:
+        outputs.append(Output("--stats", args.stats, owned=True))
+    return Declaration("livestyle.video", {"IN": args.input, "--model": args.model, "--faces": args.faces},
+                       tuple(outputs), overwrite=args.overwrite)
+
+
 def check_arguments(args) -> None:
     """What argparse's types cannot check, and where the outputs go, before any video is opened."""
     check_size_flag(args.size)
     if args.output_size is not None:
         parse_output_size(args.output_size, "--output-size")
-    if args.stats is not None:
-        check_writable(args.stats, "--stats")
-        if args.stats.resolve() == args.output.resolve():
-            raise LivestyleError(f"--stats {args.stats} is OUT as well; give the numbers another file name")
-    check_outputs(args, {"--model": args.model, "--faces": None if args.faces is None else args.faces})
+    if args.stats is not None and args.stats.resolve() == args.output.resolve():
+        raise LivestyleError(f"--stats {args.stats} is OUT as well; give the numbers another file name")
+    declare(args).check()
 
 
 def check_outputs(args, models: dict) -> None:

@@ -1,0 +1,89 @@
+"""Issue 26: every command declares what it reads and writes (livestyle.core.declared), and writes nothing
+else. Each command runs in-process on tiny inputs under an audit hook that records every open for
+writing, rename/replace, link, mkdir and removal; a path outside the command's declaration fails the test.
+Also the declaration's own checks: user outputs refused when present, owned ones replaced, outputs apart
+from inputs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from _clips import scrolling_frames, write_clip
+
+from livestyle.core.declared import Declaration, Output, recording_writes
+from livestyle.core.errors import LivestyleError
+
+
+def outside(declaration: Declaration, written: list[str]) -> list[str]:
+    return sorted({path for path in written if not declaration.covers(path)})
+
+
+def run_declared(main, parse, argv: list, capsys) -> tuple[int, Declaration, list[str]]:
+    """The command's declaration from its own parser, then main(argv) under the recorder."""
+    argv = [str(arg) for arg in argv]
+    declaration = parse(argv)
+    capsys.readouterr()
+    with recording_writes() as written:
+        code = main(argv)
+    return code, declaration, written
+
+
+# ----------------------------------------------------------------------------------------- the checks
+
+def test_a_user_output_is_refused_when_present_and_an_owned_one_is_not(tmp_path):
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"x")
+    with pytest.raises(LivestyleError, match="exists; add --overwrite"):
+        Declaration("test", {}, (Output("OUT", existing),)).check()
+    Declaration("test", {}, (Output("OUT", existing),), overwrite=True).check()
+    Declaration("test", {}, (Output("--stats", existing, owned=True),)).check()
+
+
+def test_an_output_through_a_link_to_an_input_is_refused(tmp_path):
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(b"x")
+    (tmp_path / "link.mp4").symlink_to(source)
+    with pytest.raises(LivestyleError, match="is IN"):
+        Declaration("test", {"IN": source}, (Output("OUT", tmp_path / "link.mp4"),), overwrite=True).check()
+
+
+def test_covers_our_own_names_next_to_an_output_and_nothing_else(tmp_path):
+    declaration = Declaration("test", {}, (Output("OUT", tmp_path / "a" / "out.mp4"),
+                                           Output("--out", tmp_path / "set", folder=True)))
+    for path in ("a/out.mp4", "a/.out.x1y2.partial.mp4", "a/.out.k.trial.mp4", "a/out.livestyle-1.mp4", "a",
+                 "a/.livestyle-probe.abc", ".livestyle-probe.abc", "set/train/game/1.png", ".set.q.partial"):
+        assert declaration.covers(tmp_path / path), path
+    for path in ("a/other.mp4", "b/out.mp4", "a/.other.x.partial.mp4", "setx/1.png", "a/out.mp4.bak"):
+        assert not declaration.covers(tmp_path / path), path
+
+
+def test_the_recorder_sees_every_kind_of_write(tmp_path):
+    with recording_writes() as written:
+        (tmp_path / "a").write_text("a")
+        os.replace(tmp_path / "a", tmp_path / "b")
+        os.mkdir(tmp_path / "c")
+        os.close(os.open(tmp_path / "d", os.O_CREAT | os.O_WRONLY))
+        (tmp_path / "b").read_text()
+    assert written == [str(tmp_path / name) for name in "abcd"]
+
+
+# ------------------------------------------------------------------------------ every command, declared
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    write_clip(path, scrolling_frames(8, seed=0))
+    return path
+
+
+def test_video_writes_only_what_it_declares(clip, tiny_weights, tmp_path, capsys, private_cache_and_threads):
+    from livestyle.video import __main__ as video
+
+    argv = [clip, tmp_path / "out" / "styled.mp4", "--model", tiny_weights, "--backend", "torch-cpu", "--quiet",
+            "--stats", tmp_path / "stats.json", "--threads", "1"]
+    code, declaration, written = run_declared(video.main, lambda a: video.declare(video.build_parser().parse_args(a)),
+                                              argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "styled.mp4").is_file() and written
+    assert outside(declaration, written) == []
