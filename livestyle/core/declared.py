@@ -21,7 +21,7 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import check_apart, check_writable
@@ -61,7 +61,7 @@ class Output:
         return f"{self.label} {self.path}"
 
 
-Paths = Path | str | None | Iterable[Path | str | None]
+Paths = Path | str | None | list | tuple
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,7 @@ class Declaration:
     def check(self) -> None:
         """Before any work: outputs apart from inputs, user outputs absent (or --overwrite), anything existing
         replaceable, every folder able to take a new file. One LivestyleError line otherwise."""
-        inputs = {label: list(paths) if isinstance(paths, (list, tuple, set)) else paths
-                  for label, paths in self.inputs.items()}
-        check_apart({output.label: output.path for output in self.outputs}, inputs)
+        check_apart({output.label: output.path for output in self.outputs}, self.inputs)
         for output in self.outputs:
             path = output.path
             if output.best_effort:
