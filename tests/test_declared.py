@@ -87,3 +87,41 @@ def test_video_writes_only_what_it_declares(clip, tiny_weights, tmp_path, capsys
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "styled.mp4").is_file() and written
     assert outside(declaration, written) == []
+
+
+def test_synth_writes_only_what_it_declares(tmp_path, capsys):
+    from training import synth
+
+    argv = ["frames", "--out", tmp_path / "sets" / "synth", "--count", "10", "--image-size", "16", "--quiet"]
+    code, declaration, written = run_declared(synth.main, lambda a: synth.declare(synth.build_parser().parse_args(a)),
+                                              argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "sets" / "synth" / "manifest.json").is_file()
+    assert outside(declaration, written) == []
+
+
+def test_oracle_writes_only_what_it_declares(tmp_path, capsys, monkeypatch):
+    from _clips import SMALL, make_recordings
+
+    from training import oracle
+
+    recordings = make_recordings(tmp_path / "recordings", levels=("one", "two", "three", "four"))
+    monkeypatch.setattr(oracle, "MINIMUM", SMALL)
+    argv = ["toy", "--recordings", recordings, "--out", tmp_path / "toy-oracle", "--quiet"]
+    code, declaration, written = run_declared(oracle.main,
+                                              lambda a: oracle.declare(oracle.build_parser().parse_args(a)),
+                                              argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert outside(declaration, written) == [] and (tmp_path / "toy-oracle" / "manifest.json").is_file()
+
+
+def test_prepare_writes_only_what_it_declares(tmp_path, clip, capsys):
+    from training import prepare
+
+    argv = ["frames", "--game", clip, "--movie", clip.parent, "--out", tmp_path / "mine", "--count", "10",
+            "--image-size", "16", "--quiet", "--allow-fewer"]
+    code, declaration, written = run_declared(prepare.main,
+                                              lambda a: prepare.declare(prepare.build_parser().parse_args(a)),
+                                              argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert outside(declaration, written) == [] and (tmp_path / "mine" / "manifest.json").is_file()

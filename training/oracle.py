@@ -37,8 +37,9 @@ from tqdm import tqdm
 
 from livestyle.core.checks import FileCheck
 from livestyle.core.cli import ArgumentParser, bounded_int, run_command
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import check_apart, check_writable, describe, folder_under_construction
+from livestyle.core.files import check_apart, describe, folder_under_construction
 from training import looks
 
 ORACLE_VERSION = "1"
@@ -310,7 +311,7 @@ def list_recordings(recordings: Path) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> ArgumentParser:
     import argparse
 
     parser = ArgumentParser(prog="python -m training.oracle", description=__doc__,
@@ -327,7 +328,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true", help="list the recorded games, levels and looks, then exit")
-    return run_command(parser, argv, lambda args: run(args, argv),
+    return parser
+
+
+def declare(args) -> Declaration:
+    """training.oracle reads --recordings and writes one new data set folder, --out (replaced only with
+    --overwrite, never the recordings)."""
+    out = args.out or default_out(args.game or "", args.look, args.movie)
+    return Declaration("training.oracle", {"--recordings": args.recordings},
+                       (Output("--out", out, folder=True, if_present="use it as --data"),), overwrite=args.overwrite)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv, lambda args: run(args, argv),
                        lambda error, args: describe(error, f"--out {args.out}"))
 
 
@@ -338,10 +351,7 @@ def run(args, argv: list[str] | None) -> int:
     if not args.game:
         raise OracleError("name a game, e.g. python -m training.oracle supertux (--list shows them)")
     out = args.out or default_out(args.game, args.look, args.movie)
-    check_apart({"--out": out}, {"--recordings": args.recordings})
-    if out.exists() and not args.overwrite:
-        raise OracleError(f"--out {out} already exists; use it as --data, choose another folder or add --overwrite")
-    check_writable(out, "--out", folder=True)
+    declare(args).check()
     command = "python -m training.oracle " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     manifest = build(args.game, args.look, args.movie, out, args.recordings, args.seed,
                      overwrite=args.overwrite, progress=not args.quiet, command=command)

@@ -45,8 +45,9 @@ import numpy as np
 from tqdm import tqdm
 
 from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import check_apart, check_writable, describe, folder_under_construction
+from livestyle.core.files import describe, folder_under_construction
 from livestyle.core.sizes import MAX_SIDE, side_fits
 from livestyle.faces.crop import FACE_CROP
 from training.data import DOMAINS, IMAGE_SUFFIXES
@@ -482,10 +483,7 @@ def prepare(kind: str, game: list[str], movie: list[str], out, count: int | None
     out = Path(out)
     specs = {"game": game, "movie": movie}
     # Before anything else: --overwrite must never delete footage it was asked to read.
-    check_apart({"--out": out}, {f"--{d}": list(specs[d]) for d in DOMAINS})
-    if out.exists() and not overwrite:
-        raise PrepareError(f"--out {out} already exists; choose another folder or add --overwrite")
-    check_writable(out, "--out", folder=True)
+    declaration(specs, out, overwrite).check()
     sources = {d: collect_sources(d, specs[d]) for d in DOMAINS}
     if command is None:
         command = f"training.prepare.prepare({kind!r}, {game!r}, {movie!r}, {str(out)!r}, {count})"
@@ -755,7 +753,7 @@ def _split_argument(text: str) -> tuple[int, int, int]:
     return values
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="python -m training.prepare",
         description="Build an unpaired game/movie data set (standard layout + manifest.json) from "
@@ -792,6 +790,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the data set even when fewer than --count usable frames/faces exist")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def declaration(sources: dict, out: Path, overwrite: bool) -> Declaration:
+    """training.prepare reads the footage (--game, --movie) and writes one new data set folder, --out (replaced
+    only with --overwrite, never the footage)."""
+    return Declaration("training.prepare", {f"--{d}": list(sources[d]) for d in DOMAINS},
+                       (Output("--out", Path(out), folder=True),), overwrite=overwrite)
+
+
+def declare(args) -> Declaration:
+    return declaration({"game": args.game, "movie": args.movie}, args.out, args.overwrite)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already reported

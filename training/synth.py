@@ -25,8 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import check_writable, describe, folder_under_construction
+from livestyle.core.files import describe, folder_under_construction
 from livestyle.core.sizes import MAX_SIDE, parse_size, side_fits
 
 SYNTH_VERSION = "1"
@@ -849,7 +850,7 @@ def cached_dataset(kind: str, count: int, image_size: int = 128, seed: int = 0, 
     return path
 
 
-def main(argv=None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="python -m training.synth",
         description="Write a synthetic paired game/movie dataset (unpaired train/val, paired "
@@ -868,12 +869,25 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=0, help="dataset seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already reported
         return int(stop.code or 0)
     configure_logging(args)
+    return synthesize(args, parser.prog, argv)
 
+
+def declare(args) -> Declaration:
+    """training.synth writes one new data set folder, --out (replaced only with --overwrite); it reads nothing."""
+    return Declaration("training.synth", {}, (Output("--out", args.out, folder=True),), overwrite=args.overwrite)
+
+
+def synthesize(args, prog: str, argv) -> int:
     problem, frame_size = None, None
     if args.frame_size is not None:
         try:
@@ -888,15 +902,13 @@ def main(argv=None) -> int:
         problem = f"--count {args.count} is too small; use at least 10 images per domain (split 8:1:1)"
     elif not side_fits(args.image_size):
         problem = f"--image-size {args.image_size} is invalid; use a multiple of 8 (e.g. 128)"
-    elif args.out.exists() and not args.overwrite:
-        problem = f"--out {args.out} already exists; choose another folder or add --overwrite"
     if problem is None:
         try:
-            check_writable(args.out, "--out", folder=True)
+            declare(args).check()
         except LivestyleError as error:
             problem = str(error)
     if problem:
-        print(f"{parser.prog}: error: {problem}", file=sys.stderr)
+        print(f"{prog}: error: {problem}", file=sys.stderr)
         return 2
 
     command = "python -m training.synth " + shlex.join(sys.argv[1:] if argv is None else list(argv))
@@ -904,10 +916,10 @@ def main(argv=None) -> int:
         out = write_dataset(args.kind, args.out, args.count, args.image_size, args.seed, progress=not args.quiet,
                             overwrite=args.overwrite, command=command, frame_size=frame_size)
     except LivestyleError as error:  # something the user can fix: 2, like the checks above
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code
     except OSError as error:  # the machine failed mid-run (e.g. the disk filled up while writing images): 1
-        print(f"{parser.prog}: error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
+        print(f"{prog}: error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1
     manifest = json.loads((out / "manifest.json").read_text())
     score = manifest["do_nothing"]["test"]

@@ -56,6 +56,7 @@ class Output:
     folder: bool = False
     owned: bool = False
     best_effort: bool = False  # written if it can be (a cache): not checked before, a failure only warns
+    if_present: str = ""  # what else to do when it exists ("use it as --data")
 
     def describe(self) -> str:
         return f"{self.label} {self.path}"
@@ -82,8 +83,9 @@ class Declaration:
                 continue
             if os.path.lexists(path):
                 if not output.owned and not self.overwrite:
-                    raise LivestyleError(f"{output.describe()} exists; add --overwrite to replace it, or choose "
-                                         f"another {'folder' if output.folder else 'name'}")
+                    also = f"{output.if_present}, " if output.if_present else ""
+                    raise LivestyleError(f"{output.describe()} already exists; {also}add --overwrite to replace it, or "
+                                         f"choose another {'folder' if output.folder else 'name'}")
                 if not output.folder and unchangeable(path):
                     raise LivestyleError(f"{output.describe()} is marked immutable or append-only (chattr): "
                                          f"it cannot be replaced; remove the mark or choose another name")
@@ -112,6 +114,10 @@ class Declaration:
                 return True
             if target.parent == declared.parent and _beside(target.name, declared):
                 return True
+            if output.folder and target.is_relative_to(declared.parent) and target != declared.parent:
+                first = target.relative_to(declared.parent).parts[0]  # inside the folder being built beside it
+                if _beside(first, declared):
+                    return True
         return False
 
 
