@@ -125,3 +125,19 @@ def test_prepare_writes_only_what_it_declares(tmp_path, clip, capsys):
                                               argv, capsys)
     assert code == 0, capsys.readouterr().err
     assert outside(declaration, written) == [] and (tmp_path / "mine" / "manifest.json").is_file()
+
+
+def test_evaluate_writes_only_what_it_declares_and_keeps_an_existing_out(tiny_weights, synthetic_faces, tmp_path,
+                                                                          capsys, private_cache_and_threads):
+    from training import evaluate
+
+    out = tmp_path / "scores" / "demo.json"
+    argv = ["--weights", tiny_weights, "--data", synthetic_faces, "--out", out, "--device", "cpu"]
+    parse = evaluate.build_parser().parse_args
+    code, declaration, written = run_declared(evaluate.main, lambda a: evaluate.declare(parse(a)), argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert outside(declaration, written) == [] and out.is_file() and out.with_suffix(".png").is_file()
+    out.write_text("my notes")
+    assert evaluate.main([str(a) for a in argv]) == 2
+    assert "already exists; add --overwrite" in capsys.readouterr().err and out.read_text() == "my notes"
+    assert evaluate.main([str(a) for a in argv] + ["--overwrite"]) == 0 and out.read_text() != "my notes"

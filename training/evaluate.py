@@ -22,6 +22,8 @@ when given.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 from pathlib import Path
 
@@ -30,10 +32,12 @@ import torch
 
 from livestyle.core.checks import FileCheck
 from livestyle.core.cli import ArgumentParser, bounded_int, run_command
-from livestyle.core.files import check_apart, check_writable, describe, write_json
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.files import describe, make_folder, write_json
 from livestyle.core.sizes import DEFAULT_SIZE, MAX_SIDE, format_size, parse_size
 from livestyle.model.weights import load_generator
 from livestyle.runtime.backends import NAMES as BACKENDS
+from livestyle.runtime.timing import cache_output
 from training import display, metrics
 from training.data import DataError, check_root, read_folder, read_frames, read_manifest, translate
 from training.grids import labelled_grid, save_png
@@ -145,12 +149,9 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, device: st
     manifest = read_manifest(root)
     inference = check_display(manifest, root, size, output_size)
     # The run folder is both read and written (the documented exception); the data set only read.
-    outputs = {"eval.json": run_dir / "eval.json", "test_grid.png": run_dir / "test_grid.png"}
-    if inference:
-        outputs["display_grid.png"] = run_dir / "display_grid.png"
-    check_apart(outputs, {"--data": root})
-    for label, path in outputs.items():
-        check_writable(path, label)
+    declaration = run_declaration(run_dir, root, bool(inference))
+    declaration.check()
+    outputs = {output.label: output.path for output in declaration.outputs if not output.best_effort}
     device = torch_device(device)
     game2movie, _ = load_generator(run_dir / "game2movie.safetensors", device)
     movie2game, _ = load_generator(run_dir / "movie2game.safetensors", device)
@@ -167,8 +168,34 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, device: st
     return result
 
 
+def run_declaration(run_dir: Path, root: Path, display: bool = True) -> Declaration:
+    """Scoring a run reads its data set and writes the run's own eval.json and grids (replaced by design)."""
+    names = ("eval.json", "test_grid.png", *(("display_grid.png",) if display else ()))
+    return Declaration("training.evaluate", {"--data": root},
+                       (*(Output(name, run_dir / name, owned=True) for name in names), cache_output()))
+
+
+def weights_declaration(weights: Path, root: Path, out: Path | None, overwrite: bool) -> Declaration:
+    """Scoring weights reads them and the data set, and writes --out and the picture beside it (refused if
+    present, unless --overwrite)."""
+    outputs = () if out is None else (Output("--out", out), Output("--out picture", out.with_suffix(".png")))
+    return Declaration("training.evaluate", {"--data": root, "--weights": weights}, (*outputs, cache_output()),
+                       overwrite=overwrite)
+
+
+def declare(args) -> Declaration:
+    if args.weights is not None:
+        return weights_declaration(args.weights, args.data, args.out, args.overwrite)
+    data = args.data
+    if data is None:
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads((args.run_dir / "config.json").read_text()).get("data")
+    return run_declaration(args.run_dir, Path(data or args.run_dir / "data"))
+
+
 def evaluate_weights(weights: str | Path, data: str | Path, image_size: int | None = None, device: str = "auto",
-                     size=None, output_size=None, backend: str | None = None, out: str | Path | None = None) -> dict:
+                     size=None, output_size=None, backend: str | None = None, out: str | Path | None = None,
+                     overwrite: bool = False) -> dict:
     """Game→movie weights without a run folder (e.g. the bundled demo model): oracle scores only."""
     weights, root = Path(weights), Path(data)
     if not weights.is_file():
@@ -179,13 +206,10 @@ def evaluate_weights(weights: str | Path, data: str | Path, image_size: int | No
         raise DataError(f"--weights needs a paired data set (a known right answer); {root} has none: "
                         f"build one with python -m training.oracle or python -m training.synth")
     inference = check_display(manifest, root, size, output_size)
-    outputs = {}
-    if out is not None:
-        out = Path(out)
-        outputs = {"--out": out, "--out picture": out.with_suffix(".png")}
-        check_apart(outputs, {"--data": root, "--weights": weights})
-        for label, path in outputs.items():
-            check_writable(path, label)
+    out = None if out is None else Path(out)
+    declaration = weights_declaration(weights, root, out, overwrite)
+    declaration.check()
+    outputs = {output.label: output.path for output in declaration.outputs if not output.best_effort}
     device = torch_device(device)
     game2movie, metadata = load_generator(weights, device)
     if image_size is None:
@@ -200,8 +224,9 @@ def evaluate_weights(weights: str | Path, data: str | Path, image_size: int | No
                                                      backend or default_backend(device))
     if out is not None:
         picture = display_grid(kept, inference) if kept else labelled_grid(rows)
-        save_png(outputs["--out picture"], picture)
-        write_json(out, result)
+        make_folder(out.parent)
+        save_png(outputs["--out picture"], picture, replace=overwrite)
+        write_json(out, result, replace=overwrite)
     print_report(result, [str(path) for path in outputs.values()])
     return result
 
@@ -236,7 +261,7 @@ def print_report(result: dict, written: list[str]) -> None:
         print(f"  wrote {', '.join(written)}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, nargs="?", help="a training run, e.g. runs/frames-20261126-101500")
@@ -253,8 +278,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="training size for --weights (default: the size in its metadata, else 128)")
     parser.add_argument("--out", type=Path,
                         help="with --weights: write the scores to this .json (and a .png beside it)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out (and its .png) if they exist")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    return run_command(parser, argv, run, lambda error, args: describe(error))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv, run, lambda error, args: describe(error))
 
 
 def run(args) -> int:
@@ -265,12 +295,13 @@ def run(args) -> int:
         if args.data is None:
             raise DataError("--weights needs --data: a paired data set, e.g. from python -m training.oracle")
         evaluate_weights(args.weights, args.data, args.image_size, args.device, args.size, output_size,
-                         args.backend, args.out)
+                         args.backend, args.out, args.overwrite)
         return 0
     if args.run_dir is None:
         raise DataError("name a run folder (e.g. runs/frames-20261126-101500) or pass --weights FILE --data DIR")
-    if args.out is not None or args.image_size is not None:
-        raise DataError("--out and --image-size go with --weights; a run writes RUN_DIR/eval.json at its own size")
+    if args.out is not None or args.image_size is not None or args.overwrite:
+        raise DataError("--out, --overwrite and --image-size go with --weights; a run writes RUN_DIR/eval.json at "
+                        "its own size")
     evaluate_run(args.run_dir, args.data, args.device, args.size, output_size, args.backend)
     return 0
 

@@ -32,9 +32,9 @@ def labelled_grid(rows: list[tuple[str, torch.Tensor]], min_tile: int = 128) -> 
     return canvas
 
 
-def save_png(path: str | Path, rgb: np.ndarray) -> None:
+def save_png(path: str | Path, rgb: np.ndarray, *, replace: bool = True) -> None:
     path = Path(path)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"could not encode {path}")
-    write_bytes(path, encoded.tobytes())
+    write_bytes(path, encoded.tobytes(), replace=replace)

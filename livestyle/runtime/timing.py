@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from livestyle.core.checks import FileCheck
+from livestyle.core.declared import Output
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe, write_json
 from livestyle.core.logs import LOGGER, say
@@ -40,6 +41,12 @@ def default_cache_path() -> Path:
         return Path(os.environ[CACHE_ENV]) / "backends.json"
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "livestyle" / "backends.json"
+
+
+def cache_output() -> Output:
+    """The cache as a command declares it: its own file, replaced by design; best effort (a cache that
+    cannot be written only means timing again next time)."""
+    return Output("the backend timing cache", default_cache_path(), owned=True, best_effort=True)
 
 
 def read_cache(path: Path) -> dict:

@@ -46,7 +46,7 @@ from livestyle.runtime.selection import (
 )
 from livestyle.runtime.stabilizer import Stabilizer
 from livestyle.runtime.stylizer import Stylizer
-from livestyle.runtime.timing import default_cache_path
+from livestyle.runtime.timing import cache_output
 from livestyle.video.io import VideoReader, resolve_codec
 from livestyle.video.job import check_container, check_paths, stylize_video
 
@@ -98,8 +98,7 @@ def inference_size(args, video_size: tuple[int, int]) -> tuple[int, int]:
 def declare(args) -> Declaration:
     """What livestyle.video reads and writes: OUT (refused if present without --overwrite), and its own
     --stats and backend timing cache (replaced by design)."""
-    outputs = [Output("OUT", args.output), Output("the backend timing cache", default_cache_path(), owned=True,
-                                                          best_effort=True)]
+    outputs = [Output("OUT", args.output), cache_output()]
     if args.stats is not None:
         outputs.append(Output("--stats", args.stats, owned=True))
     return Declaration("livestyle.video", {"IN": args.input, "--model": args.model, "--faces": args.faces},
