@@ -31,8 +31,9 @@ import sys
 from pathlib import Path
 
 from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import check_writable, describe
+from livestyle.core.files import describe
 from livestyle.core.sizes import format_size, parse_size
 from livestyle.faces.crop import FACES_BATCH
 from livestyle.model.loaded import load_model, newest_weights
@@ -48,8 +49,8 @@ def build_lookup_tables(args) -> int:
     if given:
         raise LivestyleError(f"{given[0]} does not apply to --format cube: a lookup table has no size, batch or "
                              f"precision and is checked by construction; leave it out")
-    check_writable(args.out, "--out", folder=True)
     weights = args.weights or newest_weights()
+    declare(args, weights).check()
     print(f"weights: {weights}", flush=True)
     model = load_model(weights)
     colour_look(model)  # a model without a look is refused before the folder is made
@@ -58,7 +59,15 @@ def build_lookup_tables(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def declare(args, weights: Path | None = None) -> Declaration:
+    """build_engine reads the weights and writes into --out, the engine folder: engines and their sidecars
+    named by the weights' hash (a rebuild replaces its own), TensorRT's timing cache, .cube files. The folder
+    is livestyle's own, trusted like code (docs/guarantees.md)."""
+    return Declaration("build_engine", {"--weights": weights or args.weights},
+                       (Output("--out", args.out, folder=True, owned=True),))
+
+
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python scripts/build_engine.py", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, help="game2movie.safetensors or a run folder "
@@ -78,7 +87,11 @@ def main(argv=None) -> int:
                         help="max abs difference from torch fp32 (default by precision)")
     parser.add_argument("--parity-inputs", type=bounded_int(1, 1000),
                         help="random inputs for the parity check, 1 to 1000 (default 3)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     configure_logging(args)
     try:
         if args.format == "cube":
@@ -86,8 +99,8 @@ def main(argv=None) -> int:
         if args.size is not None:
             parse_size(args.size, "--size", multiple=1)  # its form now; the model's own rule once it is read
         # Before the weights are even read: a read-only or mistyped --out costs a second, not the export.
-        check_writable(args.out, "--out", folder=True)
         weights = args.weights or newest_weights()
+        declare(args, weights).check()
         print(f"weights: {weights}", flush=True)
         model = load_model(weights)
         size, batch = args.size or "640x360", args.batch or 1

@@ -141,3 +141,31 @@ def test_evaluate_writes_only_what_it_declares_and_keeps_an_existing_out(tiny_we
     assert evaluate.main([str(a) for a in argv]) == 2
     assert "already exists; add --overwrite" in capsys.readouterr().err and out.read_text() == "my notes"
     assert evaluate.main([str(a) for a in argv] + ["--overwrite"]) == 0 and out.read_text() != "my notes"
+
+
+def test_build_engine_writes_only_what_it_declares(tiny_weights, tmp_path, capsys):
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("build_engine_script", REPO / "scripts" / "build_engine.py")
+    build_engine = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_engine)
+    argv = ["--weights", tiny_weights, "--format", "onnx", "--size", "64x32", "--out", tmp_path / "engines"]
+    code, declaration, written = run_declared(build_engine.main,
+                                              lambda a: build_engine.declare(build_engine.build_parser().parse_args(a)),
+                                              argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert outside(declaration, written) == [] and list((tmp_path / "engines").glob("*.onnx"))
+
+
+def test_fit_writes_only_what_it_declares(random_dataset, tmp_path, capsys):
+    from conftest import TINY
+
+    from training import fit
+
+    argv = ["frames", "--data", random_dataset, "--run-dir", tmp_path / "runs" / "tiny", "--epochs", "1", "--limit",
+            "8", "--batch-size", "4", *TINY, "--no-eval"]
+    code, declaration, written = run_declared(fit.main, lambda a: fit.declare(fit.parse_args(a)), argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert outside(declaration, written) == [] and (tmp_path / "runs" / "tiny" / "game2movie.safetensors").is_file()

@@ -32,8 +32,9 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from livestyle.core.cli import ArgumentParser, configure_logging
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError, first_line
-from livestyle.core.files import append_line, check_apart, check_writable, describe, write_json
+from livestyle.core.files import append_line, describe, write_json
 from livestyle.core.sizes import DEFAULT_SIZE
 from livestyle.faces.crop import FACE_CROP
 from livestyle.model.film import FilmLook
@@ -72,7 +73,7 @@ from training.estimate import STATISTICS_SIDE, estimate_film, grain_frames, grai
 from training.evaluate import evaluate_run
 from training.grids import labelled_grid, save_png
 from training.losses import IDENTITY_TERMS, StructuralSimilarity, discriminator_loss, generator_adversarial, to_unit
-from training.synth import cached_dataset
+from training.synth import cached_dataset, cached_path
 
 
 class TrainingDiverged(TrainingError):
@@ -348,17 +349,34 @@ def choose_run_dir(args: argparse.Namespace) -> Path:
     return Path("runs") / f"{args.preset}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
+def default_data(config: TrainConfig) -> Path:
+    """The synthetic data set a run without --data makes once under data/ (and reuses)."""
+    return cached_path(config.preset, config.count, config.image_size * (CROP_RENDER_SCALE if config.crop else 1),
+                       config.seed)
+
+
+def declaration(run_dir: Path, config: TrainConfig) -> Declaration:
+    """training.fit reads --data and writes its run folder (checkpoints, weights, logs: its own, new or resumed);
+    without --data it also makes the default synthetic set under data/ once."""
+    outputs = [Output("--run-dir", run_dir, folder=True, owned=True)]
+    if not config.data:
+        outputs.append(Output("the default data set", default_data(config), folder=True, owned=True))
+    return Declaration("training.fit", {"--data": config.data}, tuple(outputs))
+
+
+def declare(args: argparse.Namespace) -> Declaration:
+    return declaration(choose_run_dir(args), build_config(args))
+
+
 def check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
     """Before any work: the run folder is apart from the data, new (or the run being resumed), and writable."""
-    if config.data:
-        check_apart({"--run-dir": run_dir}, {"--data": config.data})
+    declaration(run_dir, config).check()
     if not resume and (run_dir / "checkpoints" / "last.pt").exists():
         raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
                             "or choose another --run-dir")
     if not resume and run_dir.is_dir() and any(run_dir.iterdir()):
         raise TrainingError(f"--run-dir {run_dir} already exists and is not empty; training writes its "
                             "checkpoints, weights and logs there — choose a new folder")
-    check_writable(run_dir, "--run-dir", folder=True)
 
 
 def resolve_data(config: TrainConfig, env: Environment) -> Path:

@@ -835,9 +835,13 @@ def _write_images(kind: str, root: pathlib.Path, counts: dict[str, int], image_s
     return images, test_pairs
 
 
+def cached_path(kind: str, count: int, image_size: int = 128, seed: int = 0, root="data") -> pathlib.Path:
+    return pathlib.Path(root) / f"synth-{kind}-{image_size}px-n{count}-s{seed}-v{SYNTH_VERSION}"
+
+
 def cached_dataset(kind: str, count: int, image_size: int = 128, seed: int = 0, root="data") -> pathlib.Path:
     """The dataset folder for these settings under ``root``, generated on first use."""
-    path = pathlib.Path(root) / f"synth-{kind}-{image_size}px-n{count}-s{seed}-v{SYNTH_VERSION}"
+    path = cached_path(kind, count, image_size, seed, root)
     if (path / "manifest.json").exists():
         print(f"synth: reusing {path}")
         return path

@@ -100,6 +100,8 @@ class Declaration:
         temporary, trial or kept-beside names next to an output file, a folder on the way to an output, or
         the probe check_writable makes in a folder on the way."""
         target = _absolute(path)
+        if _library_scratch(target):
+            return True
         for output in self.outputs:  # made and removed at once in the nearest folder that exists
             declared = _absolute(output.path)
             probes = (".livestyle-probe.*", f".{declared.stem}.*.trial{declared.suffix}")
@@ -119,6 +121,20 @@ class Declaration:
                 if _beside(first, declared):
                     return True
         return False
+
+
+# What the libraries we call make for themselves in the system's temporary folder (torch: its kernel cache).
+LIBRARY_SCRATCH = ("torchinductor_*",)
+
+
+def _library_scratch(target: Path) -> bool:
+    import tempfile
+
+    scratch = _absolute(tempfile.gettempdir())
+    if not target.is_relative_to(scratch) or target == scratch:
+        return False
+    first = target.relative_to(scratch).parts[0]
+    return any(fnmatch.fnmatch(first, pattern) for pattern in LIBRARY_SCRATCH)
 
 
 def _absolute(path: str | Path) -> Path:
