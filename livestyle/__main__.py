@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from livestyle.core.cli import ArgumentParser, bounded_int, run_command
+from livestyle.core.declared import Declaration
 from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
 from livestyle.core.files import describe
 from livestyle.core.sizes import SIZE_MULTIPLE, parse_size
@@ -18,6 +19,7 @@ from livestyle.model.loaded import load_model
 from livestyle.model.weights import WEIGHTS_FILE
 from livestyle.runtime.doctor import report
 from livestyle.runtime.options import MAX_THREADS
+from livestyle.runtime.timing import cache_output
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--threads", type=bounded_int(1, MAX_THREADS),
                         help="CPU threads for the CPU backends (default: all cores)")
     return parser
+
+
+def declare(args) -> Declaration:
+    """doctor reads --model and the engine folder; with --model it times the backends into the backend cache."""
+    return Declaration("livestyle doctor", {"--model": args.model, "--engines": args.engines}, (cache_output(),))
 
 
 def run_doctor(args) -> int:

@@ -169,3 +169,34 @@ def test_fit_writes_only_what_it_declares(random_dataset, tmp_path, capsys):
     code, declaration, written = run_declared(fit.main, lambda a: fit.declare(fit.parse_args(a)), argv, capsys)
     assert code == 0, capsys.readouterr().err
     assert outside(declaration, written) == [] and (tmp_path / "runs" / "tiny" / "game2movie.safetensors").is_file()
+
+
+def test_metrics_and_doctor_write_nothing_but_the_backend_cache(clip, tiny_weights, tmp_path, capsys,
+                                                               private_cache_and_threads):
+    from livestyle import __main__ as livestyle_main
+    from livestyle.video import metrics
+
+    code, declaration, written = run_declared(metrics.main, lambda a: metrics.declare(metrics.build_parser().parse_args(a)),
+                                              [clip, clip, "--json"], capsys)
+    assert code == 0 and outside(declaration, written) == []
+    argv = ["doctor", "--model", tiny_weights, "--size", "64x32", "--engines", tmp_path / "engines", "--threads", "1"]
+    code, declaration, written = run_declared(livestyle_main.main,
+                                              lambda a: livestyle_main.declare(livestyle_main.build_parser().parse_args(a)),
+                                              argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert outside(declaration, written) == [] and written  # it timed the backends: the cache, nothing else
+
+
+def test_the_live_app_writes_only_what_it_declares(qapp, tiny_weights, tmp_path, private_cache_and_threads):
+    from test_app import MovingSource
+
+    from livestyle.live import app
+
+    args = app.build_parser().parse_args(["--model", str(tiny_weights), "--backend", "torch-cpu", "--size", "64x48",
+                                          "--exit-after", "1", "--stats", str(tmp_path / "live.json"), "--dump-last",
+                                          str(tmp_path / "last"), "--no-hud", "--threads", "1"])
+    declaration = app.declare(args)
+    with recording_writes() as written:
+        code = app.run(args, source_factory=MovingSource, capture_rect=(0, 0, 128, 96), log=lambda message: None)
+    assert code == 0 and (tmp_path / "live.json").is_file() and list((tmp_path / "last").iterdir())
+    assert outside(declaration, written) == []

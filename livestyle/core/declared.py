@@ -100,7 +100,7 @@ class Declaration:
         temporary, trial or kept-beside names next to an output file, a folder on the way to an output, or
         the probe check_writable makes in a folder on the way."""
         target = _absolute(path)
-        if _library_scratch(target):
+        if _library_scratch(target) or target == Path(os.devnull):  # a probe's silenced output changes nothing
             return True
         for output in self.outputs:  # made and removed at once in the nearest folder that exists
             declared = _absolute(output.path)

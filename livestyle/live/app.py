@@ -33,8 +33,9 @@ import cv2
 import torch
 
 from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, run_command
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError
-from livestyle.core.files import check_apart, check_writable, describe, make_folder, write_bytes, write_stats
+from livestyle.core.files import describe, make_folder, write_bytes, write_stats
 from livestyle.core.logs import say
 from livestyle.live import capture
 from livestyle.live.pipeline import Pipeline
@@ -50,6 +51,7 @@ from livestyle.runtime.selection import (
 )
 from livestyle.runtime.stabilizer import LIVE_PRESET, Stabilizer
 from livestyle.runtime.stylizer import Stylizer
+from livestyle.runtime.timing import cache_output
 
 DEFAULT_FPS_CAP = 30.0
 MAX_EXIT_AFTER_S = 1_000_000  # Qt timers count milliseconds in a 32-bit int: about 24 days at most
@@ -143,16 +145,25 @@ def check_arguments(args) -> None:
 def check_outputs(args, models: Models | None = None) -> None:
     """Before the session: --stats and --dump-last can be written (a read-only or missing folder costs
     seconds, not the session's numbers at exit) and write over no model."""
-    if args.stats is not None:
-        check_writable(args.stats, "--stats")
-    if args.dump_last is not None:
-        check_writable(args.dump_last, "--dump-last", folder=True)
-        if args.stats is not None and args.stats.resolve() in [args.dump_last.resolve() / n for n in DUMP_FILES]:
-            raise LivestyleError(f"--stats {args.stats}: --dump-last writes a picture there; give the numbers "
-                                 f"another file name")
+    if args.dump_last is not None and args.stats is not None and \
+            args.stats.resolve() in [args.dump_last.resolve() / n for n in DUMP_FILES]:
+        raise LivestyleError(f"--stats {args.stats}: --dump-last writes a picture there; give the numbers "
+                             f"another file name")
+    declare(args, models).check()
+
+
+def declare(args, models: Models | None = None) -> Declaration:
+    """The live app reads the model(s) and the screen; it writes only its own files, each replaced by design:
+    --stats, the pictures of --dump-last, the backend timing cache and its settings (window, toggles)."""
     chosen = [args.model] if models is None else models.paths()
     given = models is None or "--model" in (choice.why for choice in (models.frames, models.faces) if choice)
-    check_apart({"--stats": args.stats, "--dump-last": args.dump_last}, {"--model" if given else "the model": chosen})
+    outputs = [cache_output(), Output("the app's settings", Path(open_settings().fileName()), owned=True,
+                                      best_effort=True)]
+    if args.stats is not None:
+        outputs.append(Output("--stats", args.stats, owned=True))
+    if args.dump_last is not None:
+        outputs.append(Output("--dump-last", args.dump_last, folder=True, owned=True))
+    return Declaration("livestyle", {"--model" if given else "the model": chosen}, tuple(outputs))
 
 
 def display_name() -> str:

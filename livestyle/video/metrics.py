@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from livestyle.core.cli import ArgumentParser, bounded_int, run_command
+from livestyle.core.declared import Declaration
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe
 from livestyle.core.images import resize_bgr
@@ -145,7 +146,7 @@ def format_table(result: dict) -> list[str]:
     return rows
 
 
-def main(argv=None) -> int:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m livestyle.video.metrics", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, metavar="IN", help="the source video")
@@ -157,7 +158,16 @@ def main(argv=None) -> int:
                         f"{DEFAULT_WIDTH}; the source's aspect ratio)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON (for scripts)")
     parser.add_argument("--per-frame", action="store_true", help="with --json: also each frame pair's error")
-    return run_command(parser, argv, report, lambda error, args: describe(error, doing="cannot read"))
+    return parser
+
+
+def declare(args) -> Declaration:
+    """The metrics read two or three videos and write nothing."""
+    return Declaration("livestyle.video.metrics", {"IN": args.input, "OUT": args.output, "--reference": args.reference})
+
+
+def main(argv=None) -> int:
+    return run_command(build_parser(), argv, report, lambda error, args: describe(error, doing="cannot read"))
 
 
 def report(args) -> int:
