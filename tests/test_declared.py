@@ -200,3 +200,17 @@ def test_the_live_app_writes_only_what_it_declares(qapp, tiny_weights, tmp_path,
         code = app.run(args, source_factory=MovingSource, capture_rect=(0, 0, 128, 96), log=lambda message: None)
     assert code == 0 and (tmp_path / "live.json").is_file() and list((tmp_path / "last").iterdir())
     assert outside(declaration, written) == []
+
+
+def test_the_study_writes_only_what_it_declares(tmp_path, monkeypatch, capsys):
+    from conftest import TINY
+
+    from training import study
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(study, "BUDGET", ["--quick", *TINY, "--limit", "8", "--epochs", "1", "--seed", "0"])
+    argv = ["--kinds", "frames", "--only", "report", "colour-transfer", "--section", "declared-study"]
+    code, declaration, written = run_declared(study.main, lambda a: study.declare(study.build_parser().parse_args(a)),
+                                              argv, capsys)
+    assert code == 0, capsys.readouterr().err
+    assert outside(declaration, written) == [] and (tmp_path / "runs" / "study" / "declared-study.md").is_file()

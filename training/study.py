@@ -22,8 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from livestyle.core.cli import ArgumentParser, configure_logging
-from livestyle.core.files import write_json, write_text
+from livestyle.core.cli import ArgumentParser, run_command
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.files import describe, write_json, write_text
 from livestyle.runtime.machine import describe as describe_machine
 from training import fit
 from training.config import TrainConfig, to_argv
@@ -464,7 +465,18 @@ def write_table(section: str, body: str) -> None:
           f"python scripts/devtools/benchmark_doc.py {section} {path}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def declare(args) -> Declaration:
+    """The study reads the data sets it is given and writes its runs and tables under runs/study (its own,
+    reused and replaced by design); for the synthetic kinds it also makes their cached sets under data/."""
+    kinds = args.kinds.split(",")
+    outputs = [Output("the study's runs", STUDY_DIR, folder=True, owned=True)]
+    if any(kind in ("faces", "frames") for kind in kinds):
+        outputs.append(Output("the cached synthetic sets", Path("data"), folder=True, owned=True))
+    return Declaration("training.study", {"--kinds": [kind for kind in kinds if kind not in ("faces", "frames")]},
+                       tuple(outputs))
+
+
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m training.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kinds", default="faces,frames",
@@ -477,8 +489,15 @@ def main(argv: list[str] | None = None) -> int:
                         "runs/study/SECTION.md, for scripts/devtools/benchmark_doc.py to file in (without it, "
                         "only the full faces,frames study is written, to recipe-study)")
     parser.add_argument("--title", default="Study", help="with --section: the section's heading")
-    args = parser.parse_args(argv)
-    configure_logging(args)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(build_parser(), argv, lambda args: run(args, argv), lambda error, args: describe(error))
+
+
+def run(args, argv: list[str] | None) -> int:
+    declare(args).check()
     kinds = args.kinds.split(",")
     names = args.only or list(ENTRIES)
     records = [run_method(kind, name, args.fresh) if name in METHODS else
