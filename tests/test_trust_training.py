@@ -2,6 +2,7 @@
 error line and a non-zero exit code, and nothing on disk changes outside the command's output."""
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 from pathlib import Path
@@ -226,6 +227,11 @@ def test_resume_applies_the_flags_that_may_change(finished_run, tmp_path, capsys
     ({"weights": torch.zeros(3)}, "field 'config' is missing"),
     ("config_type", "field 'config.g_features' should be a whole number"),
     ("other_layout", "does not fit the networks"),
+    ("best_score_text", "field 'best.score' should be"),
+    ("order_past_data", "field 'order.movie' numbers images outside the 4 movie training images"),
+    ("order_domains", "field 'order' should hold the domains game and movie, not 'game', 'sound'"),
+    ("step_past_epoch", "field 'step_in_epoch' is 1000, past the"),
+    ("pickled_object", "never unpickled"),
 ])
 def test_resume_checks_the_checkpoint(finished_run, tmp_path, capsys, checkpoint, fragment):
     run_dir = copy_run(finished_run, tmp_path)
@@ -238,13 +244,34 @@ def test_resume_checks_the_checkpoint(finished_run, tmp_path, capsys, checkpoint
         state = torch.load(last, weights_only=True)
         if checkpoint == "config_type":
             state["config"]["g_features"] = "many"
+        elif checkpoint == "best_score_text":
+            state["best"] = {"score": "0.9", "epoch": 1, "metric": "val_cycle"}
+        elif checkpoint == "order_past_data":
+            state["order"] = {"game": torch.arange(4), "movie": torch.tensor([0, 1, 2, 99])}
+        elif checkpoint == "order_domains":
+            state["order"] = {"game": torch.arange(4), "sound": torch.arange(4)}
+        elif checkpoint == "step_past_epoch":
+            state["step_in_epoch"] = 1000
+        elif checkpoint == "pickled_object":
+            state["best"] = {"score": 0.5, "epoch": 1, "when": datetime.date(2026, 1, 1)}
         else:  # another layout: the generators' tensors of a wider network
             state["generators"] = {k: torch.zeros(2, *v.shape) for k, v in state["generators"].items()}
         torch.save(state, last)
     before = snapshot(tmp_path)
     code, err = call(fit.main, ["faces", "--run-dir", run_dir, "--resume"], capsys)
     assert_refused(code, err, fragment)
+    assert code == 2 and "weights_only=False" not in err
     assert_unchanged(before, snapshot(tmp_path))
+
+
+def test_resume_ignores_keys_it_does_not_know(finished_run, tmp_path, capsys):
+    run_dir = copy_run(finished_run, tmp_path)
+    last = run_dir / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    state["notes"] = {"written by": "a later version"}
+    torch.save(state, last)
+    code, err = call(fit.main, ["faces", "--run-dir", run_dir, "--resume", "--no-eval"], capsys)
+    assert code == 0, err
 
 
 def test_full_disk_during_a_checkpoint_save_is_one_line_and_leaves_no_temp(tmp_path, data, small_disk, capsys):

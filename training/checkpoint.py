@@ -15,6 +15,8 @@ from livestyle.core.files import write_bytes
 from training.config import TrainConfig, TrainingError, from_file
 
 CHECKPOINT_FIX = "it was not written by python -m training.fit, or is damaged; start a new run (another --run-dir)"
+DOMAINS = ("game", "movie")
+INDEX_TYPES = (torch.int64, torch.int32, torch.int16, torch.uint8)
 FIELDS = {"config": dict, "epoch": int, "step_in_epoch": int, "global_step": int, "generators": dict,
           "discriminators": dict, "optimizer_g": dict, "optimizer_d": dict, "rng": dict,
           "order": (dict, type(None)), "best": (dict, type(None))}
@@ -77,10 +79,47 @@ def load_checkpoint(path: Path) -> tuple[dict, TrainConfig]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 — whatever the unpickler meets, the answer is the same
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "weights only" in first.lower() or "weights_only" in first:  # never repeat torch's advice to unpickle
+            first = "it holds objects other than tensors and plain containers, which are never unpickled"
         raise TrainingError(f"cannot load checkpoint {path} ({first}); it may be damaged — "
                             "start a new run") from None
-    check = FileCheck(path, CHECKPOINT_FIX)
+    check = FileCheck(path, CHECKPOINT_FIX, error=TrainingError)
     check.mapping(checkpoint, "the checkpoint")
     for key, kinds in FIELDS.items():
         check.get(checkpoint, key, kinds, low=0, high=10**9)
+    if checkpoint["best"] is not None:
+        best = checkpoint["best"]
+        check.get(best, "score", (int, float), name="best.score")
+        check.get(best, "epoch", int, low=0, high=10**9, name="best.epoch")
+        check.get(best, "metric", str, required=False, name="best.metric")
+    if checkpoint["order"] is not None:
+        order = checkpoint["order"]
+        if set(order) != set(DOMAINS):
+            raise check.fail(f"field 'order' should hold the domains {' and '.join(DOMAINS)}, not "
+                             f"{', '.join(map(repr, sorted(map(str, order)))) or 'nothing'}")
+        for domain in DOMAINS:
+            indices = order[domain]
+            if not isinstance(indices, torch.Tensor) or indices.dim() != 1 or indices.dtype not in INDEX_TYPES:
+                raise check.fail(f"field 'order.{domain}' should be a list of image numbers (a 1-D integer tensor)")
     return checkpoint, from_file(checkpoint["config"], check)
+
+
+def check_position(checkpoint: dict, path: Path, images: dict[str, int], steps_per_epoch: int) -> None:
+    """What only the data can tell, checked before any step: the saved step lies within an epoch of this
+    data, and a saved pairing has one entry per pair and numbers only images that exist."""
+    check = FileCheck(path, CHECKPOINT_FIX, error=TrainingError)
+    if checkpoint["step_in_epoch"] > steps_per_epoch:
+        raise check.fail(f"field 'step_in_epoch' is {checkpoint['step_in_epoch']}, past the {steps_per_epoch} "
+                         f"steps of an epoch of this data")
+    order = checkpoint["order"]
+    if order is None:
+        return
+    pairs = max(images.values())
+    for domain in DOMAINS:
+        indices = order[domain]
+        if len(indices) != pairs:
+            raise check.fail(f"field 'order.{domain}' has {len(indices)} entries, not the {pairs} pairs of an "
+                             f"epoch of this data")
+        if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= images[domain]):
+            raise check.fail(f"field 'order.{domain}' numbers images outside the {images[domain]} {domain} "
+                             f"training images of this data")

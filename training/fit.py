@@ -42,7 +42,7 @@ from livestyle.model.generator import Generator, LookPyramid, make_pyramid
 from livestyle.model.pyramid import down
 from livestyle.model.weights import save_generator
 from training import display, metrics
-from training.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from training.checkpoint import TrainState, check_position, load_checkpoint, save_checkpoint
 from training.config import (
     CROP_RENDER_SCALE,
     PRESETS,
@@ -535,10 +535,17 @@ def setup_run(args: argparse.Namespace) -> Run:
 
     data_root = resolve_data(config, env)
     dataset = load_training_data(data_root, config.image_size, config.limit, crop=config.crop)
+    length = max(len(images) for images in dataset.train.values())
+    steps_per_epoch = length // env.world // config.batch_size
+    if steps_per_epoch < 1:
+        raise TrainingError(f"--batch-size {config.batch_size} × {env.world} process(es) is more than the "
+                            f"{length} training images per domain; lower --batch-size")
     nets = Nets(config, env)
     sampler = torch.Generator().manual_seed(config.seed)
     state = TrainState()
     if checkpoint is not None:
+        check_position(checkpoint, run_dir / "checkpoints" / "last.pt",
+                       {domain: len(images) for domain, images in dataset.train.items()}, steps_per_epoch)
         state = TrainState.from_checkpoint(checkpoint, nets, sampler, run_dir / "checkpoints" / "last.pt")
         if env.is_main:
             print(f"resuming {run_dir} at epoch {state.epoch + 1}, step {state.step_in_epoch}")
@@ -547,12 +554,6 @@ def setup_run(args: argparse.Namespace) -> Run:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         config.data = str(data_root)
         write_json(run_dir / "config.json", config.to_dict())
-
-    length = max(len(images) for images in dataset.train.values())
-    steps_per_epoch = length // env.world // config.batch_size
-    if steps_per_epoch < 1:
-        raise TrainingError(f"--batch-size {config.batch_size} × {env.world} process(es) is more than the "
-                            f"{length} training images per domain; lower --batch-size")
     run = Run(config, env, run_dir, data_root, dataset, nets, sampler, state,
               StructuralSimilarity(config.image_size), ReportAugmentation().to(env.device) if config.augment else None,
               {d: [image.to(env.device) for image in images] if isinstance(images, list) else images.to(env.device)
