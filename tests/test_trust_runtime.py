@@ -119,6 +119,13 @@ BAD_WEIGHTS = {
                                         "do not fit the architecture"),
     "whole-number tensors": (dict(tensors={k: v.to(torch.int32) for k, v in state_of(Generator(8)).items()}),
                              "not floating-point weights"),
+    "all NaN": (dict(tensors={k: torch.full_like(v, float("nan")) for k, v in state_of(Generator(8)).items()}),
+                "holds NaN or infinite values"),
+    "one infinity": (dict(tensors={k: torch.full_like(v, float("inf")) if k.endswith("bias") else v
+                                   for k, v in state_of(Generator(8)).items()}), "holds NaN or infinite values"),
+    "size multiple 512": (dict(metadata={"size_multiple": "512"}), "field 'size_multiple' is '512'"),
+    "faces side 8192": (dict(metadata={"kind": "faces", "image_size": "8192"}),
+                        "field 'image_size' is '8192', not a face crop's side in pixels (1 to 1024)"),
 }
 
 
@@ -403,7 +410,7 @@ def test_out_that_is_the_weights_file_is_refused(good_weights, tmp_path, capsys)
     shutil.copy2(good_weights, weights)
     before = snapshot(tmp_path)
     code, err = call(build_engine, ["--weights", weights, "--out", weights], capsys)
-    assert_refused(code, err, "--out", "is a file, not a folder")
+    assert_refused(code, err, "--out", "is --weights", "never writes over its input")
     assert_unchanged(before, snapshot(tmp_path))
 
 

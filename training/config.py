@@ -19,6 +19,7 @@ from livestyle.core.cli import ArgumentParser, bounded_int, finite_float
 from livestyle.core.errors import LivestyleError
 from livestyle.core.sizes import MAX_SIDE, check_side
 from livestyle.model.pyramid import MAX_LEVELS
+from livestyle.model.weights import MAX_FACES_SIDE
 from training.losses import GAN_LOSSES, IDENTITY_TERMS
 
 ARCHITECTURES = ("plain", "pyramid", "look", "look+pyramid")
@@ -173,6 +174,9 @@ def validate(config: TrainConfig) -> None:
         check_side(config.image_size, "--image-size")
     except LivestyleError as error:
         raise TrainingError(f"{error}; the generator halves the size three times") from None
+    if config.preset == "faces" and config.image_size > MAX_FACES_SIDE:
+        raise TrainingError(f"--image-size {config.image_size}: a face crop is at most {MAX_FACES_SIDE} px (the "
+                            f"report uses 64 to 256); choose a smaller size")
     for name in ("epochs", "batch_size", "g_features", "d_features"):
         if getattr(config, name) < 1:
             raise TrainingError(f"{flag_name(name)} {getattr(config, name)}: must be at least 1")

@@ -30,7 +30,8 @@ KINDS = ("faces", "frames")  # what a model was trained on: face crops or whole 
 CLASSES = ("Generator", "PyramidGenerator", "ColourLook", "FilmLook", "LookPyramid")
 DIRECTIONS = ("game2movie", "movie2game")
 FLOATS = ("F16", "BF16", "F32", "F64")
-MAX_IMAGE_SIZE = 8192  # a faces model's recorded training side
+MAX_FACES_SIDE = 1024  # a faces model's recorded training side: crops are small (the report: 64 to 256)
+MAX_SIZE_MULTIPLE = 256  # the coarsest grid an inference size may be held to (the plain generator: 8)
 
 
 def save_generator(generator: Network, path: str | Path, direction: str, extra: dict | None = None) -> None:
@@ -109,9 +110,9 @@ def size_multiple(path: Path, metadata: dict, architecture: dict | None = None) 
         architecture = check_metadata(path, metadata)
     own = Generator.size_multiple if architecture["class"] == "Generator" else 1
     text = metadata.get("size_multiple", str(own))
-    if not (_whole_number(text, 9999) and int(text) % own == 0):
-        raise _WeightsCheck(path, FIX).fail(f"field 'size_multiple' is {text!r}, not a multiple of "
-                                            f"{own} (the generator halves the image three times)")
+    if not (_whole_number(text, MAX_SIZE_MULTIPLE) and int(text) % own == 0):
+        raise _WeightsCheck(path, FIX).fail(f"field 'size_multiple' is {text!r}, not a multiple of {own} (the "
+                                            f"generator halves the image three times) from 1 to {MAX_SIZE_MULTIPLE}")
     return int(text)
 
 
@@ -143,8 +144,9 @@ def face_crops(path: Path, metadata: dict) -> tuple[CropRule, int | None]:
     size = None
     if "image_size" in metadata:
         text = metadata["image_size"]
-        if not _whole_number(text, MAX_IMAGE_SIZE):
-            raise check.fail(f"field 'image_size' is {text!r}, not a side in pixels")
+        if not _whole_number(text, MAX_FACES_SIDE):
+            raise check.fail(f"field 'image_size' is {text!r}, not a face crop's side in pixels (1 to "
+                             f"{MAX_FACES_SIDE})")
         size = int(text)
     return rule, size
 
@@ -219,12 +221,15 @@ class WeightsInfo:
         if metadata.get("channel_order", "rgb") != "rgb":
             raise WeightsError(f"{path}: channel order {metadata['channel_order']!r} in its metadata; "
                                f"the runtime only knows 'rgb'")
-        return cls(path, metadata, architecture, metadata.get("direction", "game2movie"), trained_on(path, metadata),
+        kind = trained_on(path, metadata)
+        if kind == "faces":
+            face_crops(path, metadata)  # its crop side and rule, before anything is built at that size
+        return cls(path, metadata, architecture, metadata.get("direction", "game2movie"), kind,
                    size_multiple(path, metadata, architecture))
 
     @functools.cached_property
     def _face_crops(self) -> tuple[CropRule, int | None]:
-        return face_crops(self.path, self.metadata)  # checked when a faces model is first used as one
+        return face_crops(self.path, self.metadata)  # checked once more: cheap, and the header's own
 
     @property
     def crop_rule(self) -> CropRule:
@@ -271,6 +276,10 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[
         info = WeightsInfo.from_metadata(path, dict(handle.metadata() or {}))
         check_tensors(path, handle, info.architecture)
         state = {name: handle.get_tensor(name) for name in handle.keys()}
+    bad = next((name for name, tensor in state.items() if not torch.isfinite(tensor).all()), None)
+    if bad is not None:  # a diverged run's weights would paint every frame black or white
+        raise WeightsError(f"{path} holds NaN or infinite values (tensor {bad}): its run diverged or the file is "
+                           f"damaged; use another run's weights or train again (python -m training.fit)")
     generator = build_generator(info.architecture)
     generator.load_state_dict(state)
     return generator.to(device).eval(), info
