@@ -7,6 +7,8 @@ import cv2
 import numpy as np
 
 from livestyle.core import ASSETS
+from livestyle.core.assets import bundled, expected_sums
+from livestyle.core.errors import LivestyleError, first_line
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,13 @@ class FaceDetector:
             raise ValueError(f"unknown BlazeFace variant {variant!r}; choose from {', '.join(BLAZEFACE)}")
         self.variant, self.model = variant, BLAZEFACE[variant]
         self.min_score, self.overlap, self.tile_above = min_score, overlap, tile_above
-        self.net = cv2.dnn.readNetFromONNX(str(ASSETS / self.model.file))
+        shipped = self.model.file in expected_sums()  # the others exist only where convert_blazeface.py made them
+        path = bundled(self.model.file, "face detector") if shipped else ASSETS / self.model.file
+        try:
+            self.net = cv2.dnn.readNetFromONNX(str(path))
+        except cv2.error as error:  # the file is ours (checked above), so this OpenCV cannot run it
+            raise LivestyleError(f"OpenCV {cv2.__version__} cannot read the face detector {path} "
+                                 f"({first_line(error)[:160]}); install opencv-python-headless>=4.8,<5") from None
         self.outputs = self.net.getUnconnectedOutLayersNames()
         self.anchors = _anchor_centres(self.model)
 

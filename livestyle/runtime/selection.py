@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from livestyle.core import ASSETS
+from livestyle.core.assets import bundled
 from livestyle.core.errors import LivestyleError, first_line
 from livestyle.core.sizes import MAX_SIDE, SIZE_MULTIPLE, nearest_side, parse_size
 from livestyle.faces.crop import FACES_BATCH
@@ -57,7 +58,13 @@ class ModelChoice:
     @functools.cached_property
     def info(self) -> WeightsInfo:
         """What its weights file says, read once when first asked (a damaged file costs nothing until used)."""
+        self.check_bundled()
         return read_weights_info(self.weights)
+
+    def check_bundled(self) -> None:
+        """A bundled demo model is the file livestyle shipped (SHA256SUMS), before it is read."""
+        if self.weights.resolve() in (DEMO_MODEL, DEMO_FACES_MODEL):
+            bundled(self.weights.name, "demo model")
 
     @property
     def kind(self) -> str:
@@ -283,6 +290,7 @@ class ModelSwitcher:
 
 def open_stylizer(choice: ModelChoice, options: RuntimeOptions, size, log) -> Stylizer:
     """The model at `size` (an engine at its own) on the options' backend."""
+    choice.check_bundled()
     return Stylizer(choice.weights, size=size, engine=choice.engine, log=log, options=options)
 
 
