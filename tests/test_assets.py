@@ -77,4 +77,4 @@ def test_a_damaged_demo_model_says_reinstall(shipped):
     demo = shipped / "demo_game2movie.safetensors"
     demo.write_bytes(demo.read_bytes()[:-8] + b"\1" * 8)
     with pytest.raises(LivestyleError, match="demo model .* damaged or was replaced.*reinstall livestyle"):
-        ModelChoice(demo).info
+        ModelChoice(demo).check_bundled()
