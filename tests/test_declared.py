@@ -176,12 +176,13 @@ def test_metrics_and_doctor_write_nothing_but_the_backend_cache(clip, tiny_weigh
     from livestyle import __main__ as livestyle_main
     from livestyle.video import metrics
 
-    code, declaration, written = run_declared(metrics.main, lambda a: metrics.declare(metrics.build_parser().parse_args(a)),
+    parse = metrics.build_parser().parse_args
+    code, declaration, written = run_declared(metrics.main, lambda a: metrics.declare(parse(a)),
                                               [clip, clip, "--json"], capsys)
     assert code == 0 and outside(declaration, written) == []
     argv = ["doctor", "--model", tiny_weights, "--size", "64x32", "--engines", tmp_path / "engines", "--threads", "1"]
-    code, declaration, written = run_declared(livestyle_main.main,
-                                              lambda a: livestyle_main.declare(livestyle_main.build_parser().parse_args(a)),
+    parse = livestyle_main.build_parser().parse_args
+    code, declaration, written = run_declared(livestyle_main.main, lambda a: livestyle_main.declare(parse(a)),
                                               argv, capsys)
     assert code == 0, capsys.readouterr().err
     assert outside(declaration, written) == [] and written  # it timed the backends: the cache, nothing else

@@ -48,24 +48,29 @@ def test_report_recipe_is_table_1():
     assert (frames["lambdas"], frames["epochs"], frames["count"]) == ([0.5, 0.3, 0.2], 40, 1500)
     assert (frames["upsample"], frames["identity"]) == ("deconv", "report")  # the report's network and loss
     default = settings(["frames"])  # the recipe studies' choices (issues 3 and 25)
-    assert (default["identity"], default["gan_loss"]) == ("cyclegan", "lsgan")
+    assert default["gan_loss"] == "lsgan" and settings(["frames", "--recipe", "look-refined"])["identity"] == "cyclegan"
     assert settings(["frames", "--recipe", "pyramid"])["upsample"] == "resize"
     assert settings(["frames", "--upsample", "deconv"])["upsample"] == "deconv"
     overridden = settings(["frames", "--quick", "--epochs", "7", "--lambdas", ".2,.5,.3"])
     assert overridden["epochs"] == 7 and overridden["lambdas"] == [0.2, 0.5, 0.3]
-    # --quick keeps the default's 128 px crops (the scale the default study measured); 64 px otherwise.
-    assert overridden["image_size"] == 128 and settings(["frames", "--quick", "--recipe", "report"])["image_size"] == 64
-    assert settings(["frames", "--quick", "--image-size", "96"])["image_size"] == 96
+    # --quick keeps look-refined's and pyramid's 128 px crops (the scale their studies measured); 64 px otherwise.
+    refined = settings(["frames", "--quick", "--recipe", "look-refined"])
+    assert refined["image_size"] == 128 and settings(["frames", "--quick", "--recipe", "report"])["image_size"] == 64
+    assert overridden["image_size"] == 64 and settings(["frames", "--quick", "--image-size", "96"])["image_size"] == 96
 
 
 def test_default_recipe_is_the_default_study_choice():
-    default = settings(["frames"])  # issue 25: the film look, stage 0 then stage 1, on crops, D on halved crops
-    assert (default["architecture"], default["look_stages"], default["lr_g"], default["crop"],
-            default["d_downsample"], default["ema"]) == ("look", "0+1", 2e-3, True, 2, 0.0)
+    default = settings(["frames"])  # issue 25's rule: the film look in closed form (the study's look-stage0)
+    assert (default["architecture"], default["look_stages"], default["crop"]) == ("look", "0", False)
+    refined = settings(["frames", "--recipe", "look-refined"])  # the study's look-stage01, kept by name
+    assert (refined["architecture"], refined["look_stages"], refined["lr_g"], refined["crop"],
+            refined["d_downsample"], refined["ema"]) == ("look", "0+1", 2e-3, True, 2, 0.0)
     pyramid = settings(["frames", "--recipe", "pyramid"])  # issue 16's default, kept by name
     assert (pyramid["architecture"], pyramid["pyramid_levels"], pyramid["crop"], pyramid["d_downsample"],
             pyramid["ema"]) == ("pyramid", 2, True, 2, 0.99)
-    quick = settings(["faces", "--quick"])  # what the study's look-stage01 trained
+    quick = settings(["faces", "--quick"])  # what the study's look-stage0 estimated from
+    assert (quick["image_size"], quick["limit"], quick["batch_size"]) == (64, 200, 4)
+    quick = settings(["faces", "--quick", "--recipe", "look-refined"])  # what the study's look-stage01 trained
     assert (quick["image_size"], quick["epochs"], quick["limit"], quick["batch_size"]) == (128, 8, 200, 4)
     assert settings(["frames", "--no-crop", "--architecture", "plain"])["crop"] is False
 

@@ -88,7 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("preset", choices=sorted(PRESETS), help="faces or frames (Table 1 sizes and epochs)")
     parser.add_argument("--recipe", choices=sorted(RECIPES),
                         help="'report' = the report's exact hyperparameters; 'default' = ours (the default: a film "
-                             "look, issue 25's study); 'pyramid' = issue 16's default (a Laplacian pyramid around "
+                             "look estimated in closed form, issue 25's study); 'look-refined' = that look refined "
+                             "adversarially (stage 1); 'pyramid' = issue 16's default (a Laplacian pyramid around "
                              "the GANimorph)")
     parser.add_argument("--quick", action="store_true",
                         help=f"small CPU-sized run of the same training: {QUICK}")
