@@ -183,3 +183,15 @@ def test_a_folder_that_appeared_meanwhile_even_empty_is_kept(tmp_path):
             target.mkdir()  # another program made it, empty: a plain rename would have replaced it
     assert os.listdir(target) == [] and os.listdir(tmp_path / "data.livestyle-1") == ["manifest.json"]
     assert "data.livestyle-1" in str(raised.value) and raised.value.exit_code == 1
+
+
+def test_a_data_set_gets_the_umask_mode_not_mkdtemp_s(tmp_path):
+    """mkdtemp builds the folder private (0700); once complete it gets what mkdir would give it (755 under 022)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "set"
+    argv = ["frames", "--out", str(out), "--count", "10", "--image-size", "16", "--quiet"]
+    code = f"import os, sys; os.umask(0o022); from training import synth; sys.exit(synth.main({argv!r}))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o755 and (out / "train").stat().st_mode & 0o777 == 0o755

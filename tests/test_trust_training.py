@@ -84,6 +84,7 @@ def test_prepare_on_a_full_disk_leaves_nothing(tmp_path, footage, small_disk, ca
     before = snapshot(tmp_path)
     code, err = call(prepare.main, prepare_args(footage, disk / "data"), capsys)
     assert_refused(code, err)
+    assert code == 1  # the disk filled up mid-run: the work failed, not the input
     assert list(disk.iterdir()) == []
     assert_unchanged(before, snapshot(tmp_path))
 
@@ -120,6 +121,7 @@ def test_synth_on_a_full_disk_leaves_nothing_and_keeps_the_old_set(tmp_path, sma
     code, err = call(synth.main, ["faces", "--out", old, "--count", "200", "--image-size", "64", "--quiet",
                                   "--overwrite"], capsys)
     assert_refused(code, err, "disk is full")
+    assert code == 1
     assert sorted(p.name for p in disk.iterdir()) == ["synth"]
     assert_unchanged(before, snapshot(tmp_path))
 
@@ -279,6 +281,7 @@ def test_full_disk_during_a_checkpoint_save_is_one_line_and_leaves_no_temp(tmp_p
     before = snapshot(tmp_path)
     code, err = call(fit.main, fit_args(data, run_dir), capsys)
     assert_refused(code, err, "last.pt", "disk is full")
+    assert code == 1
     assert not [p for p in run_dir.rglob("*") if p.name.startswith(".")]
     assert_unchanged(before, snapshot(tmp_path), allowed=(run_dir,))
 

@@ -68,7 +68,9 @@ def save_checkpoint(path: Path, state: dict) -> None:
         write_bytes(path, buffer.getbuffer())
     except LivestyleError as error:
         previous = "the previous checkpoint is kept; " if path.exists() else ""
-        raise TrainingError(f"{error} ({previous}continue with --resume once it can be written)") from None
+        failed = TrainingError(f"{error} ({previous}continue with --resume once it can be written)")
+        failed.exit_code = error.exit_code  # a disk that filled up mid-run: the work failed (1), not the input
+        raise failed from None
 
 
 def load_checkpoint(path: Path) -> tuple[dict, TrainConfig]:

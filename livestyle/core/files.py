@@ -151,7 +151,7 @@ def atomic_path(target: str | Path, *, replace: bool = True) -> Iterator[Path]:
     try:
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
     except OSError as error:
-        raise LivestyleError(describe(error, target)) from None
+        raise WorkFailed(describe(error, target)) from None
     os.close(fd)
     temporary = Path(name)
     try:
@@ -170,7 +170,7 @@ def atomic_path(target: str | Path, *, replace: bool = True) -> Iterator[Path]:
                     _fsync_folder(target.parent)
                     raise _appeared(target, kept) from None
         except OSError as error:
-            raise LivestyleError(describe(error, target)) from None
+            raise WorkFailed(describe(error, target)) from None
         _fsync_folder(target.parent)
     finally:
         with contextlib.suppress(OSError):
@@ -187,7 +187,7 @@ def atomic_writer(target: str | Path, *, replace: bool = True) -> Iterator[IO[by
             with open(temporary, "wb") as handle:
                 yield handle
         except OSError as error:
-            raise LivestyleError(describe(error, target)) from None
+            raise WorkFailed(describe(error, target)) from None
 
 
 def write_bytes(target: str | Path, data: bytes, *, replace: bool = True) -> Path:
@@ -225,7 +225,7 @@ def append_line(target: str | Path, line: str) -> None:
         with open(target, "a") as handle:
             handle.write(line.rstrip("\n") + "\n")
     except OSError as error:
-        raise LivestyleError(describe(error, target)) from None
+        raise WorkFailed(describe(error, target)) from None
 
 
 @contextlib.contextmanager
@@ -240,6 +240,10 @@ def folder_under_construction(target: str | Path, *, overwrite: bool = False) ->
         raise LivestyleError(describe(error, target)) from None
     try:
         yield temporary
+        try:
+            os.chmod(temporary, 0o777 & ~_UMASK)  # private (mkdtemp's 0700) while built; then a plain folder's mode
+        except OSError as error:
+            raise WorkFailed(describe(error, target)) from None
         _move_folder_into_place(temporary, target, overwrite)
         _fsync_folder(target.parent)
     finally:
@@ -266,7 +270,7 @@ def _move_folder_into_place(temporary: Path, target: Path, overwrite: bool) -> N
                                      "or add --overwrite to replace it") from None
             raise
     except OSError as error:
-        raise LivestyleError(describe(error, target)) from None
+        raise WorkFailed(describe(error, target)) from None
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
@@ -303,7 +307,7 @@ def _publish_new_folder(temporary: Path, target: Path) -> None:
             raise _appeared(target, beside)
         raise OSError(errno.EEXIST, "no free name beside it", str(target))
     except OSError as error:
-        raise LivestyleError(describe(error, target)) from None
+        raise WorkFailed(describe(error, target)) from None
 
 
 # ----------------------------------------------------------------------------- checks before the work
