@@ -30,7 +30,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float
+from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float, interrupted, interruptible
 from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe
@@ -93,6 +93,14 @@ def build_parser() -> ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
+    try:
+        with interruptible():
+            return build(args)
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM: the temporary files are removed, --out keeps what it had
+        return interrupted(f"no engine was written to {args.out}")
+
+
+def build(args) -> int:
     try:
         if args.format == "cube":
             return build_lookup_tables(args)

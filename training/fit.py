@@ -31,9 +31,9 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from livestyle.core.cli import ArgumentParser, configure_logging
+from livestyle.core.cli import ArgumentParser, configure_logging, interrupted, interruptible
 from livestyle.core.declared import Declaration, Output
-from livestyle.core.errors import LivestyleError, first_line
+from livestyle.core.errors import EXIT_INTERRUPTED, LivestyleError, first_line
 from livestyle.core.files import append_line, describe, write_json
 from livestyle.core.sizes import DEFAULT_SIZE
 from livestyle.faces.crop import FACE_CROP
@@ -469,6 +469,10 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+class Reported(KeyboardInterrupt):
+    """A stop whose line has been printed (where the run was saved)."""
+
+
 class Stopper:
     """Every reason to stop early, in one place: SIGTERM (saved and stopped like Ctrl+C), the time
     limit (validated, resumable), a NaN/inf loss (the last good checkpoint is kept)."""
@@ -797,9 +801,10 @@ def train(args: argparse.Namespace) -> tuple[Path, TrainConfig]:
     except KeyboardInterrupt:
         if env.is_main:
             run.save(TrainState(epoch, state.step_in_epoch, state.global_step, state.order, state.best))
-            print(f"\ninterrupted at epoch {epoch + 1}, step {state.step_in_epoch}; saved {run.last_checkpoint}.\n"
+            print(f"\ninterrupted: at epoch {epoch + 1}, step {state.step_in_epoch}; saved {run.last_checkpoint}; "
                   f"continue with: python -m training.fit {config.preset} --run-dir {run.run_dir} --resume",
                   file=sys.stderr)
+            raise Reported from None
         raise
     finally:
         if run.writer is not None:
@@ -814,7 +819,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(stop.code or 0)
     configure_logging(args)
     try:
-        run_dir, config = train(args)
+        with interruptible():
+            run_dir, config = train(args)
     except TrainingDiverged as error:  # the run failed, not its input
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -824,8 +830,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # a write no checked path foresaw (TensorBoard's event file, ...)
         print(f"error: {describe(error)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except Reported:  # stopped mid-training: its line (what was saved, how to continue) is printed
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # before the first step: the run folder holds no checkpoint, or stage 0's
+        return interrupted("before training began; nothing to continue")
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -341,7 +341,8 @@ def declare(args) -> Declaration:
 
 def main(argv: list[str] | None = None) -> int:
     return run_command(build_parser(), argv, lambda args: run(args, argv),
-                       lambda error, args: describe(error, f"--out {args.out}"))
+                       lambda error, args: describe(error, f"--out {args.out}"),
+                       stopped=lambda args: f"nothing was written to {args.out or 'data/'}")
 
 
 def run(args, argv: list[str] | None) -> int:

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float
+from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, finite_float, interrupted, interruptible
 from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe, folder_under_construction
@@ -814,19 +814,19 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "python -m training.prepare " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     try:
-        manifest = prepare(args.kind, args.game, args.movie, args.out, args.count, image_size=args.image_size,
-                           fit=args.fit, keep_width=args.width, split=args.split, seed=args.seed, min_gap=args.min_gap,
-                           allow_fewer=args.allow_fewer, overwrite=args.overwrite,
-                           progress=not args.quiet, command=command)
+        with interruptible():
+            manifest = prepare(args.kind, args.game, args.movie, args.out, args.count, image_size=args.image_size,
+                               fit=args.fit, keep_width=args.width, split=args.split, seed=args.seed,
+                               min_gap=args.min_gap, allow_fewer=args.allow_fewer, overwrite=args.overwrite,
+                               progress=not args.quiet, command=command)
     except LivestyleError as error:  # bad input, which the user can fix: 2, like a usage error
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except OSError as error:  # the machine failed mid-run (e.g. the disk filled up while writing images): 1
         print(f"error: {describe(error, f'--out {args.out}')}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM: the folder being built is removed, an old --out kept
+        return interrupted(f"nothing was written to {args.out}")
     shape = (f"whole frames at most {args.width} px wide" if manifest["fit"] == "keep"
              else f"{manifest['image_size']}px")
     print(f"wrote {args.out}: {args.kind}, {shape}, {len(manifest['images'])} images "

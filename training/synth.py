@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging
+from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, interrupted, interruptible
 from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe, folder_under_construction
@@ -917,8 +917,11 @@ def synthesize(args, prog: str, argv) -> int:
 
     command = "python -m training.synth " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     try:
-        out = write_dataset(args.kind, args.out, args.count, args.image_size, args.seed, progress=not args.quiet,
-                            overwrite=args.overwrite, command=command, frame_size=frame_size)
+        with interruptible():
+            out = write_dataset(args.kind, args.out, args.count, args.image_size, args.seed, progress=not args.quiet,
+                                overwrite=args.overwrite, command=command, frame_size=frame_size)
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM: the folder being built is removed, an old --out kept
+        return interrupted(f"nothing was written to {args.out}")
     except LivestyleError as error:  # something the user can fix: 2, like the checks above
         print(f"{prog}: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -4,11 +4,14 @@ knows about argparse or prints."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import signal
 import sys
+from typing import Iterator
 
 from livestyle.core import logs
-from livestyle.core.errors import EXIT_FAILED, LivestyleError
+from livestyle.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, LivestyleError
 
 ON_OFF = argparse.BooleanOptionalAction  # --flag / --no-flag, for modules that declare flags as data
 
@@ -69,18 +72,46 @@ def configure_logging(args: argparse.Namespace) -> None:
     logs.setup(quiet=bool(getattr(args, "quiet", False)), verbose=bool(getattr(args, "verbose", False)))
 
 
-def run_command(parser, argv, work, os_error_line) -> int:
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM taken as Ctrl+C (KeyboardInterrupt) inside the block, so `kill` and Ctrl+C stop a command
+    the same way: its partial output removed (or, for fit, its checkpoint kept) and EXIT_INTERRUPTED."""
+    def on_term(*_):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (a test's worker): Ctrl+C only
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(what: str) -> int:
+    """The one line a stopped command prints, and its exit status."""
+    print(f"interrupted: {what}", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
+def run_command(parser, argv, work, os_error_line, stopped=lambda args: "nothing half-written was kept") -> int:
     """A command's main(): argv parsed (argparse's own status for --help and for bad flags, which it
     has printed), then work(args) and its exit status. The user's LivestyleError becomes its line
-    and EXIT_BAD_INPUT; an OSError the checks before the work could not foresee (a drive gone
-    mid-run) becomes os_error_line(error, args) and EXIT_FAILED."""
+    and EXIT_BAD_INPUT (EXIT_FAILED for WorkFailed); an OSError the checks before the work could not
+    foresee (a drive gone mid-run) becomes os_error_line(error, args) and EXIT_FAILED; Ctrl+C or SIGTERM
+    becomes `interrupted: ` + stopped(args) and EXIT_INTERRUPTED."""
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     configure_logging(args)
     try:
-        return work(args)
+        with interruptible():
+            return work(args)
+    except KeyboardInterrupt:
+        return interrupted(stopped(args))
     except LivestyleError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return error.exit_code  # EXIT_BAD_INPUT, or EXIT_FAILED for WorkFailed

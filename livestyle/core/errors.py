@@ -7,8 +7,9 @@ from __future__ import annotations
 import importlib
 
 # Every livestyle command exits with these: 2 when the input is at fault (what argparse does for a
-# bad flag, too), 1 when the work failed on the way (a disk or display gone mid-run).
-EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
+# bad flag, too), 1 when the work failed on the way (a disk or display gone mid-run), 130 when it was
+# stopped (Ctrl+C or SIGTERM, alike: 128 + SIGINT, as shells report it).
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
 class LivestyleError(Exception):

@@ -9,6 +9,7 @@ backend's stream.
 from __future__ import annotations
 
 import contextlib
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -133,7 +134,9 @@ class FrameConverter:
         return output
 
 
-def random_frames(count: int, size: tuple[int, int], seed: int = 0) -> torch.Tensor:
-    """Model inputs in [-1, 1] (NCHW) for parity checks."""
+def random_frames(count: int, size: tuple[int, int], batch: int = 1, seed: int = 0) -> Iterator[torch.Tensor]:
+    """`count` model inputs in [-1, 1] (batch×3×H×W each) for parity checks, made one at a time: all at once,
+    1000 inputs at 1280×720 would take 11 GB (and a Ctrl+C would wait for them)."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.rand(count, 1, 3, size[1], size[0], generator=generator) * 2 - 1
+    for _ in range(count):
+        yield torch.rand(batch, 3, size[1], size[0], generator=generator) * 2 - 1

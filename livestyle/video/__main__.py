@@ -21,7 +21,6 @@ OUT is never taken for the whole video; --allow-truncated writes the frames that
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -200,28 +199,15 @@ def run(args, log) -> dict:
 
 
 def stylize(args) -> int:
-    """run() with SIGTERM taken as Ctrl+C: either way OUT is left as it was."""
-    def on_term(*_):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread
-        previous = None
-    try:
-        run(args, say)
-    except KeyboardInterrupt:
-        print(f"interrupted: {args.output} was not written", file=sys.stderr, flush=True)
-        return 130
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    run(args, say)
     return 0
 
 
 def main(argv=None) -> int:
+    """Ctrl+C and SIGTERM alike leave OUT as it was (run_command: one line, exit 130)."""
     return run_command(build_parser(), argv, stylize, lambda error, args: (
-        f"{describe(error, doing='livestyle.video failed on')}; {args.output} was not written"))
+        f"{describe(error, doing='livestyle.video failed on')}; {args.output} was not written"),
+        stopped=lambda args: f"{args.output} was not written")
 
 
 if __name__ == "__main__":

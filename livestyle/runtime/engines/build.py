@@ -81,8 +81,7 @@ def measure_parity(backend: Backend, reference: torch.nn.Module, device: str, si
     """Max / mean abs difference between the backend and torch fp32 on `count` random inputs (each a
     full batch of different images)."""
     worst, total = 0.0, 0.0
-    frames = random_frames(count * backend.batch, size)
-    for x in frames.reshape(count, backend.batch, 3, size[1], size[0]):
+    for x in random_frames(count, size, backend.batch):
         with torch.no_grad():
             expected = reference(x.to(device)).float().cpu()
             context = torch.cuda.stream(backend.stream) if backend.stream is not None else contextlib.nullcontext()
