@@ -309,3 +309,15 @@ def test_evaluate_refuses_to_write_into_the_data_set(finished_run, tmp_path, cap
     code, err = call(evaluate.main, [run_dir, "--data", run_dir], capsys)
     assert_refused(code, err, "lies inside --data")
     assert_unchanged(before, snapshot(tmp_path))
+
+
+@pytest.mark.parametrize("extra,fragment", [
+    (["--batch-size", "1000"], "more than the 4 training images per domain"),
+    (["--crop", "--image-size", "512"], "smaller than --image-size 512"),
+    (["--image-size", "100"], "use a multiple of 8"),
+])
+def test_a_refused_fit_leaves_no_run_folder(tmp_path, data, capsys, extra, fragment):
+    run_dir = tmp_path / "runs" / "refused"
+    code, err = call(fit.main, ["frames", "--data", data, "--run-dir", run_dir, *extra], capsys)
+    assert_refused(code, err, fragment)
+    assert code == 2 and not (tmp_path / "runs").exists()
