@@ -450,3 +450,12 @@ def test_end_to_end_under_xvfb(xserver, weights, tmp_path):
     assert np.abs(shown.astype(int) - expected).max() <= 2
     assert np.abs(shown.astype(int) - captured).mean() > 10  # and not the capture itself
     assert (tmp_path / "config" / "livestyle" / "livestyle.ini").is_file()  # settings saved under XDG_CONFIG_HOME
+
+
+def test_a_region_left_of_the_primary_screen_reaches_our_check_not_argparse():
+    from livestyle.core.sizes import parse_region
+
+    args = args_for("--region", "-1280,0,1280,720", "--fps-cap", "30")
+    assert args.region == "-1280,0,1280,720" and parse_region(args.region) == (-1280, 0, 1280, 720)
+    with pytest.raises(LivestyleError, match="--region '-1280,0,0,720': width and height must be at least 1"):
+        parse_region(args_for("--region", "-1280,0,0,720").region)

@@ -66,6 +66,30 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        return super().parse_known_args(self._joined_negative_values(args), namespace)
+
+    def _joined_negative_values(self, args):
+        """`--region -10,0,640,360`: argparse takes a value that starts with '-' (and is not a plain
+        number) for an option and stops with "expected one argument"; such a value is joined to its flag
+        (`--region=-10,0,640,360`) so that the flag's own check answers it. No flag starts with '-' and a
+        digit, so nothing else changes."""
+        args = list(sys.argv[1:] if args is None else args)
+        joined, index = [], 0
+        while index < len(args):
+            word = args[index]
+            action = self._option_string_actions.get(word) if isinstance(word, str) else None
+            following = args[index + 1] if index + 1 < len(args) else None
+            if action is not None and action.nargs is None and action.option_strings and \
+                    isinstance(following, str) and len(following) > 1 and following[0] == "-" and \
+                    (following[1].isdigit() or following[1] == "."):
+                joined.append(f"{word}={following}")
+                index += 2
+                continue
+            joined.append(word)
+            index += 1
+        return joined
+
 
 def configure_logging(args: argparse.Namespace) -> None:
     """The command's logging, from its -v/--verbose and --quiet (where it has them)."""
