@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import pytest
 from _clips import SIZE, SMALL, make_recordings
 
 from training import looks, oracle
-from training.data import image_files, load_training_data
+from training.data import DataError, image_files, load_training_data, read_image
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,23 @@ def test_a_changed_clip_is_refused(recordings, tmp_path):
         handle.write(b"\0")
     with pytest.raises(oracle.OracleError, match=r"two\.mp4 differs from the recording"):
         oracle.build("toy", "teal-orange", "other-levels", tmp_path / "out", copy, progress=False, minimum=SMALL)
+
+
+def test_a_missing_clip_or_image_is_missing_not_damaged(recordings, built, tmp_path):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in recordings.iterdir():
+        if path.name != "two.mp4":
+            (copy / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(oracle.OracleError, match=r"two\.mp4 is missing \(recordings.json lists it\)"):
+        oracle.build("toy", "teal-orange", "other-levels", tmp_path / "out", copy, progress=False, minimum=SMALL)
+    out, _ = built
+    lost = tmp_path / "lost"
+    shutil.copytree(out, lost)
+    first = sorted((lost / "test" / "movie_clean").iterdir())[0]
+    first.unlink()
+    with pytest.raises(DataError, match=f"image {first} is missing"):
+        read_image(first, None)
 
 
 def test_the_training_loader_squashes_recorded_frames_and_keeps_display_pairs(built):

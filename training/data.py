@@ -39,6 +39,9 @@ def image_files(folder: Path) -> list[Path]:
 def read_image(path: Path, image_size: int | None) -> np.ndarray:
     """RGB uint8 image_size×image_size; other sizes are squashed as the report does (None: as stored)."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None and not path.is_file():
+        raise DataError(f"image {path} is missing: the data set lost a file it lists; rebuild the data set "
+                        f"(or restore the file)")
     if image is None:
         raise DataError(f"cannot read image {path}: the file is damaged or not an image; "
                         "delete or replace it")
