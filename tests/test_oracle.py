@@ -110,7 +110,7 @@ def test_a_missing_clip_or_image_is_missing_not_damaged(recordings, built, tmp_p
     for path in recordings.iterdir():
         if path.name != "two.mp4":
             (copy / path.name).write_bytes(path.read_bytes())
-    with pytest.raises(oracle.OracleError, match=r"two\.mp4 is missing \(recordings.json lists it\)"):
+    with pytest.raises(oracle.OracleError, match=r"two\.mp4 is missing: restore it"):
         oracle.build("toy", "teal-orange", "other-levels", tmp_path / "out", copy, progress=False, minimum=SMALL)
     out, _ = built
     lost = tmp_path / "lost"

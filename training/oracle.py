@@ -118,8 +118,6 @@ def decode(clip: Clip) -> list[np.ndarray]:
 
     if not clip.path.is_file():
         raise OracleError(f"{clip.path} is missing: restore it with git checkout training/recordings")
-    if not clip.path.is_file():
-        raise OracleError(f"{clip.path} is missing (recordings.json lists it); restore it with git checkout")
     digest = hashlib.sha256(clip.path.read_bytes()).hexdigest()
     if digest != clip.sha256:
         raise OracleError(f"{clip.path} differs from the recording listed in recordings.json (sha256 "
