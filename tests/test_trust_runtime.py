@@ -311,6 +311,37 @@ def test_engine_changed_after_the_build_is_refused(built, good_weights, tmp_path
     assert_unchanged(before, snapshot(tmp_path))
 
 
+class HalfSize(torch.nn.Module):
+    """A network that is no livestyle generator: it gives a picture half the size it is given."""
+
+    def forward(self, x):
+        return torch.nn.functional.avg_pool2d(x, 2)
+
+
+@needs_ort
+def test_an_engine_whose_output_has_another_shape_is_named_as_the_engine(built, good_weights, tmp_path, capsys):
+    from livestyle.runtime.backends.onnx_runtime import export_onnx
+
+    artifact = copy_engine(built, tmp_path / "engines")
+    artifact.write_bytes(export_onnx(HalfSize(), SIZE))
+    edit_sidecar(artifact, setting("artifact_sha256", sha256_file(artifact)))  # a consistent, foreign engine
+    with pytest.raises(LivestyleError, match=f"{artifact.name}: its output .* not the \\[1, 3, 48, 64\\] float "
+                                             f"picture a livestyle generator gives.*rebuild it"):
+        Stylizer(good_weights, "onnxruntime", engine=artifact, threads=1)
+    from _clips import scrolling_frames, write_clip
+
+    from livestyle.video.__main__ import main as video_main
+
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, scrolling_frames(4, seed=0, size=SIZE))
+    before = snapshot(tmp_path)
+    code, err = call(video_main, [clip, tmp_path / "out.mp4", "--model", artifact, "--backend", "onnxruntime",
+                                  "--quiet"], capsys)
+    assert_refused(code, err, artifact.name, "its output", "rebuild it")
+    assert code == 2
+    assert_unchanged(before, snapshot(tmp_path))
+
+
 def test_tensorrt_sidecar_without_gpu_or_version_is_refused(tmp_path):
     artifact = tmp_path / "game2movie.engine"
     artifact.write_bytes(b"plan")

@@ -88,6 +88,12 @@ class OnnxRuntimeBackend(Backend):
         if shape != expected or inputs[0].type not in NUMPY:
             raise LivestyleError(f"{self.source}: input {inputs[0].type} {inputs[0].shape} does not fit "
                                  f"{expected} float; rebuild it at this size with python scripts/build_engine.py")
+        given = [d if isinstance(d, int) else e for d, e in zip(outputs[0].shape, expected, strict=False)]
+        if given != expected or len(outputs[0].shape) != 4 or outputs[0].type not in NUMPY:
+            raise LivestyleError(f"{self.source}: its output {outputs[0].type} {outputs[0].shape} is not the "
+                                 f"{expected} float picture a livestyle generator gives for this input; the engine is "
+                                 f"not one build_engine made for this model: rebuild it with python "
+                                 f"scripts/build_engine.py")
         element = NUMPY[inputs[0].type]
         on_gpu = self.providers[0] in GPU_PROVIDERS
         self.device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else torch.device("cpu")
