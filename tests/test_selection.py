@@ -88,7 +88,8 @@ def test_default_model_order(tmp_path, weights, monkeypatch):
         selection.resolve_model(tmp_path, engines, runs, machine)
     engines.mkdir()
     engine = write_engine(engines / "game2movie-x-64x48-fp32.onnx", "runs/gone/game2movie.safetensors")
-    with pytest.raises(LivestyleError, match="built from runs/gone/game2movie.safetensors, which is not here"):
+    with pytest.raises(LivestyleError, match=r"built from runs/gone/game2movie.safetensors \(its sidecar's "
+                                             r"'weights.path'\), which is not here"):
         selection.resolve_model(engine, engines, runs, machine)
 
 
@@ -177,3 +178,18 @@ def test_faces_models_are_skipped_and_refused_over_whole_frames(tiny, weights, t
     (runs / "frames-run" / "game2movie.safetensors").unlink()
     with pytest.raises(LivestyleError, match="no frames run in"):
         selection.resolve_model(None, engines, runs, probe())
+
+
+def test_a_sidecar_whose_weights_path_names_another_file_is_named(tmp_path):
+    """The sidecar says weights.path /somewhere/notes.txt: the message names the sidecar, not the stray file."""
+    engines, runs = tmp_path / "engines", tmp_path / "runs"
+    engines.mkdir()
+    stray = tmp_path / "notes.txt"
+    stray.write_text("not weights")
+    engine = write_engine(engines / "game2movie-x-64x48-fp32.onnx", str(stray))
+    with pytest.raises(LivestyleError, match=r"fp32.onnx.json: its 'weights.path' names .*notes.txt, which is not "
+                                             r"the file the engine was built from"):
+        selection.resolve_model(engine, engines, runs, probe())
+    engine = write_engine(engines / "game2movie-x-64x48-fp32.onnx", "")
+    with pytest.raises(LivestyleError, match=r"\.onnx\.json: the sidecar's 'weights.path' does not name the weights"):
+        selection.resolve_model(engine, engines, runs, probe())

@@ -19,11 +19,12 @@ import numpy as np
 from livestyle.core import ASSETS
 from livestyle.core.assets import bundled
 from livestyle.core.errors import LivestyleError, first_line
+from livestyle.core.files import sha256_file
 from livestyle.core.sizes import MAX_SIDE, SIZE_MULTIPLE, nearest_side, parse_size
 from livestyle.faces.crop import FACES_BATCH
 from livestyle.model.weights import WEIGHTS_FILE, WeightsInfo, read_weights_info
 from livestyle.runtime.backends import unavailable
-from livestyle.runtime.engines.sidecars import SUFFIX, problems, read_sidecar
+from livestyle.runtime.engines.sidecars import SUFFIX, problems, read_sidecar, sidecar_path
 from livestyle.runtime.facemode import CropStylizer
 from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.stylizer import Stylizer
@@ -81,19 +82,26 @@ def recorded_weights(engine: Path, sidecar: dict) -> str:
     weights = sidecar.get("weights")
     recorded = weights.get("path") if isinstance(weights, dict) else None
     if not isinstance(recorded, str) or not recorded:
-        raise LivestyleError(f"{engine}: its sidecar does not name the weights it was built from; pass --model "
-                             f"runs/<run>/{WEIGHTS_FILE} instead")
+        raise LivestyleError(f"{sidecar_path(engine)}: the sidecar's 'weights.path' does not name the weights the "
+                             f"engine was built from; pass --model runs/<run>/{WEIGHTS_FILE} instead")
     return recorded
 
 
 def engine_weights(engine: Path, sidecar: dict) -> Path:
-    """The weights an engine was built from (the Stylizer needs them: model identity and fallback)."""
+    """The weights an engine was built from (the Stylizer needs them: model identity and fallback): the file the
+    sidecar names, if it is the file the engine was built from (the sidecar's weights.sha256)."""
     recorded = recorded_weights(engine, sidecar)
+    expected = sidecar["weights"].get("sha256")
     for candidate in (Path(recorded), engine.parent.parent / recorded, engine.parent / recorded):
         if candidate.is_file():
+            if isinstance(expected, str) and sha256_file(candidate) != expected:
+                raise LivestyleError(f"{sidecar_path(engine)}: its 'weights.path' names {candidate}, which is not the "
+                                     f"file the engine was built from (another sha256); pass --model with those "
+                                     f"weights, or rebuild the engine")
             return candidate
-    raise LivestyleError(f"{engine} was built from {recorded}, which is not here; the engine needs its weights "
-                         f"(for the model's identity and the torch-cpu fallback): pass --model with those weights")
+    raise LivestyleError(f"{engine} was built from {recorded} (its sidecar's 'weights.path'), which is not here; the "
+                         f"engine needs its weights (for the model's identity and the torch-cpu fallback): pass "
+                         f"--model with those weights")
 
 
 def usable_engine(artifact: Path, fmt: str, machine, engines_dir: Path, log) -> tuple[float, ModelChoice] | None:
