@@ -239,6 +239,18 @@ def test_auto_times_reports_and_caches(weights, tmp_path):
     assert any("cached" in line for line in second.report)
 
 
+def test_a_cache_that_cannot_be_written_is_said_once_and_not_claimed(weights, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    cache = tmp_path / "a-file" / "backends.json"  # what a read-only or mistyped cache folder does: the write fails
+    messages: list[str] = []
+    stylizer = Stylizer(weights, "auto", size=SIZE, threads=1, cache_path=cache, engines_dir=tmp_path,
+                        log=messages.append)
+    said = [line for line in [*messages, *stylizer.report] if "cache" in line]
+    assert len([line for line in said if "cannot be written" in line]) == 1, said
+    assert "LIVESTYLE_CACHE_DIR" in " ".join(said) and not any("cached in" in line for line in said), said
+    assert any("not cached" in line for line in stylizer.report), stylizer.report
+
+
 def test_auto_cache_location_follows_the_environment(weights, tmp_path, monkeypatch):
     monkeypatch.setenv("LIVESTYLE_CACHE_DIR", str(tmp_path / "cache"))
     Stylizer(weights, "auto", size=SIZE, threads=1, engines_dir=tmp_path, log=lambda m: None)
