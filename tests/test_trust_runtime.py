@@ -594,3 +594,19 @@ def test_save_generator_on_a_full_disk_keeps_the_old_weights(tmp_path, monkeypat
     with pytest.raises(LivestyleError, match="game2movie.safetensors: the disk is full"):
         save_generator(Generator(features=16), target, "game2movie")
     assert_unchanged(before, snapshot(tmp_path))
+
+
+@needs_ort
+def test_a_size_an_engine_cannot_honour_is_said_so(built, tmp_path, caplog):
+    from _clips import scrolling_frames, write_clip
+
+    from livestyle.video.__main__ import main as video_main
+
+    artifact = copy_engine(built, tmp_path / "engines")
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, scrolling_frames(4, seed=0, size=SIZE))
+    with caplog.at_level("INFO", logger="livestyle"):
+        code = video_main([str(clip), str(tmp_path / "out.mp4"), "--model", str(artifact), "--size", "128x96",
+                           "--backend", "onnxruntime", "--threads", "1", "--quiet"])
+    assert code == 0
+    assert f"--size 128x96 cannot be honoured: {artifact.name} was built for 64x48" in caplog.text

@@ -371,7 +371,10 @@ def open_for_capture(choice: ModelChoice, options: RuntimeOptions, capture: tupl
     if choice.engine is not None:
         stylizer = open_stylizer(choice, options, None, log)
         if size != "auto" or scale is not None:
-            log(f"livestyle: {choice.engine.name} runs at its built size {stylizer.size[0]}x{stylizer.size[1]}")
+            flag = f"--scale {scale:g}" if scale is not None else f"--size {size}"
+            log(f"livestyle: {flag} cannot be honoured: {choice.engine.name} was built for "
+                f"{stylizer.size[0]}x{stylizer.size[1]} and runs only at that size; build an engine at the size you "
+                f"want (python scripts/build_engine.py --size WxH) or pass --model with the weights")
         return stylizer
     if scale is not None:
         return open_stylizer(choice, options, scaled_size(capture, scale), log)

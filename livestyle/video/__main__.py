@@ -158,7 +158,15 @@ def run(args, log) -> dict:
 
     def open_frames(choice: ModelChoice) -> Stylizer:
         size = None if choice.engine is not None else inference_size(args, info.size)
-        return open_stylizer(choice, options, size, log)
+        stylizer = open_stylizer(choice, options, size, log)
+        asked = args.scale is not None or args.size != "auto"
+        if choice.engine is not None and asked and tuple(stylizer.size) != inference_size(args, info.size):
+            wanted, built = inference_size(args, info.size), stylizer.size
+            flag = f"--scale {args.scale:g}" if args.scale is not None else f"--size {args.size}"
+            log(f"livestyle.video: {flag} cannot be honoured: {choice.engine.name} was built for "
+                f"{built[0]}x{built[1]} and runs only at that size; build one at {wanted[0]}x{wanted[1]} (python "
+                f"scripts/build_engine.py --size {wanted[0]}x{wanted[1]}) or pass --model with the weights")
+        return stylizer
 
     stylizer = build_stylizer(options, models, open_frames, command="video", frame_size=info.size,
                               frame_rate=float(info.rate or 30), log=log)
