@@ -215,3 +215,29 @@ def test_the_study_writes_only_what_it_declares(tmp_path, monkeypatch, capsys):
                                               argv, capsys)
     assert code == 0, capsys.readouterr().err
     assert outside(declaration, written) == [] and (tmp_path / "runs" / "study" / "declared-study.md").is_file()
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """A file marked immutable (chattr +i; root on a file system that has the flag, as CI), unmarked after."""
+    import shutil
+    import subprocess
+
+    path = tmp_path / "out.mp4"
+    path.write_bytes(b"kept")
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not possible here (needs root and a file system with the flag)")
+    yield path
+    subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+def test_an_immutable_out_with_overwrite_is_refused_before_work(immutable, clip, tiny_weights, capsys,
+                                                                 private_cache_and_threads):
+    from livestyle.video import __main__ as video
+
+    code = video.main([str(clip), str(immutable), "--model", str(tiny_weights), "--overwrite", "--quiet",
+                       "--backend", "torch-cpu", "--threads", "1"])
+    error = capsys.readouterr().err
+    assert code == 2 and len(error.strip().splitlines()) == 1, error
+    assert "marked immutable" in error and immutable.read_bytes() == b"kept"
+    assert sorted(p.name for p in immutable.parent.iterdir()) == ["out.mp4"]
