@@ -610,3 +610,28 @@ def test_a_size_an_engine_cannot_honour_is_said_so(built, tmp_path, caplog):
                            "--backend", "onnxruntime", "--threads", "1", "--quiet"])
     assert code == 0
     assert f"--size 128x96 cannot be honoured: {artifact.name} was built for 64x48" in caplog.text
+
+
+@needs_ort
+def test_an_engine_failing_mid_video_is_named_as_the_engine(built, good_weights, tmp_path, monkeypatch):
+    from _clips import scrolling_frames, write_clip
+
+    from livestyle.runtime.backends.onnx_runtime import OnnxRuntimeBackend
+    from livestyle.video import stylize_video
+
+    artifact = copy_engine(built, tmp_path / "engines")
+    real_forward, calls = OnnxRuntimeBackend.forward, []
+
+    def failing_forward(self):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code")
+        return real_forward(self)
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "forward", failing_forward)
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, scrolling_frames(6, seed=0, size=SIZE))
+    stylizer = Stylizer(good_weights, "onnxruntime", engine=artifact, threads=1)
+    with pytest.raises(LivestyleError, match=f"frame 3 failed in the engine {artifact.name} on onnxruntime .*rebuild"):
+        stylize_video(clip, tmp_path / "out.mp4", stylizer, progress=False)
+    assert not (tmp_path / "out.mp4").exists()

@@ -117,6 +117,12 @@ class Stylizer:
     def describe(self) -> str:
         return f"{self.backend.name} ({self.backend.detail}) at {format_size(self.size)}"
 
+    @property
+    def engine_file(self) -> str | None:
+        """The built engine file running, if one is (its failures are the engine's, not the backend's)."""
+        source = getattr(self.backend, "source", "") or ""
+        return Path(source).name if Path(source).suffix in (".onnx", ".engine", ".plan") else None
+
     def status(self) -> dict | None:
         return None
 

@@ -177,13 +177,13 @@ def choose(model: Model, size: tuple[int, int], machine: Machine, *, engines_dir
     cache[key] = {"backend": best.name, "timings_ms": timings, "candidates": available, "size": list(size),
                   "device": machine.device_key, "weights": str(model.path) if model.path else model.label,
                   "measured": datetime.now().isoformat(timespec="seconds")}
-    cached = f"cached in {cache_file}"
+    kept = f"cached in {cache_file}"
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         write_json(cache_file, cache)
     except (OSError, LivestyleError) as error:  # a cache is only a speed-up: the chosen backend runs anyway
         why = describe(error, cache_file) if isinstance(error, OSError) else str(error)
-        cached = "not cached: timed again next time"
+        kept = "not cached: timed again next time"
         log(f"auto: the backend cache cannot be written ({why}); set {CACHE_ENV} to a folder you can write to")
-    how = f"fastest of {len(timings)} timed at {format_size(size)}, {cached}"
+    how = f"fastest of {len(timings)} timed at {format_size(size)}, {kept}"
     return best, finish(best.name, how)

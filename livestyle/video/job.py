@@ -304,8 +304,13 @@ class _Run:
             raise
         except Exception as error:
             name = self.stylizer.name
-            raise LivestyleError(f"stylising frame {number} failed on {name} ({type(error).__name__}: "
-                                 f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
+            text = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+            engine = getattr(self.stylizer, "engine_file", None)
+            if engine:
+                raise LivestyleError(f"stylising frame {number} failed in the engine {engine} on {name} ({text}); "
+                                     f"rebuild it with python scripts/build_engine.py, or try --backend torch-cpu"
+                                     ) from error
+            raise LivestyleError(f"stylising frame {number} failed on {name} ({text}); "
                                  f"try --backend torch-cpu") from error
 
     def finish(self) -> None:
