@@ -34,9 +34,11 @@ from livestyle.core.cli import ArgumentParser, bounded_int, configure_logging, f
 from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import describe
+from livestyle.core.memory import check_memory
 from livestyle.core.sizes import format_size, parse_size
 from livestyle.faces.crop import FACES_BATCH
 from livestyle.model.loaded import load_model, newest_weights
+from livestyle.model.memory import inference_bytes
 from livestyle.runtime.engines.build import FORMATS, build_onnx, build_tensorrt, resolve_format, resolve_precision
 from livestyle.runtime.engines.cube import build_cube, colour_look
 from livestyle.runtime.machine import probe
@@ -117,6 +119,10 @@ def build(args) -> int:
             size, batch = args.size or f"{side}x{side}", args.batch or FACES_BATCH
             print(f"a faces model: face crops at {size}, {batch} per pass", flush=True)
         size = parse_size(size, "--size", multiple=model.size_multiple)
+        # The export traces the network, the parity check runs it in torch and in ONNX Runtime: about three
+        # forward passes' worth at once (a GPU build's TensorRT memory is the GPU's own).
+        check_memory(f"--size {format_size(size)}" + (f" --batch {batch}" if batch > 1 else ""),
+                     3 * inference_bytes(model.module, size, batch), "choose a smaller --size or --batch")
         machine = probe()
         fmt, why = resolve_format(args.format, machine)
         precision = resolve_precision(args.precision, fmt)

@@ -346,7 +346,7 @@ def test_interrupted_run_leaves_no_output(weights, tmp_path):
 
 def test_a_backend_failing_mid_video_says_so_and_leaves_nothing(clip, stylizer, tmp_path):
     class Breaks:
-        size, name = stylizer.size, "torch-cuda"
+        size, name, engine_file = stylizer.size, "torch-cuda", None
 
         def __init__(self):
             self.calls = 0

@@ -34,6 +34,7 @@ from livestyle.core.checks import FileCheck
 from livestyle.core.cli import ArgumentParser, bounded_int, run_command
 from livestyle.core.declared import Declaration, Output
 from livestyle.core.files import describe, make_folder, write_json
+from livestyle.core.memory import check_memory
 from livestyle.core.sizes import DEFAULT_SIZE, MAX_SIDE, format_size, parse_size
 from livestyle.model.weights import load_generator
 from livestyle.runtime.backends import NAMES as BACKENDS
@@ -102,6 +103,11 @@ def training_size_scores(game2movie, movie2game, root: Path, size: int, device) 
     return result, rows
 
 
+# Scoring one W×H pair at a time holds about this many float copies of a frame (SSIM's filtered images and
+# their products; measured 12 to 19 at 2048² and 1024² as peak resident size).
+SCORING_COPIES = 16
+
+
 def test_pairs(root: Path, manifest: dict) -> tuple[list, list]:
     """The paired test frames of a recorded oracle at full size: (game inputs, true movie frames)."""
     oracle = manifest["oracle"]["test"]
@@ -115,6 +121,11 @@ def display_evaluation(weights: Path, root: Path, manifest: dict, size: tuple[in
     from livestyle.runtime.stylizer import Stylizer
 
     inputs, truths = test_pairs(root, manifest)
+    if output_size:  # every shown frame is kept (model, doing nothing, resized only, truth), then scored
+        width, height = output_size
+        kept, scoring = 4 * len(inputs) * width * height * 3, SCORING_COPIES * width * height * 3 * 4
+        check_memory(f"--output-size {width}x{height} ({len(inputs)} test frames)", kept + scoring,
+                     "choose a smaller --output-size (a display's own size is plenty)")
     stylizer = Stylizer(weights, backend, size=size, output_size=output_size or "input", log=lambda *_: None)
     try:
         result, kept = display.display_scores(lambda frame: np.ascontiguousarray(stylizer(frame[..., ::-1])[..., ::-1]),

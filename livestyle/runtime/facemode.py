@@ -60,6 +60,7 @@ class CropStylizer:
     model = property(lambda self: self.batched.model)
     backend = property(lambda self: self.batched.backend)
     report = property(lambda self: list(self.batched.report))
+    engine_file = property(lambda self: self.batched.engine_file)
 
     def describe(self) -> str:
         return self.batched.describe() + f", {self.batched.backend.batch} crops a pass" + (
@@ -155,6 +156,10 @@ class FacesStylizer:
         if self.frames is not None:
             return f"{text}; frames model on {self.frames.describe()}"
         return f"{text}; the rest of the picture as captured"
+
+    @property
+    def engine_file(self) -> str | None:
+        return self.frames.engine_file if self.frames is not None else self.faces.engine_file
 
     def film_grain(self) -> CropGrain | None:
         """The faces model's grain, drawn only inside the pasted crops (where() reads this picture's crops)."""

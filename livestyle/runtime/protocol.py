@@ -45,6 +45,12 @@ class FrameStylizer(Protocol):
         """One line for the log: backend, detail, size."""
         ...
 
+    @property
+    def engine_file(self) -> str | None:
+        """The built engine file (.onnx, TensorRT) that runs the picture's model, if one does: a failure of
+        it is the engine's, to be rebuilt, not only its backend's."""
+        ...
+
     def film_grain(self) -> FilmGrain | None:
         """New film grain as the model asks for it, to draw on the displayed picture after the stabiliser
         (livestyle.runtime.grain); None when the model has none (and in faces mode, for now)."""

@@ -25,8 +25,10 @@ from torch import nn
 from livestyle.core.errors import LivestyleError
 from livestyle.core.images import resize
 from livestyle.core.logs import say
+from livestyle.core.memory import check_memory
 from livestyle.core.sizes import DEFAULT_SIZE, format_size, parse_output_size, parse_size
 from livestyle.model.loaded import Model, load_model
+from livestyle.model.memory import inference_bytes
 from livestyle.runtime.backends import NAMES, Backend, open_backend
 from livestyle.runtime.engines.sidecars import read_sidecar
 from livestyle.runtime.frames import FrameConverter, check_frame
@@ -34,6 +36,8 @@ from livestyle.runtime.grain import FilmGrain, model_grain
 from livestyle.runtime.machine import Machine, probe
 from livestyle.runtime.options import RuntimeOptions
 from livestyle.runtime.timing import choose
+
+CPU_BACKENDS = ("torch-cpu", "onnxruntime", "opencv")  # the model's memory is the process's memory
 
 
 class Stylizer:
@@ -74,6 +78,9 @@ class Stylizer:
                 backend = "tensorrt" if sidecar.get("format") == "tensorrt" else "onnxruntime"
         size = parse_size(size, multiple=multiple) if size is not None else DEFAULT_SIZE
         batch = batch or 1
+        if backend in CPU_BACKENDS or (backend == "auto" and not machine.gpu):  # a GPU's memory is its own
+            check_memory(f"running {loaded.label} at {format_size(size)}" + (f", {batch} at once" if batch > 1 else ""),
+                         inference_bytes(loaded.module, size, batch), "choose a smaller --size (or --scale)")
         settings = dict(backend_settings, engine=engine, log=log, batch=batch)
         if backend == "auto":
             self.backend, self.report = choose(loaded, size, machine, cache_path=cache_path, **settings)

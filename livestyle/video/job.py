@@ -305,7 +305,7 @@ class _Run:
         except Exception as error:
             name = self.stylizer.name
             text = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
-            engine = getattr(self.stylizer, "engine_file", None)
+            engine = self.stylizer.engine_file
             if engine:
                 raise LivestyleError(f"stylising frame {number} failed in the engine {engine} on {name} ({text}); "
                                      f"rebuild it with python scripts/build_engine.py, or try --backend torch-cpu"
