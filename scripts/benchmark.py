@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from devtools.benchmark_doc import machine as machine_line
-from devtools.benchmark_doc import update_section
+from devtools.benchmark_doc import page_output, update_section
+from livestyle.core.declared import Declaration
 from livestyle.core.errors import LivestyleError
 from livestyle.core.sizes import format_size, parse_size
 from livestyle.model.generator import Generator, make_pyramid
@@ -113,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--note", default="", help="a sentence added to the section (e.g. other load on the machine)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
     return parser
+
+
+def section_name(args) -> str:
+    """benchmark_pyramid when the pyramid is timed (alone or beside the plain generator), else benchmark_inference."""
+    return "benchmark_inference" if args.architecture == "plain" else "benchmark_pyramid"
+
+
+def declare(args) -> Declaration:
+    """It reads --weights and the engines built for them, and writes only its section of the benchmark pages
+    (unless --no-write): the backends are opened by name, never timed into the backend cache."""
+    page = () if args.no_write else (page_output(section_name(args)),)
+    return Declaration("benchmark", {"--weights": args.weights, "--engines": args.engines}, page)
 
 
 def load_models(args) -> list[tuple[str, Model]]:
@@ -206,8 +219,9 @@ def section_lines(args, argv, machine, sizes, models, compare: bool, table: list
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    machine = probe()
     try:
+        declare(args).check()
+        machine = probe()
         sizes = [parse_size(s, "--sizes") for s in (args.sizes or (ALL_SIZES if machine.gpu else CPU_SIZES)).split(",")]
         models = load_models(args)
         names = args.backends.split(",")
@@ -225,8 +239,11 @@ def main(argv=None) -> int:
     if args.no_write:
         return 0
     lines = section_lines(args, argv, machine, sizes, models, compare, table)
-    section = "benchmark_pyramid" if compare else "benchmark_inference"
-    print(f"\nwrote {update_section(section, chr(10).join(lines))}")
+    try:
+        print(f"\nwrote {update_section(section_name(args), chr(10).join(lines))}")
+    except LivestyleError as error:  # the page could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,16 +10,19 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, page_output, scratch_folder, scratch_output, update_section
+from livestyle.core.declared import Declaration
+from livestyle.core.errors import LivestyleError
 from livestyle.model.look import random_look
 from livestyle.runtime.engines.cube import cube_text
+
+SECTION = "look-cube-parity"
 
 
 def frame() -> np.ndarray:
@@ -47,20 +50,41 @@ def difference(strength: float, points: int, interp: str, folder: Path) -> tuple
     return float(gap.mean()), int(gap.max())
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def declare(args) -> Declaration:
+    """The .cube files, frames and ffmpeg's pictures go to a scratch folder; the table to its section of the
+    benchmark pages unless --no-write."""
+    page = () if args.no_write else (page_output(SECTION),)
+    return Declaration("benchmark_cube", {}, (scratch_output(), *page))
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        declare(args).check()
+        return measure(args)
+    except LivestyleError as error:  # a refused output, or the page that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure(args) -> int:
+    """The table, printed and (unless --no-write) filed into its section; the exit code."""
     if shutil.which("ffmpeg") is None:
         print("error: ffmpeg is not installed (apt-get install ffmpeg)", file=sys.stderr)
         return 1
     version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     rows = ["| look strength | points | interpolation | mean levels | max levels |", "|---|---|---|---|---|"]
-    with tempfile.TemporaryDirectory() as folder:
+    with scratch_folder("benchmark_cube-") as folder:
         for strength in (0.5, 1.0, 1.5):
             for points in (33, 65):
                 for interp in ("trilinear", "tetrahedral"):
-                    mean, worst = difference(strength, points, interp, Path(folder))
+                    mean, worst = difference(strength, points, interp, folder)
                     rows.append(f"| {strength:g} | {points} | {interp} | {mean:.2f} | {worst} |")
     print("\n".join(rows))
     if not args.no_write:
@@ -70,7 +94,7 @@ def main(argv=None) -> int:
                 "noise and ramps, against the look run by torch; |difference| in levels of 255. A look's clamps "
                 "inside a lattice cell are what the table misses, so the error grows with the strength and shrinks "
                 "with the points; `--format cube` writes 65.\n\n" + "\n".join(rows))
-        print(f"\nwrote {update_section('look-cube-parity', body)}")
+        print(f"\nwrote {update_section(SECTION, body)}")
     return 0
 
 

@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, page_output, update_section
 from devtools.face_scenes import random_scene
 from livestyle.core import ASSETS
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_json
 from livestyle.faces.crop import FACE_CROP
 from livestyle.faces.detector import BLAZEFACE, FaceDetector
@@ -47,6 +50,7 @@ from training.prepare import FACE_CASCADE
 SIZE_BINS = ((40, 60), (60, 90), (90, 131))
 CHOSEN = "blazeface back, 2 tiles, score ≥ 0.7 (livestyle's)"
 COLUMNS = ("all", "astronaut", "cameraman", "lfw", *(f"{lo}-{hi - 1}" for lo, hi in SIZE_BINS))  # recall columns
+PASTE_SET = ("faces", 250, 512)  # --paste-quality's synthetic faces set: kind, images per domain, size
 
 
 class HaarDetector:
@@ -211,6 +215,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def declare(args) -> Declaration:
+    """The detector table reads the recordings and writes --out (replaced: the results file is the script's
+    own); --paste-quality reads the faces demo model and makes its synthetic faces set, cached under data/;
+    --gameplay reads the faces demo model and the recordings. Each writes its section of the benchmark pages
+    unless --no-doc."""
+    from livestyle.runtime.selection import DEMO_FACES_MODEL
+    from training.synth import cached_path
+
+    if args.paste_quality:
+        inputs = {"the faces demo model": DEMO_FACES_MODEL}
+        outputs = [Output("the cached synthetic faces set", cached_path(*PASTE_SET), folder=True, owned=True)]
+        section = "faces-paste-quality"
+    elif args.gameplay:
+        inputs = {"the faces demo model": DEMO_FACES_MODEL, "the recordings": RECORDINGS}
+        outputs = []
+        section = "faces-on-gameplay"
+    else:
+        inputs = {"the recordings": RECORDINGS}
+        outputs = [Output("--out", args.out, owned=True)]
+        section = "faces-detector"
+    if not args.no_doc:
+        outputs.append(page_output(section))
+    return Declaration("benchmark_faces", inputs, tuple(outputs))
+
+
 def report_gameplay(args) -> int:
     """--gameplay: print the table of `gameplay` and write section faces-on-gameplay; the exit code."""
     from livestyle.runtime.selection import DEMO_FACES_MODEL
@@ -235,7 +264,7 @@ def report_paste_quality(args) -> int:
     from livestyle.runtime.selection import DEMO_FACES_MODEL
     from training.synth import cached_dataset
 
-    data = cached_dataset("faces", 250, 512)
+    data = cached_dataset(*PASTE_SET)
     lines = paste_quality(DEMO_FACES_MODEL, data, args.limit)
     print("\n".join(lines))
     if not args.no_doc:
@@ -310,6 +339,16 @@ def detector_section(args, results: dict, faces: dict, game, lines: list[str]) -
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        declare(args).check()
+        return measure(args)
+    except LivestyleError as error:  # a refused output, or one that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure(args) -> int:
+    """The table --gameplay, --paste-quality or (by default) the detectors ask for; the exit code."""
     if args.gameplay:
         return report_gameplay(args)
     if args.paste_quality:

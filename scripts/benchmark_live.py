@@ -44,14 +44,15 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from devtools.benchmark_doc import machine as machine_line
-from devtools.benchmark_doc import update_section
+from devtools.benchmark_doc import page_output, scratch_folder, scratch_output, update_section
 from devtools.xvfb import XVFB_PACKAGES, have_xvfb, start_content, start_xvfb, wait_for_window, x_env
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -796,6 +797,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def declare(args) -> Declaration:
+    """It reads --model; each app run's --stats, log, settings and backend cache, and the report-size faces
+    model, go to a scratch folder (removed at the end); --screenshot (replaced: the picture is the script's
+    own), and unless --no-write its section of the benchmark pages and, with --soak, the RSS plot."""
+    outputs = [scratch_output()]
+    if args.screenshot is not None:
+        outputs.append(Output("--screenshot", args.screenshot, owned=True))
+    if not args.no_write:
+        default = ("benchmark_live-faces" if args.faces_table else "live-soak" if args.soak is not None
+                   else "benchmark_live")
+        outputs.append(page_output(args.section or default))
+        if args.soak is not None and not args.faces_table:
+            outputs.append(Output("the soak's RSS plot", RSS_PNG, owned=True))
+    return Declaration("benchmark_live", {"--model": args.model}, tuple(outputs))
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def say(message: str) -> None:
@@ -816,6 +833,7 @@ def benchmark(args, argv: list[str]) -> int:
     from livestyle.runtime.machine import probe
 
     check_numbers(args)
+    declare(args).check()
     machine = probe()
     if args.faces_table:
         return faces_benchmark(args, argv)
@@ -850,8 +868,7 @@ def run_on_display(args, model: Path, cells: list[tuple[str, str]], seconds: flo
     """Xvfb and the scene, the runs (the table's, or the soak) on them, then all stopped: (the runs' result, the
     scene's CPU share measured alone before the soak (None for the table), the scene's description)."""
     without = None
-    with tempfile.TemporaryDirectory(prefix="benchmark_live-") as folder:
-        work = Path(folder)
+    with scratch_folder("benchmark_live-") as work:
         display = start_display(args, SCREEN)
         say(f"Xvfb on {display} ({SCREEN[0]}x{SCREEN[1]}x24); starting "
             f"{'SuperTux' if args.game == 'supertux' else 'the content window'}")
@@ -989,8 +1006,7 @@ def faces_benchmark(args, argv: list[str]) -> int:
     if not have_xvfb():
         raise BenchError(f"Xvfb or xdotool is missing (on Debian/Ubuntu: apt-get install {XVFB_PACKAGES})")
     backend = (args.backends or "auto").split(",")[0]
-    with tempfile.TemporaryDirectory(prefix="benchmark_live-faces-") as folder:
-        work = Path(folder)
+    with scratch_folder("benchmark_live-faces-") as work:
         display = start_display(args, FACES_SCREEN)
         try:
             table = faces_table(args, display, work, args.seconds, backend)
@@ -1046,7 +1062,7 @@ def main(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         return benchmark(args, argv)
-    except BadInput as error:
+    except (BadInput, LivestyleError) as error:  # bad arguments, or an output that cannot be written
         print(f"error: {error}", file=sys.stderr)
         return 2
     except BenchError as error:

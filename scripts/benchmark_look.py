@@ -16,7 +16,9 @@ import sys
 import numpy as np
 import torch
 
-from devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, page_output, update_section
+from livestyle.core.declared import Declaration
+from livestyle.core.errors import LivestyleError
 from livestyle.model.film import FilmLook
 from livestyle.model.loaded import load_model
 from livestyle.runtime.grain import FilmGrain
@@ -26,6 +28,7 @@ from livestyle.runtime.timing import median_ms
 DEMO = "livestyle/assets/demo_game2movie.safetensors"
 SIZES = ((640, 360), (960, 540), (1280, 720))
 BACKENDS = ("opencv", "onnxruntime", "torch-cpu")
+SECTION = "look-speed"
 
 
 def game_frame(width: int, height: int) -> np.ndarray:
@@ -65,10 +68,31 @@ def row(name: str, model, size: tuple[int, int], threads: int) -> str:
     return f"| {name} | {size[0]}x{size[1]} | {threads} | " + " | ".join(cells) + f" | {worst} |"
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def declare(args) -> Declaration:
+    """It reads the demo look and writes only its section of the benchmark pages (unless --no-write): the
+    backends are named, not timed for a choice, so the backend cache is left alone."""
+    page = () if args.no_write else (page_output(SECTION),)
+    return Declaration("benchmark_look", {"the demo look": DEMO}, page)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        declare(args).check()
+        return measure(args)
+    except LivestyleError as error:  # a refused output, or the page that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure(args) -> int:
+    """Every row, printed as it is measured, then (unless --no-write) the section; the exit code."""
     cores = os.cpu_count() or 1
     rows = ["| look | size | threads | opencv ms | onnxruntime ms | torch-cpu ms | grain ms | max difference from "
             "torch-cpu (levels) |", "|---|---|---|---|---|---|---|---|"]
@@ -83,7 +107,7 @@ def main(argv=None) -> int:
                 "(its learnt effects are under a level, so opencv skips them) and the same look with soft focus, "
                 "bloom and vignette on; grain: what the app draws on top (amount 0.046, the demo's). `auto` times "
                 "the backends the same way and takes the fastest.\n\n" + "\n".join(rows))
-        print(f"\nwrote {update_section('look-speed', body)}")
+        print(f"\nwrote {update_section(SECTION, body)}")
     return 0
 
 

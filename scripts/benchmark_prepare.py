@@ -12,9 +12,7 @@ the clip for both domains. Results go to docs/benchmarks/ (section benchmark_pre
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,8 +20,12 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, page_output, scratch_folder, scratch_output, update_section
+from livestyle.core.declared import Declaration
+from livestyle.core.errors import LivestyleError
 from training import prepare
+
+SECTION = "benchmark_prepare"
 
 
 def write_clip(path: Path, seconds: float, width: int, height: int, fps: int = 30) -> int:
@@ -61,17 +63,36 @@ def time_scan(path: Path, thumbs: bool, repeats: int) -> tuple[int, float]:
     return source.frames, best
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10)")
     parser.add_argument("--count", type=int, default=30,
                         help="frames per domain to prepare (default 30: one per 1/3 s, as 1500 from 8 minutes)")
     parser.add_argument("--repeats", type=int, default=2, help="best of N timings of each pass (default 2)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
-    args = parser.parse_args(argv)
+    return parser
 
-    folder = Path(tempfile.mkdtemp(prefix="benchmark-prepare-"))
+
+def declare(args) -> Declaration:
+    """The clip and the data set prepared from it go to a scratch folder (removed at the end); the table to its
+    section of the benchmark pages unless --no-write."""
+    page = () if args.no_write else (page_output(SECTION),)
+    return Declaration("benchmark_prepare", {}, (scratch_output(), *page))
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
+        declare(args).check()
+        return measure(args)
+    except LivestyleError as error:  # a refused output, a failed preparation, or the page that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure(args) -> int:
+    """The clip written and decoded, the table printed and (unless --no-write) filed; the exit code."""
+    with scratch_folder("benchmark-prepare-") as folder:
         clip = folder / "clip720p.ts"
         write_clip(clip, args.seconds, 1280, 720)
         frames, plain = time_scan(clip, False, args.repeats)
@@ -79,8 +100,6 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         prepare.prepare("frames", [str(clip)], [str(clip)], folder / "data", args.count, progress=False)
         full = time.perf_counter() - started
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
     lines = [
         "## Decoding throughput of `training.prepare`",
@@ -101,7 +120,7 @@ def main(argv=None) -> int:
     markdown = "\n".join(lines)
     print(markdown)
     if not args.no_write:
-        path = update_section("benchmark_prepare", markdown)
+        path = update_section(SECTION, markdown)
         print(f"\nwrote {path}")
     return 0
 

@@ -21,8 +21,11 @@ import json
 import sys
 from pathlib import Path
 
-from devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, page_output, update_section
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_json
+from livestyle.runtime.timing import cache_output
 from training import display, fit, oracle, study
 from training.evaluate import evaluate_weights
 from training.synth import cached_dataset
@@ -30,6 +33,7 @@ from training.synth import cached_dataset
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "livestyle" / "assets" / "demo_game2movie.safetensors"
 RUNS = Path("runs") / "quality"
+DATA = Path("data")  # where training.synth and training.oracle cache the sets they make (cached_dataset, cached_oracle)
 RECIPES = {"default": {}, "report": {"recipe": "report"}}
 BUDGETS = {"quick": ["--quick", "--seed", "0", "--save-every-minutes", "60"],
            "full": ["--seed", "0", "--save-every-minutes", "60"]}
@@ -56,7 +60,8 @@ def demo_scores(name: str, kind: str, fresh: bool, budget: str, size: str | None
         return json.loads(out.read_text())
     data = kind if kind not in ("faces", "frames") else synthetic_data(kind)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return evaluate_weights(DEMO, data, TRAINING_SIZE, size=size, out=out)
+    # runs/quality is this script's own: --fresh scores the demo again over its earlier scores.
+    return evaluate_weights(DEMO, data, TRAINING_SIZE, size=size, out=out, overwrite=True)
 
 
 def synthetic_data(kind: str) -> Path:
@@ -90,7 +95,7 @@ def table(rows: list[tuple[str, str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oracles", nargs="+", choices=oracle_names(), default=oracle_names())
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
@@ -98,7 +103,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-demo", action="store_true", help="leave the bundled demo model out")
     parser.add_argument("--fresh", action="store_true", help="rerun even finished runs")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks/ alone")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def section_name(args) -> str:
+    return "quality-baseline" if args.budget == "quick" else "quality-baseline-full"
+
+
+def declare(args) -> Declaration:
+    """It reads the demo model and, for the real-footage oracles, the recordings; it writes its runs, the demo's
+    scores and the rows under runs/quality (its own: finished runs are reused, others replaced), the synthetic
+    and oracle sets it trains on, cached under data/, the backend cache (the scoring at display size may time
+    backends), and its section of the benchmark pages unless --no-write."""
+    real = any(name.startswith("real-") for name in args.oracles)
+    inputs = {"the demo model": None if args.no_demo else DEMO, "the recordings": oracle.RECORDINGS if real else None}
+    outputs = [Output("the quality runs", RUNS, folder=True, owned=True),
+               Output("the cached data sets", DATA, folder=True, owned=True), cache_output()]
+    if not args.no_write:
+        outputs.append(page_output(section_name(args)))
+    return Declaration("benchmark_quality", inputs, tuple(outputs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        declare(args).check()
+        return measure(args)
+    except LivestyleError as error:  # a refused output, bad data, or the page that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure(args) -> int:
+    """Every run and score, the table printed and kept, then (unless --no-write) filed; the exit code."""
     study.BUDGET = BUDGETS[args.budget]
     rows, training_seconds = [], 0.0
     for name in args.oracles:
@@ -130,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"640×360; *resized only* is the frame shrunk to that inference size and back without a model "
                 f"(equal to doing nothing when it is 640×360). A row is better than doing nothing only with "
                 f"higher SSIM, PSNR and structure.\n\n{text}\n")
-        section = "quality-baseline" if args.budget == "quick" else "quality-baseline-full"
+        section = section_name(args)
         print(f"\nwrote {update_section(section, body)} (section {section})")
     return 0
 

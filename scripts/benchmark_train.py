@@ -14,7 +14,9 @@ import time
 
 import torch
 
-from devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, page_output, update_section
+from livestyle.core.declared import Declaration
+from livestyle.core.errors import LivestyleError
 from training.config import make_config
 from training.fit import Environment, Nets, train_step
 from training.losses import StructuralSimilarity
@@ -54,15 +56,39 @@ def measure(batch: int, image_size: int, amp: bool, device: str, seconds: float)
             "peak_gpu_memory_gib": memory}
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batches", default=None, help="comma list (default: 1,16 on CPU; 1,16,64 on CUDA)")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per configuration")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks/ alone")
-    args = parser.parse_args(argv)
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    return parser
+
+
+def on_cuda(args) -> bool:
+    return args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+
+
+def declare(args) -> Declaration:
+    """Random images in memory: it writes only its section of the benchmark pages (unless --no-write)."""
+    page = () if args.no_write else (page_output(f"benchmark_train-{'cuda' if on_cuda(args) else 'cpu'}"),)
+    return Declaration("benchmark_train", {}, page)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        declare(args).check()
+        return measure_all(args)
+    except LivestyleError as error:  # a refused output, or the page that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure_all(args) -> int:
+    """Each batch size measured and printed, then (unless --no-write) the section; the exit code."""
+    cuda = on_cuda(args)
     batches = [int(b) for b in (args.batches or ("1,16,64" if cuda else "1,16")).split(",")]
     rows = []
     for batch in batches:

@@ -28,11 +28,12 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
 
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import atomic_path, write_image, write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,6 +76,7 @@ def record_supertux(seconds: float, size=(1280, 720), fps: float = 30.0):
     import numpy as np
     from benchmark_live import GAME, Children, GameScene
 
+    from devtools.benchmark_doc import scratch_folder
     from devtools.xvfb import have_xvfb, start_xvfb
 
     if not have_xvfb() or not Path(GAME).is_file():
@@ -84,8 +86,8 @@ def record_supertux(seconds: float, size=(1280, 720), fps: float = 30.0):
     try:
         server, display = start_xvfb(1920, 1080)
         children.add(server)
-        with tempfile.TemporaryDirectory() as work:
-            game = GameScene(display, children, Path(work) / "supertux.log", size=size)
+        with scratch_folder("benchmark_video-") as work:
+            game = GameScene(display, children, work / "supertux.log", size=size)
             time.sleep(1.0)
             left, top, width, height = game.rect
             with mss.mss(display=display) as grabber:
@@ -168,7 +170,7 @@ def run_speed(clip: Path, out: Path, model: Path, backend: str, size, strength: 
     return stats
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clip", type=Path, help="measure this video instead of the recorded clips")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the recorded clip (default 10)")
@@ -181,22 +183,61 @@ def main(argv=None) -> int:
     parser.add_argument("--from-json", type=Path, help="write the section from a saved run instead of measuring")
     parser.add_argument("--section", default="benchmark_video", help="docs/benchmarks/ section name")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
-    args = parser.parse_args(argv)
+    return parser
 
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
 
+def declare(args) -> Declaration:
+    """Measuring reads the clip (or records the test clips, kept under data/benchmark-video) and the model,
+    writes its stylised trials to a scratch folder, the backend cache (--backend auto times the backends) and
+    --json (replaced: the results file is the script's own); --from-json reads a saved run instead. Unless
+    --no-write: its section of the benchmark pages, the flicker plot (section benchmark_video) and the
+    side-by-side still (when steadiness is measured)."""
+    from devtools.benchmark_doc import page_output, scratch_output
+    from livestyle.runtime.timing import cache_output
+
+    measuring = args.from_json is None
+    inputs = {"--clip": args.clip, "--model": args.model if measuring else None, "--from-json": args.from_json}
+    outputs = []
+    if measuring:
+        outputs += [scratch_output(), cache_output()]
+        if args.clip is None:
+            outputs.append(Output("the recorded test clips", CLIPS, folder=True, owned=True))
+        if args.json is not None:
+            outputs.append(Output("--json", args.json, owned=True))
+    if not args.no_write:
+        outputs.append(page_output(args.section))
+        if args.section == "benchmark_video":
+            outputs.append(Output("the flicker plot", PLOT, owned=True))
+        if measuring and not args.speed_only:
+            outputs.append(Output("the side-by-side still", STILL, owned=True))
+    return Declaration("benchmark_video", inputs, tuple(outputs))
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        if args.from_json:
-            results = json.loads(args.from_json.read_text())
-        else:
-            results = measure(args, log)
-            if args.json:
-                args.json.parent.mkdir(parents=True, exist_ok=True)
-                write_json(args.json, results)
+        declare(args).check()
+        return run(args)
+    except LivestyleError as error:  # a refused output, or one that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def run(args) -> int:
+    """Measure (or read a saved run), print the section and, unless --no-write, write it; the exit code."""
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        results = measure(args, log)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            write_json(args.json, results)
     text = section(results)
     print(text)
     if not args.no_write:
@@ -212,7 +253,7 @@ def measure(args, log) -> dict:
     import cv2
     import torch
 
-    from devtools.benchmark_doc import machine
+    from devtools.benchmark_doc import machine, scratch_folder
     from livestyle.runtime.selection import candidate_sizes
     from livestyle.video.__main__ import DEFAULT_STABILIZE, DEFAULT_WIDTH
     from livestyle.video.io import VideoReader
@@ -233,8 +274,7 @@ def measure(args, log) -> dict:
     results = {"machine": machine(), "clip": about, "model": str(args.model.relative_to(REPO)
                                                                 if args.model.is_relative_to(REPO) else args.model),
                "backend": args.backend, "default_strength": DEFAULT_STABILIZE, "speed": [], "steadiness": []}
-    with tempfile.TemporaryDirectory() as work:
-        work = Path(work)
+    with scratch_folder("benchmark_video-") as work:
         plain_of = {}
         for name, clip in clips.items():
             with VideoReader(clip) as reader:

@@ -41,6 +41,8 @@ import sys
 import time
 from pathlib import Path
 
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -376,7 +378,11 @@ def write_doc(results: dict, source: Path, section: str) -> int:
     return 0
 
 
-def main() -> int:
+CHECKS = {"train": check_train, "recipes": check_recipes, "video": check_video, "inference": check_inference,
+          "oracle": check_oracle, "pyramid": check_pyramid, "faces": check_faces}
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path,
                         help="folder for gpu_check.json, logs and grids (required unless --from-json)")
@@ -394,28 +400,84 @@ def main() -> int:
     parser.add_argument("--video-speed-only", action="store_true", help="video: frames/s only, no warping error")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, to check this script itself on a CPU before spending GPU time")
-    args = parser.parse_args()
-    if args.from_json:
-        return write_doc(json.loads(args.from_json.read_text()), args.from_json, args.section)
-    if args.out is None:
+    return parser
+
+
+def run_folders(names: list[str], recipes: str) -> list[Path]:
+    """The training runs' folders the checks replace under runs/ (each check's own names)."""
+    folders = []
+    if "train" in names:
+        folders += [REPO / "runs" / "gpu-faces-default-b64", REPO / "runs" / "gpu-faces-report-b1"]
+    if "recipes" in names:
+        folders += [REPO / "runs" / f"gpu-{kind}-{name}" for name in recipes.split(",") for kind in ("faces", "frames")]
+    if "oracle" in names:
+        folders.append(REPO / "runs" / "gpu-real-supertux-default")
+    return folders
+
+
+def declare(args) -> Declaration:
+    """--from-json reads the saved run and writes its section of the benchmark pages. Otherwise everything goes
+    to --out and the logs folder (both the script's own), besides what the checks make themselves: the training
+    runs' folders under runs/ (replaced), the synthetic sets cached under data/ (made with the checkout as the
+    current folder) and the oracle's (under the current folder's data/), scripts/benchmark_train.py's section of
+    the benchmark pages (train, not --smoke), and the smoke clip, the recorded test clips, the scratch folder and
+    the backend cache of scripts/benchmark_video.py (video)."""
+    from devtools.benchmark_doc import page_output, scratch_output
+    from livestyle.runtime.timing import cache_output
+
+    if args.from_json is not None:
+        return Declaration("gpu_check", {"--from-json": args.from_json}, (page_output(args.section),))
+    names = args.checks.split(",")
+    outputs = [Output("--out", args.out, folder=True, owned=True),
+               Output("the check logs", LOGS, folder=True, owned=True)]
+    outputs += [Output("a check's training run", folder, folder=True, owned=True)
+                for folder in run_folders(names, args.recipes)]
+    if "train" in names or "recipes" in names:
+        outputs.append(Output("the cached synthetic sets", REPO / "data", folder=True, owned=True))
+    if "train" in names and not args.smoke:  # benchmark_train.py, run without --no-write
+        import torch
+
+        outputs.append(page_output(f"benchmark_train-{'cuda' if torch.cuda.is_available() else 'cpu'}"))
+    if "oracle" in names:
+        outputs.append(Output("the cached oracle sets", Path("data"), folder=True, owned=True))
+    if "video" in names:
+        outputs += [scratch_output(), cache_output()]
+        outputs.append(Output("the smoke clip", REPO / "runs" / "gpu-check-smoke.mp4", owned=True) if args.smoke else
+                       Output("the recorded test clips", REPO / "data" / "benchmark-video", folder=True, owned=True))
+    return Declaration("gpu_check", {}, tuple(outputs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.from_json is None and args.out is None:
         parser.error("--out is required")
+    for name in [] if args.from_json else args.checks.split(","):
+        if name not in CHECKS:
+            raise SystemExit(f"--checks: unknown {name!r}; choose from {', '.join(CHECKS)}")
+    try:
+        declare(args).check()
+        if args.from_json:
+            return write_doc(json.loads(args.from_json.read_text()), args.from_json, args.section)
+        return run_checks(args)
+    except LivestyleError as error:  # a refused output, or one that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_checks(args) -> int:
+    """Every check of --checks, each result saved as it comes; the short table printed last."""
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
     tiny = ["--image-size", "32", "--g-features", "8", "--d-features", "8", "--limit", "64",
             "--epochs", "2"] if args.smoke else []
     size = 32 if args.smoke else 128
-    checks = {"train": check_train, "recipes": check_recipes, "video": check_video, "inference": check_inference,
-              "oracle": check_oracle, "pyramid": check_pyramid, "faces": check_faces}
     results = {}
-    names = args.checks.split(",")
-    for name in names:
-        if name not in checks:
-            raise SystemExit(f"--checks: unknown {name!r}; choose from {', '.join(checks)}")
-    for name in names:  # one failing check must not cost the others their (paid-for) GPU time
+    for name in args.checks.split(","):  # one failing check must not cost the others their (paid-for) GPU time
         started = time.perf_counter()
         try:
-            results[name] = checks[name](args, out, tiny, size)
+            results[name] = CHECKS[name](args, out, tiny, size)
         except (Exception, SystemExit) as error:  # noqa: BLE001
             results[name] = {"error": str(error), "table": [f"| {name} failed: {str(error)[:300]} |"]}
         print(f"check {name}: {time.perf_counter() - started:.0f} s", flush=True)

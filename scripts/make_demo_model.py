@@ -32,10 +32,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devtools.benchmark_doc import machine, update_section
+from devtools.benchmark_doc import machine, page_output, update_section
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_image
 from livestyle.model.generator import count_parameters
 from livestyle.model.weights import load_generator, save_generator
+from livestyle.runtime.timing import cache_output
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,6 +55,8 @@ FACES_ASSET = REPO / "livestyle" / "assets" / "demo_faces_game2movie.safetensors
 FACES_SIZE = 64
 FACES_TRAINING = ["faces", "--image-size", str(FACES_SIZE), "--no-crop", "--d-features", str(FEATURES),
                   "--limit", "400", "--epochs", "8", "--batch-size", "4", "--seed", "0", "--save-every-minutes", "5"]
+DISPLAY_PICTURE = REPO / "docs" / "images" / "demo-model-display.jpg"
+SIDE_BY_SIDE_PICTURE = REPO / "docs" / "images" / "demo-side-by-side.jpg"
 
 
 def make_faces(args) -> int:
@@ -128,19 +133,55 @@ def side_by_side(weights: Path, data: Path, frames: tuple[int, ...] = (0, 40)):
     return np.vstack([header, picture])
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", choices=("frames", "faces"), default="frames",
                         help="frames: the demo model (default); faces: the faces demo model")
     parser.add_argument("--run-dir", type=Path, help="default runs/demo-model (frames), runs/demo-faces-model (faces)")
     parser.add_argument("--no-train", action="store_true", help="use the finished run in --run-dir as it is")
     parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks/ alone")
-    args = parser.parse_args(argv)
-    if args.kind == "faces":
-        args.run_dir = args.run_dir or REPO / "runs" / "demo-faces-model"
-        return make_faces(args)
-    args.run_dir = args.run_dir or REPO / "runs" / "demo-model"
+    return parser
 
+
+def run_dir_of(args) -> Path:
+    return args.run_dir or REPO / "runs" / ("demo-faces-model" if args.kind == "faces" else "demo-model")
+
+
+def declare(args) -> Declaration:
+    """Training writes the run folder (the script's own: a new training replaces it) and, for the faces model,
+    the synthetic faces set training.fit caches under the checkout's data/; --no-train reads the finished run
+    instead. The frames model reads the oracle data set. It replaces the bundled weights in livestyle/assets/,
+    and unless --no-write its section of the benchmark pages and, for the frames model, the two pictures in
+    docs/images/ (the side-by-side one runs the backends --backend auto times: the backend cache)."""
+    run_dir = run_dir_of(args)
+    faces = args.kind == "faces"
+    inputs = {"--run-dir": run_dir if args.no_train else None, "the data set": None if faces else REPO / DATA}
+    outputs = [Output("the bundled weights", FACES_ASSET if faces else ASSET, owned=True)]
+    if not args.no_train:
+        outputs.append(Output("--run-dir", run_dir, folder=True, owned=True))
+        if faces:
+            outputs.append(Output("the cached synthetic sets", REPO / "data", folder=True, owned=True))
+    if not args.no_write:
+        outputs.append(page_output("demo-faces-model" if faces else "demo-model"))
+        if not faces:
+            outputs += [Output("the display grid picture", DISPLAY_PICTURE, owned=True),
+                        Output("the side-by-side picture", SIDE_BY_SIDE_PICTURE, owned=True), cache_output()]
+    return Declaration("make_demo_model", inputs, tuple(outputs))
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    args.run_dir = run_dir_of(args)
+    try:
+        declare(args).check()
+        return make_faces(args) if args.kind == "faces" else make_frames(args)
+    except LivestyleError as error:  # a refused output, or one that could not be written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def make_frames(args) -> int:
+    """The frames demo model: trained (unless --no-train), scored, copied into the package, documented."""
     command = [sys.executable, "-m", "training.fit", *TRAINING, "--run-dir", str(args.run_dir)]
     if not args.no_train:
         if not (REPO / DATA / "manifest.json").is_file():
@@ -176,9 +217,8 @@ def main(argv=None) -> int:
         import cv2
 
         grid = cv2.imread(str(args.run_dir / "display_grid.png"))
-        write_image(REPO / "docs" / "images" / "demo-model-display.jpg", grid, (cv2.IMWRITE_JPEG_QUALITY, 88))
-        write_image(REPO / "docs" / "images" / "demo-side-by-side.jpg", side_by_side(ASSET, REPO / DATA),
-                    (cv2.IMWRITE_JPEG_QUALITY, 90))
+        write_image(DISPLAY_PICTURE, grid, (cv2.IMWRITE_JPEG_QUALITY, 88))
+        write_image(SIDE_BY_SIDE_PICTURE, side_by_side(ASSET, REPO / DATA), (cv2.IMWRITE_JPEG_QUALITY, 90))
         training = score["training_size"]
         update_section("demo-model", "\n".join([
             "## The bundled demo model (`python scripts/make_demo_model.py`)",

@@ -21,7 +21,6 @@ import json
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import date
@@ -29,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from devtools.benchmark_doc import scratch_folder, scratch_output
 from devtools.xvfb import start_xvfb, x_env
+from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
-from livestyle.core.files import atomic_path, check_writable, write_text
+from livestyle.core.files import atomic_path, write_text
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDINGS = REPO / "training" / "recordings"
@@ -142,28 +143,30 @@ def grab(display: str, seconds: float, warmup: float) -> list[np.ndarray]:
 
 def record(game: str, level: str, seconds: float, seed: int, out: Path) -> list[np.ndarray]:
     xvfb, display = start_xvfb(*SIZE)
-    home = tempfile.mkdtemp(prefix="livestyle-record-")
-    env = x_env(display, HOME=home, XDG_DATA_HOME=f"{home}/.local/share", XDG_CONFIG_HOME=f"{home}/.config",
-                SDL_AUDIODRIVER="dummy")
-    process = subprocess.Popen(game_command(game, level, home), env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    stop = threading.Event()
-    player = threading.Thread(target=play_supertux if game == "supertux" else play_neverball,
-                              args=(env, stop, random.Random(seed)))
-    try:
-        time.sleep(3.0)  # the window appears
-        player.start()
-        frames = grab(display, seconds, WARMUP[game])
-    finally:
-        stop.set()
-        if player.is_alive():
-            player.join()
-        process.terminate()
+    with scratch_folder("livestyle-record-") as home_folder:  # the game's throw-away HOME, removed afterwards
+        home = str(home_folder)
+        env = x_env(display, HOME=home, XDG_DATA_HOME=f"{home}/.local/share", XDG_CONFIG_HOME=f"{home}/.config",
+                    SDL_AUDIODRIVER="dummy")
+        process = subprocess.Popen(game_command(game, level, home), env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        stop = threading.Event()
+        player = threading.Thread(target=play_supertux if game == "supertux" else play_neverball,
+                                  args=(env, stop, random.Random(seed)))
         try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        xvfb.terminate()
+            time.sleep(3.0)  # the window appears
+            player.start()
+            frames = grab(display, seconds, WARMUP[game])
+        finally:
+            stop.set()
+            if player.is_alive():
+                player.join()
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()  # gone before its HOME is removed
+            xvfb.terminate()
     encode(frames, out, CRF[game])
     return frames
 
@@ -205,6 +208,10 @@ def describe_changes(frames: list[np.ndarray]) -> float:
     return float(np.mean(np.array(changes) > 1.0))
 
 
+def clip_path(game: str, level: str) -> Path:
+    return RECORDINGS / game / f"{level.split('/')[-1]}.mp4"
+
+
 def record_all(only: list[str] | None = None, attempts: int = 3) -> int:
     listing_path = RECORDINGS / "recordings.json"
     kept = {}
@@ -215,7 +222,7 @@ def record_all(only: list[str] | None = None, attempts: int = 3) -> int:
         if only and level not in only and level in kept:
             entries.append(kept[level])
             continue
-        out = RECORDINGS / game / f"{level.split('/')[-1]}.mp4"
+        out = clip_path(game, level)
         for attempt in range(attempts):
             frames = record(game, level, seconds, seed + 100 * attempt, out)
             if playable(frames):
@@ -235,7 +242,7 @@ def record_all(only: list[str] | None = None, attempts: int = 3) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("game", nargs="?", choices=["supertux", "neverball"])
     parser.add_argument("--level", help="e.g. world1/welcome_antarctica (SuperTux) or map-easy/bumper (Neverball)")
@@ -245,15 +252,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="record the committed set into training/recordings")
     parser.add_argument("--only", nargs="+", metavar="LEVEL",
                         help="with --all: record just these levels again (e.g. world1/crystal_mine), keep the rest")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def declare(args) -> Declaration:
+    """--all writes the committed set's clips and their listing in training/recordings (the project's own,
+    replaced by design; every clip is declared: --only keeps the others, but one the listing lacks is recorded
+    too); one recording writes --out (replaced, as the clip is the script's own). Each game runs in a throw-away
+    HOME in the scratch folder."""
     if args.all:
-        return record_all(args.only)
-    if not (args.game and args.level and args.out):
+        outputs = [Output(f"the {level} clip", clip_path(game, level), owned=True) for game, level, _, _ in CLIPS]
+        outputs.append(Output("the recordings' listing", RECORDINGS / "recordings.json", owned=True))
+    else:
+        outputs = [Output("--out", args.out, owned=True)]
+    return Declaration("record_gameplay", {}, (scratch_output(), *outputs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.all and not (args.game and args.level and args.out):
         parser.error("give GAME --level LEVEL --out FILE.mp4, or --all")
     try:
-        check_writable(args.out, "--out")
+        declare(args).check()
     except LivestyleError as error:
         parser.error(str(error))
+    if args.all:
+        return record_all(args.only)
     frames = record(args.game, args.level, args.seconds, args.seed, args.out)
     print(f"wrote {args.out}: {describe(frames, args.out)}")
     return 0

@@ -1,17 +1,25 @@
-"""Shared by the benchmark scripts: describe the machine and replace one section of the benchmark
-pages (docs/benchmarks/TOPIC.md, atomically), so every script owns its own block of its page.
+"""Shared by the scripts: describe the machine and replace one section of the benchmark pages
+(docs/benchmarks/TOPIC.md, atomically), so every script owns its own block of its page; and what the scripts
+declare of the pages and of their scratch folder (livestyle.core.declared).
 
     python scripts/devtools/benchmark_doc.py SECTION FILE   — file a table written elsewhere (training.study
                                                               writes its tables to runs/study/) into that section
 """
 from __future__ import annotations
 
+import argparse
+import contextlib
 import re
 import sys
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
+from livestyle.core.declared import Declaration, Output
+from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_text
 from livestyle.runtime.machine import describe
+from livestyle.runtime.timing import default_cache_path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"  # scripts/devtools/ -> the checkout
 INDEX = DOCS / "benchmarks.md"  # the current number of each measure, with links to the topic pages
@@ -62,18 +70,64 @@ def update_section(name: str, body: str) -> Path:
     return page
 
 
-def main(argv: list[str]) -> int:
+def page_output(section: str) -> Output:
+    """The page a section is filed into, as a script declares it: the benchmark pages are the scripts' own,
+    each section replaced by design."""
+    return Output(f"the benchmark page of section {section}", page_for(section), owned=True)
+
+
+def scratch_root() -> Path:
+    """Where the scripts keep their throw-away files (clips, encoded trials, a game's HOME): scratch/ in
+    livestyle's cache folder ($LIVESTYLE_CACHE_DIR, else ~/.cache/livestyle), private to the user and declared,
+    so a script writes nothing outside its declaration."""
+    return default_cache_path().parent / "scratch"
+
+
+def scratch_output() -> Output:
+    return Output("the scratch folder", scratch_root(), folder=True, owned=True)
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A new private folder in the scratch folder (tempfile.TemporaryDirectory), removed with what is in it
+    (as far as it can be: a file a killed game left open must not fail a finished measurement)."""
+    root = scratch_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=root, ignore_cleanup_errors=True) as folder:
+        yield Path(folder)
+
+
+USAGE = "usage: python scripts/devtools/benchmark_doc.py SECTION FILE  (SECTION: lowercase letters, digits, -)"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace | None:
+    """SECTION and FILE from the command line; None when it is not that (main prints the usage)."""
     if len(argv) != 2 or not re.fullmatch(r"[a-z0-9-]+", argv[0]):
-        print("usage: python scripts/devtools/benchmark_doc.py SECTION FILE  (SECTION: lowercase letters, digits, -)",
-              file=sys.stderr)
+        return None
+    return argparse.Namespace(section=argv[0], source=Path(argv[1]))
+
+
+def declare(args) -> Declaration:
+    """Filing a table reads FILE and replaces its section on the topic page."""
+    return Declaration("benchmark_doc", {"FILE": args.source}, (page_output(args.section),))
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args is None:
+        print(USAGE, file=sys.stderr)
         return 2
-    section, source = argv[0], Path(argv[1])
     try:
-        body = source.read_text()
-    except OSError as error:
-        print(f"error: cannot read {source}: {error.strerror}", file=sys.stderr)
-        return 1
-    print(f"wrote section {section} of {update_section(section, body)}")
+        declare(args).check()
+        try:
+            body = args.source.read_text()
+        except OSError as error:
+            print(f"error: cannot read {args.source}: {error.strerror}", file=sys.stderr)
+            return 1
+        print(f"wrote section {args.section} of {update_section(args.section, body)}")
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
