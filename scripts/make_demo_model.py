@@ -18,8 +18,8 @@ The faces demo model (`--kind faces`, what `python -m livestyle --faces` runs ou
 default recipe (a faces film look: soft focus, colour and grain) on the synthetic faces set
 (python -m training.synth: drawn faces framed a
 little tighter than the crop rule cuts a detected one — BlazeFace on its test faces puts the rule's
-square at 0.83 of the picture, 0.68–0.96), 64×64 whole crops, 8 epochs (about 3 minutes; 30 epochs
-scored no better): small enough that four face crops cost a few milliseconds on a CPU. Its scores
+square at 0.83 of the picture, 0.68–0.96), 64×64 whole crops, estimated in closed form (seconds): small
+enough that four face crops cost a few milliseconds on a CPU. Its scores
 are at the training size (section demo-faces-model); its weights record kind faces, the crop rule
 and the size, as every faces run's do.
 """
@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 
 from devtools.benchmark_doc import machine, page_output, update_section
+from livestyle.core.assets import SUMS, record
 from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_image
@@ -43,18 +44,15 @@ from livestyle.runtime.timing import cache_output
 REPO = Path(__file__).resolve().parents[1]
 
 ASSET = REPO / "livestyle" / "assets" / "demo_game2movie.safetensors"
-FEATURES = 16
 DATA = Path("data") / "real-supertux-teal-orange-other-levels-v1"
 DATA_COMMAND = "python -m training.oracle supertux --look teal-orange --movie other-levels"
-TRAINING = ["frames", "--data", str(DATA), "--d-features", str(FEATURES),
-            "--image-size", "128", "--limit", "400", "--epochs", "6", "--batch-size", "4", "--seed", "0",
+TRAINING = ["frames", "--data", str(DATA), "--image-size", "128", "--limit", "400", "--seed", "0",
             "--save-every-minutes", "5"]
 
 
 FACES_ASSET = REPO / "livestyle" / "assets" / "demo_faces_game2movie.safetensors"
 FACES_SIZE = 64
-FACES_TRAINING = ["faces", "--image-size", str(FACES_SIZE), "--no-crop", "--d-features", str(FEATURES),
-                  "--limit", "400", "--epochs", "8", "--batch-size", "4", "--seed", "0", "--save-every-minutes", "5"]
+FACES_TRAINING = ["faces", "--image-size", str(FACES_SIZE), "--no-crop", "--limit", "400", "--seed", "0"]
 DISPLAY_PICTURE = REPO / "docs" / "images" / "demo-model-display.jpg"
 SIDE_BY_SIDE_PICTURE = REPO / "docs" / "images" / "demo-side-by-side.jpg"
 
@@ -79,6 +77,7 @@ def make_faces(args) -> int:
         "training_command": "python -m training.fit " + " ".join(FACES_TRAINING),
         "kind": "faces", "preset": "faces", "crop_rule": FACE_CROP.to_metadata(), "image_size": FACES_SIZE,
         "scores": {"training_size": scores}})
+    record(FACES_ASSET.name)  # its line of livestyle/assets/SHA256SUMS: the runtime checks the shipped file by it
     model, nothing = scores["model"], scores["do_nothing"]
     size_kib = FACES_ASSET.stat().st_size / 1024
     print(f"wrote {FACES_ASSET.relative_to(REPO)} ({size_kib:.0f} KiB, {count_parameters(generator):,} parameters); "
@@ -156,7 +155,8 @@ def declare(args) -> Declaration:
     run_dir = run_dir_of(args)
     faces = args.kind == "faces"
     inputs = {"--run-dir": run_dir if args.no_train else None, "the data set": None if faces else REPO / DATA}
-    outputs = [Output("the bundled weights", FACES_ASSET if faces else ASSET, owned=True)]
+    outputs = [Output("the bundled weights", FACES_ASSET if faces else ASSET, owned=True),
+               Output("the bundled files' sums", SUMS, owned=True)]
     if not args.no_train:
         outputs.append(Output("--run-dir", run_dir, folder=True, owned=True))
         if faces:
@@ -203,10 +203,11 @@ def make_frames(args) -> int:
              "shown_640x360": {"model": rounded(shown["model"]), "do_nothing": rounded(shown["do_nothing"])}}
     ASSET.parent.mkdir(exist_ok=True)
     save_generator(generator, ASSET, "game2movie", extra={
-        "demo": "demo film look (the default recipe: a white-box look, stage 0 then 1) learnt from recorded SuperTux "
+        "demo": "demo film look (the default recipe: a white-box look estimated in closed form) from recorded SuperTux "
                 "against a teal-orange film look; train your own for your game and your film",
         "training_command": "python -m training.fit " + " ".join(TRAINING),
         "data": DATA_COMMAND, "scores": score})
+    record(ASSET.name)  # its line of livestyle/assets/SHA256SUMS: the runtime checks the shipped file by it
     size_kib = ASSET.stat().st_size / 1024
     model, nothing = score["shown_640x360"]["model"], score["shown_640x360"]["do_nothing"]
     print(f"wrote {ASSET.relative_to(REPO)} ({size_kib:.0f} KiB, {count_parameters(generator):,} parameters); "
@@ -225,8 +226,8 @@ def make_frames(args) -> int:
             "",
             f"{machine()}. Footage: `{DATA_COMMAND}` (recorded SuperTux, movie clips from other levels). "
             f"`python -m training.fit {' '.join(TRAINING)}`: the default recipe's film look "
-            f"({count_parameters(generator):,} numbers, {size_kib:.0f} KiB; stage 0 in closed form, then 6 epochs "
-            f"of stage 1) with discriminators N={FEATURES}, 400 images per domain, 128 px crops.",
+            f"({count_parameters(generator):,} numbers, {size_kib:.0f} KiB), estimated in closed form (stage 0) from "
+            f"400 images per domain.",
             "",
             f"| {shown['pairs']} test frames | SSIM / PSNR (dB) / structure shown at 640x360 | "
             "at the training size (128 px) |",

@@ -204,13 +204,14 @@ def test_gpu_check_declares_what_each_check_makes(tmp_path):
 def test_make_demo_model_declares_the_weights_run_pictures_and_page():
     demo = load("make_demo_model")
     frames = outputs(declared(demo, []))
-    assert set(frames) == {demo.ASSET, REPO / "runs" / "demo-model", benchmark_doc.page_for("demo-model"),
+    assert set(frames) == {demo.ASSET, demo.SUMS, REPO / "runs" / "demo-model", benchmark_doc.page_for("demo-model"),
                            demo.DISPLAY_PICTURE, demo.SIDE_BY_SIDE_PICTURE, default_cache_path()}
     faces = outputs(declared(demo, ["--kind", "faces"]))
-    assert set(faces) == {demo.FACES_ASSET, REPO / "runs" / "demo-faces-model", REPO / "data",
+    assert set(faces) == {demo.FACES_ASSET, demo.SUMS, REPO / "runs" / "demo-faces-model", REPO / "data",
                           benchmark_doc.page_for("demo-faces-model")}
     copied = declared(demo, ["--no-train", "--no-write"])  # re-copy a finished run: it is read, not written
-    assert set(outputs(copied)) == {demo.ASSET} and copied.inputs["--run-dir"] == REPO / "runs" / "demo-model"
+    assert set(outputs(copied)) == {demo.ASSET, demo.SUMS}
+    assert copied.inputs["--run-dir"] == REPO / "runs" / "demo-model"
 
 
 def test_convert_blazeface_declares_each_variants_onnx_file():
