@@ -40,6 +40,16 @@ def test_a_user_output_is_refused_when_present_and_an_owned_one_is_not(tmp_path)
     Declaration("test", {}, (Output("--stats", existing, owned=True),)).check()
 
 
+def test_an_existing_read_only_out_is_refused_with_overwrite_too(tmp_path, monkeypatch):
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(b"x")
+    real_access = os.access
+    # As root (CI) every file is writable: ask as a user would be answered for a file without write permission.
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == existing else real_access(path, mode))
+    with pytest.raises(LivestyleError, match="is read-only: it cannot be replaced; make it writable"):
+        Declaration("test", {}, (Output("OUT", existing),), overwrite=True).check()
+
+
 def test_an_output_through_a_link_to_an_input_is_refused(tmp_path):
     source = tmp_path / "clip.mp4"
     source.write_bytes(b"x")

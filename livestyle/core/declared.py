@@ -86,6 +86,9 @@ class Declaration:
                     also = f"{output.if_present}, " if output.if_present else ""
                     raise LivestyleError(f"{output.describe()} already exists; {also}add --overwrite to replace it, or "
                                          f"choose another {'folder' if output.folder else 'name'}")
+                if not output.folder and os.path.isfile(path) and not os.access(path, os.W_OK):
+                    raise LivestyleError(f"{output.describe()} is read-only: it cannot be replaced; make it writable "
+                                         f"(chmod u+w) or choose another name")
                 if not output.folder and unchangeable(path):
                     raise LivestyleError(f"{output.describe()} is marked immutable or append-only (chattr): "
                                          f"it cannot be replaced; remove the mark or choose another name")
