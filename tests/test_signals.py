@@ -20,8 +20,11 @@ def stop_midway(argv: list, watch: Path, pattern: str, which: signal.Signals, tm
     """Start `python ARGV`, wait until a file or folder matching `pattern` appears in `watch` (the work is
     under way), send the signal; the exit status and stderr."""
     env = {**os.environ, "LIVESTYLE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
+    # As from a terminal: a shell running this suite in the background starts its children with SIGINT ignored,
+    # and Python keeps an ignored SIGINT ignored.
     process = subprocess.Popen([sys.executable, *map(str, argv)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     try:
         while not (watch.is_dir() and list(watch.glob(pattern))):

@@ -86,17 +86,13 @@ class Declaration:
                     also = f"{output.if_present}, " if output.if_present else ""
                     raise LivestyleError(f"{output.describe()} already exists; {also}add --overwrite to replace it, or "
                                          f"choose another {'folder' if output.folder else 'name'}")
-                if not output.folder and os.path.isfile(path) and not os.access(path, os.W_OK):
-                    raise LivestyleError(f"{output.describe()} is read-only: it cannot be replaced; make it writable "
-                                         f"(chmod u+w) or choose another name")
                 if not output.folder and unchangeable(path):
                     raise LivestyleError(f"{output.describe()} is marked immutable or append-only (chattr): "
                                          f"it cannot be replaced; remove the mark or choose another name")
+                if not output.folder and os.path.isfile(path) and not os.access(path, os.W_OK):
+                    raise LivestyleError(f"{output.describe()} is read-only: it cannot be replaced; make it writable "
+                                         f"(chmod u+w) or choose another name")
             check_writable(path, output.label, folder=output.folder)
-
-    def replace(self, output: Output) -> bool:
-        """Whether publishing this output may replace a file of its name (owned, or --overwrite)."""
-        return output.owned or self.overwrite
 
     def covers(self, path: str | Path) -> bool:
         """Whether writing `path` is within the declaration: an output, inside an output folder, one of our
