@@ -28,18 +28,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from devtools.benchmark_doc import machine, page_output, update_section
+from devtools.benchmark_doc import declared_main, machine, page_output, update_section
 from devtools.face_scenes import random_scene
 from livestyle.core import ASSETS
 from livestyle.core.declared import Declaration, Output
-from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_json
 from livestyle.faces.crop import FACE_CROP
 from livestyle.faces.detector import BLAZEFACE, FaceDetector
@@ -337,14 +335,8 @@ def detector_section(args, results: dict, faces: dict, game, lines: list[str]) -
             "own thread, at most 15 times a second; the boxes are tracked between detections.\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        declare(args).check()
-        return measure(args)
-    except LivestyleError as error:  # a refused output, or one that could not be written
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def main(argv=None) -> int:
+    return declared_main(argv, build_parser, declare, measure)
 
 
 def measure(args) -> int:

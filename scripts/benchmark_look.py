@@ -16,9 +16,8 @@ import sys
 import numpy as np
 import torch
 
-from devtools.benchmark_doc import machine, page_output, update_section
+from devtools.benchmark_doc import declared_main, machine, page_output, update_section
 from livestyle.core.declared import Declaration
-from livestyle.core.errors import LivestyleError
 from livestyle.model.film import FilmLook
 from livestyle.model.loaded import load_model
 from livestyle.runtime.grain import FilmGrain
@@ -82,13 +81,7 @@ def declare(args) -> Declaration:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        declare(args).check()
-        return measure(args)
-    except LivestyleError as error:  # a refused output, or the page that could not be written
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return declared_main(argv, build_parser, declare, measure)
 
 
 def measure(args) -> int:

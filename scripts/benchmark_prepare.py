@@ -20,9 +20,8 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from devtools.benchmark_doc import machine, page_output, scratch_folder, scratch_output, update_section
+from devtools.benchmark_doc import declared_main, machine, page_output, scratch_folder, scratch_output, update_section
 from livestyle.core.declared import Declaration
-from livestyle.core.errors import LivestyleError
 from training import prepare
 
 SECTION = "benchmark_prepare"
@@ -81,13 +80,7 @@ def declare(args) -> Declaration:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        declare(args).check()
-        return measure(args)
-    except LivestyleError as error:  # a refused output, a failed preparation, or the page that could not be written
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return declared_main(argv, build_parser, declare, measure)
 
 
 def measure(args) -> int:

@@ -21,9 +21,8 @@ import json
 import sys
 from pathlib import Path
 
-from devtools.benchmark_doc import machine, page_output, update_section
+from devtools.benchmark_doc import declared_main, machine, page_output, update_section
 from livestyle.core.declared import Declaration, Output
-from livestyle.core.errors import LivestyleError
 from livestyle.core.files import write_json
 from livestyle.runtime.timing import cache_output
 from training import display, fit, oracle, study
@@ -124,14 +123,8 @@ def declare(args) -> Declaration:
     return Declaration("benchmark_quality", inputs, tuple(outputs))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        declare(args).check()
-        return measure(args)
-    except LivestyleError as error:  # a refused output, bad data, or the page that could not be written
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def main(argv=None) -> int:
+    return declared_main(argv, build_parser, declare, measure)
 
 
 def measure(args) -> int:

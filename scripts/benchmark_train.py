@@ -14,9 +14,8 @@ import time
 
 import torch
 
-from devtools.benchmark_doc import machine, page_output, update_section
+from devtools.benchmark_doc import declared_main, machine, page_output, update_section
 from livestyle.core.declared import Declaration
-from livestyle.core.errors import LivestyleError
 from training.config import make_config
 from training.fit import Environment, Nets, train_step
 from training.losses import StructuralSimilarity
@@ -77,13 +76,7 @@ def declare(args) -> Declaration:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        declare(args).check()
-        return measure_all(args)
-    except LivestyleError as error:  # a refused output, or the page that could not be written
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return declared_main(argv, build_parser, declare, measure_all)
 
 
 def measure_all(args) -> int:

@@ -111,14 +111,20 @@ def _publish_new(temporary: Path, target: Path) -> None:
     else:
         temporary.unlink()
         return
+    _rename_new(temporary, target)
+
+
+def _rename_new(source: Path, destination: Path) -> None:
+    """rename(2) onto a name nothing has: RENAME_NOREPLACE, or where the file system lacks it a check just
+    before a plain rename; EEXIST (or ENOTEMPTY) if something has the name."""
     try:
-        _rename_noreplace(temporary, target)
+        _rename_noreplace(source, destination)
     except OSError as error:
         if error.errno not in (*_NO_LINKS, errno.EINVAL, errno.ENOSYS):
             raise
-        if os.path.lexists(target):
-            raise OSError(errno.EEXIST, "File exists", str(target)) from None
-        os.rename(temporary, target)
+        if os.path.lexists(destination):
+            raise OSError(errno.EEXIST, "File exists", str(destination)) from None
+        os.rename(source, destination)
 
 
 def _kept_beside(temporary: Path, target: Path) -> Path:
@@ -279,19 +285,9 @@ def _move_folder_into_place(temporary: Path, target: Path, overwrite: bool) -> N
 def _publish_new_folder(temporary: Path, target: Path) -> None:
     """The finished folder takes its name only if nothing has it (not even an empty folder made meanwhile);
     else it is kept beside under a free name and WorkFailed names both."""
-    def move(destination: Path) -> None:
-        try:
-            _rename_noreplace(temporary, destination)
-        except OSError as error:
-            if error.errno not in (*_NO_LINKS, errno.EINVAL, errno.ENOSYS):
-                raise
-            if os.path.lexists(destination):
-                raise OSError(errno.EEXIST, "File exists", str(destination)) from None
-            os.rename(temporary, destination)
-
     try:
         try:
-            move(target)
+            _rename_new(temporary, target)
             return
         except OSError as error:
             if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
@@ -299,7 +295,7 @@ def _publish_new_folder(temporary: Path, target: Path) -> None:
         for number in range(1, 1000):
             beside = target.with_name(f"{target.name}.livestyle-{number}")
             try:
-                move(beside)
+                _rename_new(temporary, beside)
             except OSError as error:
                 if error.errno in (errno.EEXIST, errno.ENOTEMPTY):
                     continue

@@ -97,6 +97,18 @@ def scratch_folder(prefix: str) -> Iterator[Path]:
         yield Path(folder)
 
 
+def declared_main(argv, build_parser, declare, work) -> int:
+    """A script's main(): its flags, its declaration checked before any work, then the work; a LivestyleError
+    (a refused output, a page that could not be written) is one `error:` line and its exit code (2)."""
+    args = build_parser().parse_args(argv)
+    try:
+        declare(args).check()
+        return work(args)
+    except LivestyleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
 USAGE = "usage: python scripts/devtools/benchmark_doc.py SECTION FILE  (SECTION: lowercase letters, digits, -)"
 
 
