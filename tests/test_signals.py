@@ -3,6 +3,7 @@ partial output removed (data-set writers, build_engine) — run as real processe
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def assert_stopped(code: int, error: str, *fragments: str) -> None:
     # A progress bar ends without a newline, so the line may follow it on the terminal's line: cut it off there.
     lines = [line[line.index("interrupted: "):] if "interrupted: " in line else line
              for line in error.replace("\r", "\n").splitlines()]
-    lines = [line for line in lines if line.strip() and "%|" not in line]
+    lines = [line for line in lines if line.strip() and not re.search(r"\[\d+:\d\d", line)]  # tqdm's [00:03, …]
     assert code == 130, error
     assert len(lines) == 1 and lines[0].startswith("interrupted: ") and "Traceback" not in error, error
     for fragment in fragments:
@@ -81,3 +82,27 @@ def test_build_engine_stopped_midway_leaves_nothing(which, tiny_weights, tmp_pat
                               which, tmp_path)
     assert_stopped(code, error, f"no engine was written to {engines}")
     assert os.listdir(engines) == ["mine.txt"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", SIGNALS, ids=lambda s: s.name)
+def test_prepare_stopped_midway_leaves_nothing(which, tmp_path):
+    import cv2
+    import numpy as np
+
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("game", "movie"):  # long enough that decoding and drawing take seconds, not milliseconds
+        writer = cv2.VideoWriter(str(footage / f"{name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+        for _ in range(600):
+            writer.write(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8))
+        writer.release()
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    out = sets / "mine"
+    code, error = stop_midway(["-m", "training.prepare", "frames", "--game", footage / "game.avi", "--movie",
+                               footage / "movie.avi", "--out", out, "--count", "500", "--image-size", "64"],
+                              sets, ".mine.*.partial", which, tmp_path)
+    assert_stopped(code, error, f"nothing was written to {out}")
+    assert os.listdir(sets) == []
