@@ -68,6 +68,18 @@ def test_covers_our_own_names_next_to_an_output_and_nothing_else(tmp_path):
         assert not declaration.covers(tmp_path / path), path
 
 
+def test_removing_a_folder_on_the_way_to_an_output_is_not_declared(tmp_path):
+    import shutil
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    declaration = Declaration("test", {}, (Output("OUT", tmp_path / "a" / "b" / "out.mp4"),))
+    with recording_writes() as written:
+        os.mkdir(tmp_path / "a" / "c")
+        shutil.rmtree(tmp_path / "a")
+    assert outside(declaration, written) == sorted({str(tmp_path / "a"), str(tmp_path / "a" / "c")})
+    assert declaration.covers(tmp_path / "a")  # making it on the way is
+
+
 def test_the_recorder_sees_every_kind_of_write(tmp_path):
     with recording_writes() as written:
         (tmp_path / "a").write_text("a")

@@ -111,7 +111,7 @@ class Declaration:
             declared = _absolute(output.path)
             if target == declared or (output.folder and target.is_relative_to(declared)):
                 return True
-            if _on_the_way(target, declared):  # a parent folder made for it
+            if _on_the_way(target, declared) and not isinstance(path, Removal):  # a parent folder made for it
                 return True
             if target.parent == declared.parent and _beside(target.name, declared):
                 return True
@@ -151,6 +151,11 @@ def _beside(name: str, declared: Path) -> bool:
     patterns = (f".{stem}.*.partial{suffix}", f".{stem}.*.trial{suffix}", f"{stem}.livestyle-*{suffix}",
                 f".{declared.name}.*.partial", f".{declared.name}.*.old", f"{declared.name}.livestyle-*")
     return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+
+class Removal(str):
+    """A recorded path that was removed (os.remove, os.rmdir, shutil.rmtree): making a folder on the way to an
+    output is declared by the output, removing one is not."""
 
 
 @contextlib.contextmanager
@@ -198,5 +203,7 @@ def _record(event: str, args: tuple) -> None:
         if isinstance(path, int):
             continue
         text = os.fsdecode(path)
+        if event in ("os.remove", "os.rmdir", "shutil.rmtree"):
+            text = Removal(text)
         for written in stack:
             written.append(text)
