@@ -85,7 +85,10 @@ def _rename_noreplace(source: Path, target: Path) -> None:
     """rename(2) that fails with EEXIST when the target exists (Linux renameat2 RENAME_NOREPLACE)."""
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except (OSError, TypeError):  # no C library to load by that name (Windows)
+        raise OSError(errno.ENOSYS, "renameat2 is not available") from None
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is None:
         raise OSError(errno.ENOSYS, "renameat2 is not available")
