@@ -459,3 +459,24 @@ def test_a_region_left_of_the_primary_screen_reaches_our_check_not_argparse():
     assert args.region == "-1280,0,1280,720" and parse_region(args.region) == (-1280, 0, 1280, 720)
     with pytest.raises(LivestyleError, match="--region '-1280,0,0,720': width and height must be at least 1"):
         parse_region(args_for("--region", "-1280,0,0,720").region)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_and_sigterm_end_a_session_alike(qapp, weights, tmp_path, capsys, which):
+    """Either signal ends the session as if its window were closed (the stats written), then one line and 130."""
+    import signal as signals
+
+    from PySide6.QtCore import QTimer
+
+    stats = tmp_path / "live.json"
+    QTimer.singleShot(1500, lambda: os.kill(os.getpid(), getattr(signals, which)))
+    code = app.run(args_for("--model", str(weights), "--backend", "torch-cpu", "--size", "64x48", "--stats",
+                            str(stats), "--no-hud", "--threads", "1", "--exit-after", "20"),
+                   source_factory=MovingSource, capture_rect=(0, 0, 128, 96), log=lambda message: None)
+    error = capsys.readouterr().err
+    assert code == 130, error
+    assert [line for line in error.splitlines() if line.strip()] == [
+        f"interrupted: {'Ctrl+C' if which == 'SIGINT' else 'SIGTERM'}; the session ended, --stats written"]
+    data = json.loads(stats.read_text())
+    assert data["exit_reason"].startswith("interrupted") and data["frames"]["shown"] >= 1

@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import torch
 
-from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, run_command
+from livestyle.core.cli import ArgumentParser, bounded_int, finite_float, interrupted, run_command
 from livestyle.core.declared import Declaration, Output
 from livestyle.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, LivestyleError
 from livestyle.core.files import describe, make_folder, write_bytes, write_stats
@@ -309,13 +309,16 @@ class LiveSession:
         if self.args.exit_after:
             QTimer.singleShot(int(self.args.exit_after * 1000), lambda: window.quit("exit-after"))
 
-        def on_sigint(*_):
-            QTimer.singleShot(0, lambda: window.quit("interrupted (Ctrl+C)"))
+        stopped_by: list[str] = []
+
+        def on_signal(number, _frame):  # Ctrl+C and SIGTERM alike: the session ends as if closed, then 130
+            stopped_by.append("Ctrl+C" if number == signal.SIGINT else "SIGTERM")
+            QTimer.singleShot(0, lambda: window.quit(f"interrupted ({stopped_by[0]})"))
 
         try:
-            previous = signal.signal(signal.SIGINT, on_sigint)
+            previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)}
         except ValueError:  # not the main thread: Ctrl+C stays Python's
-            previous = None
+            previous = {}
         wake = QTimer()  # lets Python run its signal handler while Qt's loop is idle
         wake.timeout.connect(lambda: None)
         wake.start(200)
@@ -331,14 +334,18 @@ class LiveSession:
                 lost = self.display_lost()
         finally:
             wake.stop()
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
             if window.isVisible():
                 window.close()
             self.pipeline.stop()
         code = self.finish(lost)
         if lost is None:  # a live display: Qt's own handler back; a dead one keeps ours for the teardown
             restore_x_handler()
+        if stopped_by and code == 0:
+            written = " and ".join(flag for flag, value in (("--stats", self.args.stats),
+                                                             ("--dump-last", self.args.dump_last)) if value)
+            return interrupted(f"{stopped_by[0]}; the session ended" + (f", {written} written" if written else ""))
         return code
 
     def display_lost(self) -> str:
