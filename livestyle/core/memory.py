@@ -10,9 +10,10 @@ import resource
 from livestyle.core.errors import LivestyleError
 
 
-def _meminfo_bytes(field: str) -> int | None:
+def _kib_field(path: str, field: str) -> int | None:
+    """A "Field:   1234 kB" line of a /proc file, in bytes; None where there is no such file or line."""
     try:
-        with open("/proc/meminfo") as handle:
+        with open(path) as handle:
             for line in handle:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
@@ -21,27 +22,16 @@ def _meminfo_bytes(field: str) -> int | None:
     return None
 
 
-def _mapped_bytes() -> int:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
 def headroom() -> tuple[int, str] | None:
     """(bytes this process can still allocate, what limits it), or None where neither limit can be read."""
     limits = []
-    available = _meminfo_bytes("MemAvailable")
+    available = _kib_field("/proc/meminfo", "MemAvailable")
     if available is not None:
         limits.append((available, "the memory available on this machine"))
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
-        limits.append((max(0, soft - _mapped_bytes()), f"what is left of the address-space limit ({gib(soft)}, "
-                                                       f"ulimit -v)"))
+        mapped = _kib_field("/proc/self/status", "VmSize") or 0
+        limits.append((max(0, soft - mapped), f"what is left of the address-space limit ({gib(soft)}, ulimit -v)"))
     return min(limits) if limits else None
 
 

@@ -157,11 +157,11 @@ def run(args, log) -> dict:
             check_outputs(args, {label: [chosen.weights, chosen.engine]})
 
     def open_frames(choice: ModelChoice) -> Stylizer:
-        size = None if choice.engine is not None else inference_size(args, info.size)
-        stylizer = open_stylizer(choice, options, size, log)
+        wanted = inference_size(args, info.size)
+        stylizer = open_stylizer(choice, options, None if choice.engine is not None else wanted, log)
         asked = args.scale is not None or args.size != "auto"
-        if choice.engine is not None and asked and tuple(stylizer.size) != inference_size(args, info.size):
-            wanted, built = inference_size(args, info.size), stylizer.size
+        if choice.engine is not None and asked and tuple(stylizer.size) != wanted:
+            built = stylizer.size
             flag = f"--scale {args.scale:g}" if args.scale is not None else f"--size {args.size}"
             log(f"livestyle.video: {flag} cannot be honoured: {choice.engine.name} was built for "
                 f"{built[0]}x{built[1]} and runs only at that size; build one at {wanted[0]}x{wanted[1]} (python "
